@@ -1,0 +1,38 @@
+# DataLab Hub: `make run` starts the demo hub, `make test` runs the test suite.
+# Both install what they need first (Debian packages, the Python venv, the Node proxy).
+
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+export DATALAB_CONFIG ?= $(if $(wildcard datalab.yaml),datalab.yaml,datalab.example.yaml)
+
+.PHONY: run test install system-deps lint clean
+
+run: install
+	@echo "DataLab Hub on http://127.0.0.1:$${DATALAB_PORT:-8000} (deployment: $(DATALAB_CONFIG))"
+	exec $(BIN)/jupyterhub -f jupyterhub_config.py
+
+test: install
+	./scripts/system-deps.sh test
+	$(BIN)/pytest -ra
+
+install: system-deps $(VENV)/.installed node_modules/.installed
+
+system-deps:
+	./scripts/system-deps.sh run
+
+$(VENV)/.installed: pyproject.toml requirements.lock images/lab/overrides.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	mkdir -p $(LAB_SETTINGS)
+	cp images/lab/overrides.json $(LAB_SETTINGS)/overrides.json
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,155 @@
+"""The ``local`` backend: each lab is a process on the hub's machine.
+
+With the hub running as root, each hub user gets a Unix account ``jupyter-<escaped>``
+(created on first start, TLJH-style) whose supplementary groups are exactly its partners'
+``partner-<id>`` groups, refreshed at every start; the lab runs as that account, so file
+modes enforce the read-only library, the private homes and the members-only partner
+spaces. Without root, every lab runs as the hub's own user: isolation is off, and the hub
+says so at start.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import default
+
+from .. import storage
+from ..names import system_account
+from ..partners import partner_group
+from .base import DataLabSpawnerMixin
+
+NOLOGIN = "/usr/sbin/nologin"
+
+
+def isolated() -> bool:
+    """True when the hub can run labs under per-user accounts (it runs as root)."""
+    return os.geteuid() == 0
+
+
+def unreachable_by_others(path: Path) -> Path | None:
+    """The first directory on ``path``'s way (``path`` included) that other Unix
+    accounts cannot traverse (no ``o+x``), or None when they can reach ``path``."""
+    for directory in [*reversed(path.resolve().parents), path.resolve()]:
+        if not directory.stat().st_mode & 0o001:
+            return directory
+    return None
+
+
+def _run(*argv: str) -> None:
+    """Run an account-management command (argv list, never a shell); ``RuntimeError``
+    carrying the command's own message when it fails."""
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed: {done.stderr.strip() or done.returncode}")
+
+
+def ensure_group(name: str) -> int:
+    """The gid of Unix group ``name``, created as a system group when missing."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        _run("groupadd", "--system", name)
+        return grp.getgrnam(name).gr_gid
+
+
+def ensure_account(account: str, home: Path, groups: list[str]) -> pwd.struct_passwd:
+    """Create or update the Unix ``account`` (no login shell) so that its home is ``home``
+    and its supplementary groups are exactly ``groups``. Names must already be safe."""
+    try:
+        pwd.getpwnam(account)
+    except KeyError:
+        _run(
+            "useradd", "--system", "--user-group", "--no-create-home",
+            "--home-dir", str(home), "--shell", NOLOGIN,
+            "--comment", "DataLab hub user", account,
+        )
+    _run("usermod", "--home", str(home), "--groups", ",".join(groups), account)
+    return pwd.getpwnam(account)
+
+
+def prepare_partner_space(layout: storage.Layout, partner_id: str) -> Path:
+    """Create a partner space: group ``partner-<id>``, mode 2770 (setgid, so files
+    created inside stay the partner's). Returns its path."""
+    space = layout.partner_space(partner_id)
+    space.mkdir(exist_ok=True)
+    if isolated():
+        os.chown(space, 0, ensure_group(partner_group(partner_id)))
+        os.chmod(space, 0o2770)
+    return space
+
+
+class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
+    """LocalProcessSpawner running each lab as the user's own Unix account."""
+
+    @default("cmd")
+    def _default_cmd(self):
+        return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+
+    @property
+    def layout(self) -> storage.Layout:
+        return storage.Layout(self.settings.data_dir)
+
+    @property
+    def account(self) -> str:
+        """The Unix account (isolated) or home directory name of this user."""
+        return system_account(self.user.name)
+
+    def prepare_home(self) -> Path:
+        """Create the user's account, home and links to the library and partner spaces.
+
+        Called before each start, so partner membership changes apply at the next start.
+        Raises ``RuntimeError`` (account commands) or ``OSError``.
+        """
+        layout = self.layout
+        home = layout.home(self.account)
+        partners = sorted(self.partner_ids)
+        spaces = {p: prepare_partner_space(layout, p) for p in partners}
+        home.mkdir(exist_ok=True)
+        if isolated():
+            for p in partners:
+                ensure_group(partner_group(p))
+            entry = ensure_account(self.account, home, [partner_group(p) for p in partners])
+            os.chown(home, entry.pw_uid, entry.pw_gid)
+            os.chmod(home, 0o700)
+        storage.link(home, storage.LIBRARY_LINK, layout.library)
+        links = set()
+        for p, space in spaces.items():
+            name = storage.PARTNER_LINK_PREFIX + p
+            storage.link(home, name, space)
+            links.add(name)
+        storage.unlink_stale(home, links)
+        return home
+
+    async def start(self):
+        home = self.prepare_home()
+        self.notebook_dir = str(home)
+        return await super().start()
+
+    def get_env(self):
+        env = super().get_env()
+        env["PYTHONPATH"] = str(self.layout.library)
+        env["DATALAB_LIBRARY"] = str(self.layout.library)
+        env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
+        if self.selected_profile is not None:
+            env["DATALAB_PROFILE"] = self.selected_profile.id
+        return env
+
+    def user_env(self, env):
+        home = str(self.layout.home(self.account))
+        env["HOME"] = home
+        env["USER"] = self.account if isolated() else env.get("USER", "")
+        env["SHELL"] = "/bin/bash"
+        return env
+
+    def make_preexec_fn(self, name):
+        if isolated():
+            return set_user_setuid(self.account)
+        home = str(self.layout.home(self.account))
+        return lambda: os.chdir(home)

@@ -1,0 +1,87 @@
+"""User-facing texts, French by default, English available (``hub.language``).
+
+Templates receive the catalogue of the deployment's language as ``t``; Python code calls
+:func:`text`.
+"""
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    "fr": {
+        "site_name": "DataLab Hub",
+        "site_tagline": "Le hub de notebooks de DataLab Normandie",
+        "login_title": "Connexion",
+        "login_intro": "Connectez-vous avec le compte que vous a remis votre partenaire.",
+        "username": "Identifiant",
+        "password": "Mot de passe",
+        "sign_in": "Se connecter",
+        "login_failed": "Identifiant ou mot de passe incorrect.",
+        "demo_notice": "Démonstration : comptes analyste1, analyste2 et decideur1.",
+        "home_title": "Mon espace",
+        "home_start": "Démarrer mon lab",
+        "home_open": "Ouvrir mon lab",
+        "home_stop": "Arrêter mon lab",
+        "home_no_lab": (
+            "Votre rôle ne comprend pas de lab JupyterLab : "
+            "les tableaux de bord publiés pour vous s'ouvrent dans le navigateur."
+        ),
+        "home_partners": "Vos partenaires",
+        "home_token": "Jetons d'accès",
+        "logout": "Se déconnecter",
+        "admin": "Administration",
+        "spawn_title": "Choisir un environnement",
+        "spawn_submit": "Démarrer",
+        "spawn_resources": "{cpu} cœur(s), {memory} de mémoire",
+        "profile_forbidden": (
+            "Le profil « {profile} » n'est pas ouvert à votre partenaire. "
+            "Profils autorisés : {allowed}."
+        ),
+        "profile_unknown": "Profil « {profile} » inconnu. Profils autorisés : {allowed}.",
+        "no_profile": (
+            "Aucun profil de lab n'est ouvert à votre partenaire : contactez {contact}."
+        ),
+        "no_partner": (
+            "Votre compte n'est rattaché à aucun partenaire DataLab : contactez {contact}."
+        ),
+        "bad_option": "Option « {option} » non reconnue. Options acceptées : {allowed}.",
+        "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
+    },
+    "en": {
+        "site_name": "DataLab Hub",
+        "site_tagline": "DataLab Normandie's notebook hub",
+        "login_title": "Sign in",
+        "login_intro": "Sign in with the account your partner organisation gave you.",
+        "username": "Username",
+        "password": "Password",
+        "sign_in": "Sign in",
+        "login_failed": "Invalid username or password.",
+        "demo_notice": "Demo: accounts analyste1, analyste2 and decideur1.",
+        "home_title": "My space",
+        "home_start": "Start my lab",
+        "home_open": "Open my lab",
+        "home_stop": "Stop my lab",
+        "home_no_lab": (
+            "Your role includes no JupyterLab lab: "
+            "dashboards published for you open in the browser."
+        ),
+        "home_partners": "Your partners",
+        "home_token": "Access tokens",
+        "logout": "Sign out",
+        "admin": "Administration",
+        "spawn_title": "Choose an environment",
+        "spawn_submit": "Start",
+        "spawn_resources": "{cpu} core(s), {memory} of memory",
+        "profile_forbidden": (
+            "Profile '{profile}' is not open to your partner. Allowed profiles: {allowed}."
+        ),
+        "profile_unknown": "Unknown profile '{profile}'. Allowed profiles: {allowed}.",
+        "no_profile": "No lab profile is open to your partner: contact {contact}.",
+        "no_partner": "Your account belongs to no DataLab partner: contact {contact}.",
+        "bad_option": "Unknown option '{option}'. Accepted options: {allowed}.",
+        "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
+    },
+}
+
+
+def text(language: str, key: str, /, **values: object) -> str:
+    """The text ``key`` in ``language`` (``fr`` or ``en``) with ``values`` filled in.
+    Raises ``KeyError`` for an unknown key or language."""
+    return CATALOGUE[language][key].format(**values)

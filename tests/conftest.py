@@ -1,0 +1,130 @@
+"""Shared fixtures: one real hub (JupyterHub + configurable-http-proxy) per test run,
+on free loopback ports, with its own data directory, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from hub.storage import Layout
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "tests" / "artifacts"  # logs and screenshots kept after a run
+PASSWORD = "test-password-0123"
+
+
+def free_port_block(size: int = 3) -> int:
+    """A port p with p..p+size-1 all free on 127.0.0.1 (the hub uses p, p+1, p+2)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + size > 65535:
+            continue
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no block of free ports on 127.0.0.1")
+
+
+class RunningHub:
+    """A hub process started from the example deployment with test overrides."""
+
+    def __init__(self, workdir: Path, overrides: dict | None = None):
+        self.workdir = workdir
+        self.port = free_port_block()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = workdir / "data"
+        config = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+        config["storage"] = {
+            "data_dir": str(self.data_dir),
+            "library_source": str(REPO / "shared_notebooks"),
+        }
+        config.update(overrides or {})
+        self.config_path = workdir / "datalab.yaml"
+        self.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        self.log_path = workdir / "hub.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.data_dir)
+
+    def start(self, timeout: float = 60) -> None:
+        env = {
+            **os.environ,
+            "DATALAB_CONFIG": str(self.config_path),
+            "DATALAB_PORT": str(self.port),
+            "DATALAB_DEMO_PASSWORD": PASSWORD,
+        }
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "jupyterhub"), "-f", str(REPO / "jupyterhub_config.py")],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hub exited ({self.process.returncode}):\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"hub not answering after {timeout} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def remove_accounts(self) -> None:
+        """Delete the Unix accounts this hub created (their homes are in our data dir)."""
+        homes = str(self.layout.homes) + "/"
+        for entry in pwd.getpwall():
+            if entry.pw_dir.startswith(homes):
+                subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """The hub shared by the integration and browser tests of one run.
+
+    Its directory is made outside pytest's 0700 temporary tree: the labs run as other
+    Unix accounts, which must be able to reach their homes."""
+    workdir = Path(tempfile.mkdtemp(prefix="datalab-test-"))
+    workdir.chmod(0o755)
+    running = RunningHub(workdir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(running.log_path, ARTIFACTS / "hub.log")
+        if os.geteuid() == 0:
+            running.remove_accounts()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -66,7 +66,7 @@ def publish_library(source: Path, target: Path) -> None:
     previous = target.with_name(target.name + ".old")
     for leftover in (staging, previous):
         shutil.rmtree(leftover, ignore_errors=True)
-    shutil.copytree(source, staging, ignore=_IGNORED, symlinks=False)
+    shutil.copytree(source, staging, ignore=_IGNORED, copy_function=shutil.copy)
     for dirpath, dirnames, filenames in os.walk(staging):
         os.chmod(dirpath, 0o755)
         for f in filenames:

@@ -35,7 +35,8 @@ def safe_name(name: str, max_length: int = 63) -> str:
     return f"{escaped[: max_length - 9]}-{digest}"
 
 
-def system_account(username: str) -> str:
-    """The Unix account of a hub user for the local backend: ``jupyter-<escaped>``,
-    32 characters at most (Linux's limit for user names)."""
-    return "jupyter-" + safe_name(username, max_length=32 - len("jupyter-"))
+def system_account(username: str, prefix: str = "jupyter-") -> str:
+    """The Unix account of a hub user for the local backend: ``<prefix><escaped>``,
+    32 characters at most (Linux's limit for user names). ``prefix`` is at most 11
+    characters, so at least 21 remain for the escaped name."""
+    return prefix + safe_name(username, max_length=32 - len(prefix))

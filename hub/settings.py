@@ -142,9 +142,12 @@ class Backend(str, Enum):
 
 
 class Spawner(Model):
-    """How labs are started. ``start_timeout`` and ``http_timeout`` are in seconds."""
+    """How labs are started. ``start_timeout`` and ``http_timeout`` are in seconds.
+    ``account_prefix``: local backend, the Unix account of user ``u`` is
+    ``<prefix><escaped u>`` (two hubs on one machine need different prefixes)."""
 
     backend: Backend = Backend.local
+    account_prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,9}-$")] = "jupyter-"
     default_url: str = "/lab"
     start_timeout: Annotated[int, Field(ge=10, le=3600)] = 120
     http_timeout: Annotated[int, Field(ge=5, le=3600)] = 60

@@ -55,6 +55,8 @@ class RunningHub:
             "data_dir": str(self.data_dir),
             "library_source": str(REPO / "shared_notebooks"),
         }
+        # accounts of their own, so that two test runs on one machine never share one
+        config["spawner"]["account_prefix"] = f"t{os.getpid() % 100000}-"
         config.update(overrides or {})
         self.config_path = workdir / "datalab.yaml"
         self.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")

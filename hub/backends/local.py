@@ -99,7 +99,7 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
     @property
     def account(self) -> str:
         """The Unix account (isolated) or home directory name of this user."""
-        return system_account(self.user.name)
+        return system_account(self.user.name, self.settings.spawner.account_prefix)
 
     def prepare_home(self) -> Path:
         """Create the user's account, home and links to the library and partner spaces.

@@ -3,8 +3,11 @@
 # Usage: scripts/system-deps.sh run|test
 set -euo pipefail
 
-run_pkgs=(python3 python3-venv python3-dev nodejs npm)
+run_pkgs=(python3 python3-venv python3-dev)
 test_pkgs=(chromium fonts-dejavu-core)
+# Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's
+# when the commands are missing.
+command -v node >/dev/null && command -v npm >/dev/null || run_pkgs+=(nodejs npm)
 
 case "${1:-run}" in
   run) wanted=("${run_pkgs[@]}") ;;

@@ -23,6 +23,7 @@ from traitlets import default
 from .. import storage
 from ..names import system_account
 from ..partners import partner_group
+from ..settings import Settings
 from .base import DataLabSpawnerMixin
 
 NOLOGIN = "/usr/sbin/nologin"
@@ -61,7 +62,10 @@ def ensure_group(name: str) -> int:
 
 def ensure_account(account: str, home: Path, groups: list[str]) -> pwd.struct_passwd:
     """Create or update the Unix ``account`` (no login shell) so that its home is ``home``
-    and its supplementary groups are exactly ``groups``. Names must already be safe."""
+    and its supplementary groups are exactly ``groups`` (created when missing). Names
+    must already be safe."""
+    for group in groups:
+        ensure_group(group)
     try:
         pwd.getpwnam(account)
     except KeyError:
@@ -85,6 +89,63 @@ def prepare_partner_space(layout: storage.Layout, partner_id: str) -> Path:
     return space
 
 
+class Person:
+    """The local backend's execution policy for one person, used by every consumer that
+    runs their code (labs, dashboards, report runs): their account, home and storage.
+
+    ``username``: the hub user name; ``partner_ids``: their partners' ids (from their
+    hub groups); ``settings``: the deployment's :class:`~hub.settings.Settings`.
+    """
+
+    def __init__(self, settings: Settings, username: str, partner_ids: set[str]):
+        self.settings = settings
+        self.username = username
+        self.partner_ids = set(partner_ids)
+        self.layout = storage.Layout(settings.data_dir)
+        self.account = system_account(username, settings.spawner.account_prefix)
+        self.home = self.layout.home(self.account)
+
+    def prepare(self) -> Path:
+        """Create the person's account, home and links to the library and their partner
+        spaces; returns the home. Call it before each run, so partner membership changes
+        apply at the next start. Raises ``RuntimeError`` (account commands) or ``OSError``.
+        """
+        partners = sorted(self.partner_ids)
+        spaces = {p: prepare_partner_space(self.layout, p) for p in partners}
+        self.home.mkdir(exist_ok=True)
+        if isolated():
+            entry = ensure_account(self.account, self.home, [partner_group(p) for p in partners])
+            os.chown(self.home, entry.pw_uid, entry.pw_gid)
+            os.chmod(self.home, 0o700)
+        storage.link(self.home, storage.LIBRARY_LINK, self.layout.library)
+        links = set()
+        for p, space in spaces.items():
+            name = storage.PARTNER_LINK_PREFIX + p
+            storage.link(self.home, name, space)
+            links.add(name)
+        storage.unlink_stale(self.home, links)
+        return self.home
+
+    def env(self) -> dict[str, str]:
+        """Environment variables of a process run for this person (to add to a base)."""
+        return {
+            "HOME": str(self.home),
+            "USER": self.account if isolated() else os.environ.get("USER", ""),
+            "SHELL": "/bin/bash",
+            "PYTHONPATH": str(self.layout.library),
+            "DATALAB_LIBRARY": str(self.layout.library),
+            "DATALAB_PARTNERS": ",".join(sorted(self.partner_ids)),
+        }
+
+    def preexec_fn(self):
+        """For ``subprocess.Popen(preexec_fn=...)``: become the person's account (when
+        isolated) and enter their home."""
+        if isolated():
+            return set_user_setuid(self.account)
+        home = str(self.home)
+        return lambda: os.chdir(home)
+
+
 class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
     """LocalProcessSpawner running each lab as the user's own Unix account."""
 
@@ -93,63 +154,22 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
         return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
 
     @property
-    def layout(self) -> storage.Layout:
-        return storage.Layout(self.settings.data_dir)
-
-    @property
-    def account(self) -> str:
-        """The Unix account (isolated) or home directory name of this user."""
-        return system_account(self.user.name, self.settings.spawner.account_prefix)
-
-    def prepare_home(self) -> Path:
-        """Create the user's account, home and links to the library and partner spaces.
-
-        Called before each start, so partner membership changes apply at the next start.
-        Raises ``RuntimeError`` (account commands) or ``OSError``.
-        """
-        layout = self.layout
-        home = layout.home(self.account)
-        partners = sorted(self.partner_ids)
-        spaces = {p: prepare_partner_space(layout, p) for p in partners}
-        home.mkdir(exist_ok=True)
-        if isolated():
-            for p in partners:
-                ensure_group(partner_group(p))
-            entry = ensure_account(self.account, home, [partner_group(p) for p in partners])
-            os.chown(home, entry.pw_uid, entry.pw_gid)
-            os.chmod(home, 0o700)
-        storage.link(home, storage.LIBRARY_LINK, layout.library)
-        links = set()
-        for p, space in spaces.items():
-            name = storage.PARTNER_LINK_PREFIX + p
-            storage.link(home, name, space)
-            links.add(name)
-        storage.unlink_stale(home, links)
-        return home
+    def person(self) -> Person:
+        return Person(self.settings, self.user.name, self.partner_ids)
 
     async def start(self):
-        home = self.prepare_home()
-        self.notebook_dir = str(home)
+        self.notebook_dir = str(self.person.prepare())
         return await super().start()
 
     def get_env(self):
         env = super().get_env()
-        env["PYTHONPATH"] = str(self.layout.library)
-        env["DATALAB_LIBRARY"] = str(self.layout.library)
-        env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
         if self.selected_profile is not None:
             env["DATALAB_PROFILE"] = self.selected_profile.id
         return env
 
     def user_env(self, env):
-        home = str(self.layout.home(self.account))
-        env["HOME"] = home
-        env["USER"] = self.account if isolated() else env.get("USER", "")
-        env["SHELL"] = "/bin/bash"
+        env.update(self.person.env())
         return env
 
     def make_preexec_fn(self, name):
-        if isolated():
-            return set_user_setuid(self.account)
-        home = str(self.layout.home(self.account))
-        return lambda: os.chdir(home)
+        return self.person.preexec_fn()

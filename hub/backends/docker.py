@@ -36,6 +36,7 @@ from pathlib import Path
 
 import docker
 from dockerspawner import DockerSpawner
+from tornado import web
 from traitlets import default
 
 from .. import storage
@@ -302,7 +303,8 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     async def start(self):
         """Create the home volume, then create (or reuse) and start the container.
-        Docker's refusals become ``RuntimeError`` with Docker's own explanation."""
+        Docker's refusals become ``HTTPError`` 500 whose message (shown on the spawn page,
+        in the API response body) is Docker's own explanation."""
         self._progress_events = []
         names_ = self.docker_names
         self.volumes = self.mounts_for(self.partner_ids)
@@ -316,6 +318,6 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
             self._event("docker_container", 40, container=names_["container"])
             ip, port = await super().start()
         except docker.errors.APIError as e:
-            raise RuntimeError(self._t("docker_failed", reason=e.explanation or str(e))) from None
+            raise web.HTTPError(500, self._t("docker_failed", reason=e.explanation or str(e))) from None
         self._event("docker_waiting", 70)
         return ip, port

@@ -156,7 +156,13 @@ def apply_docker(c, settings: Settings) -> None:
     client = backend.engine()
     image = backend.image_of(settings)
     backend.check_image(client, image)
-    gateway = backend.ensure_network(client, settings.docker.network, str(settings.docker.subnet))
+    gateway, bridge = backend.ensure_network(client, settings.docker.network, str(settings.docker.subnet))
+    if not backend.drop_forwarding(bridge):
+        log.warning(
+            "DataLab Hub cannot manage iptables (not root): make the host drop forwarded "
+            "packets from %s (iptables -I FORWARD -i %s ! -o %s -j DROP), or labs may "
+            "send traffic off this machine", bridge, bridge, bridge,
+        )
     api_port = urlsplit(c.JupyterHub.hub_bind_url).port
     c.JupyterHub.hub_bind_url = f"http://{gateway}:{api_port}"
     c.JupyterHub.hub_connect_url = f"http://{gateway}:{api_port}"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
@@ -111,22 +112,34 @@ def check_image(client: docker.DockerClient, image: str) -> None:
         ) from None
 
 
-def ensure_network(client: docker.DockerClient, name: str, subnet: str) -> str:
+def ensure_network(client: docker.DockerClient, name: str, subnet: str) -> tuple[str, str]:
     """Create the internal bridge network ``name`` on ``subnet`` unless it exists; return
-    its gateway address. ``ConfigError`` when a network of that name exists but is not
-    internal or not on ``subnet``, or Docker refuses to create it (overlapping subnet)."""
+    ``(gateway address, host bridge interface)``. ``ConfigError`` when a network of that
+    name exists but is not internal or not on ``subnet``, or Docker refuses to create it
+    (overlapping subnet)."""
     existing = client.networks.list(names=[name])
-    if existing:
-        attrs = existing[0].attrs
-        configs = attrs.get("IPAM", {}).get("Config") or [{}]
-        if not attrs.get("Internal") or configs[0].get("Subnet") != subnet:
-            raise ConfigError(
-                f"docker.network: the Docker network {name!r} exists with subnet "
-                f"{configs[0].get('Subnet')} and internal={attrs.get('Internal')}; expected an "
-                f"internal network on {subnet} (docker.subnet): remove it "
-                f"(`docker network rm {name}`) or choose another docker.network"
-            )
-        return configs[0]["Gateway"]
+    if not existing:
+        _create_network(client, name, subnet)
+        existing = client.networks.list(names=[name])
+    network = existing[0]
+    attrs = network.attrs
+    bridge = attrs.get("Options", {}).get("com.docker.network.bridge.name") or f"br-{network.id[:12]}"
+    return _checked_gateway(attrs, name, subnet), bridge
+
+
+def _checked_gateway(attrs: dict, name: str, subnet: str) -> str:
+    configs = attrs.get("IPAM", {}).get("Config") or [{}]
+    if not attrs.get("Internal") or configs[0].get("Subnet") != subnet:
+        raise ConfigError(
+            f"docker.network: the Docker network {name!r} exists with subnet "
+            f"{configs[0].get('Subnet')} and internal={attrs.get('Internal')}; expected an "
+            f"internal network on {subnet} (docker.subnet): remove it "
+            f"(`docker network rm {name}`) or choose another docker.network"
+        )
+    return configs[0]["Gateway"]
+
+
+def _create_network(client: docker.DockerClient, name: str, subnet: str) -> None:
     gateway = _first_host(subnet)
     pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
     try:
@@ -136,7 +149,27 @@ def ensure_network(client: docker.DockerClient, name: str, subnet: str) -> str:
         )
     except docker.errors.APIError as e:
         raise ConfigError(f"docker.subnet: Docker cannot create network {name!r}: {e.explanation}") from None
-    return gateway
+
+
+def drop_forwarding(bridge: str) -> bool:
+    """Make the host drop packets from the labs' network that it would forward elsewhere
+    (iptables rule ``FORWARD -i <bridge> ! -o <bridge> -j DROP``, added once).
+
+    Docker runs with ``--iptables=false`` and gives containers of an internal network a
+    default route through the gateway, so without this rule a host that forwards IPv4
+    would route their packets off the machine. Returns False when this process cannot
+    manage iptables (not root, no iptables); ``ConfigError`` when iptables refuses.
+    """
+    iptables = shutil.which("iptables")
+    if not iptables or os.geteuid() != 0:
+        return False
+    rule = ["FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "DROP"]
+    if subprocess.run([iptables, "-C", *rule], capture_output=True).returncode == 0:
+        return True
+    done = subprocess.run([iptables, "-I", *rule], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ConfigError(f"docker.network: iptables cannot close forwarding: {done.stderr.strip()}")
+    return True
 
 
 def _first_host(subnet: str) -> str:

@@ -33,6 +33,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import docker
@@ -173,8 +174,6 @@ def drop_forwarding(bridge: str) -> bool:
 
 
 def _first_host(subnet: str) -> str:
-    from ipaddress import IPv4Network
-
     return str(next(IPv4Network(subnet).hosts()))
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import partners, storage
 from .messages import CATALOGUE
@@ -28,8 +29,10 @@ def apply(c, settings: Settings) -> None:
     """Configure JupyterHub's config object ``c`` from ``settings``.
 
     Creates the data directory and publishes the library as a side effect.
+    ``$DATALAB_BACKEND`` overrides ``spawner.backend`` (see :func:`backend_from_env`).
     Raises :class:`ConfigError` when the deployment cannot start (missing proxy, ...).
     """
+    settings = backend_from_env(settings)
     layout = storage.Layout(settings.data_dir)
     layout.create()
     storage.publish_library(settings.path(settings.storage.library_source), layout.library)
@@ -99,10 +102,23 @@ def apply_partners(c, settings: Settings) -> None:
 
 def apply_spawner(c, settings: Settings) -> None:
     """The spawner class of the configured backend and its common settings."""
-    if settings.spawner.backend is not Backend.local:
+    if settings.spawner.backend is Backend.docker:
+        apply_docker(c, settings)
+    elif settings.spawner.backend is Backend.local:
+        apply_local(c, settings)
+    else:
         raise ConfigError(
-            f"spawner.backend: {settings.spawner.backend.value!r} is not available yet; allowed: local"
+            f"spawner.backend: {settings.spawner.backend.value!r} is not available yet; "
+            "allowed: local, docker"
         )
+    c.Spawner.datalab_settings = settings
+    c.Spawner.default_url = settings.spawner.default_url
+    c.Spawner.start_timeout = settings.spawner.start_timeout
+    c.Spawner.http_timeout = settings.spawner.http_timeout
+
+
+def apply_local(c, settings: Settings) -> None:
+    """Labs as processes of per-user Unix accounts; their paths must be reachable."""
     from .backends import local
 
     c.JupyterHub.spawner_class = local.LocalSpawner
@@ -126,7 +142,50 @@ def apply_spawner(c, settings: Settings) -> None:
             "between users (homes, partner spaces, library) is OFF",
             os.environ.get("USER", "the hub's user"),
         )
-    c.Spawner.datalab_settings = settings
-    c.Spawner.default_url = settings.spawner.default_url
-    c.Spawner.start_timeout = settings.spawner.start_timeout
-    c.Spawner.http_timeout = settings.spawner.http_timeout
+
+
+def apply_docker(c, settings: Settings) -> None:
+    """Labs in containers (:mod:`hub.backends.docker`): the image must exist; the internal
+    network is created when missing; the hub's API moves from 127.0.0.1 to the network's
+    gateway address (same port) so that containers reach it; labs outlive the hub.
+    Raises :class:`ConfigError` (engine not answering, image missing, network mismatch)."""
+    from .backends import docker as backend
+
+    layout = storage.Layout(settings.data_dir)
+    backend.mirror_library(layout.library, backend.library_mirror(layout))
+    client = backend.engine()
+    image = backend.image_of(settings)
+    backend.check_image(client, image)
+    gateway, bridge = backend.ensure_network(client, settings.docker.network, str(settings.docker.subnet))
+    if not backend.drop_forwarding(bridge):
+        log.warning(
+            "DataLab Hub cannot manage iptables (not root): make the host drop forwarded "
+            "packets from %s (iptables -I FORWARD -i %s ! -o %s -j DROP), or labs may "
+            "send traffic off this machine", bridge, bridge, bridge,
+        )
+    api_port = urlsplit(c.JupyterHub.hub_bind_url).port
+    c.JupyterHub.hub_bind_url = f"http://{gateway}:{api_port}"
+    c.JupyterHub.hub_connect_url = f"http://{gateway}:{api_port}"
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.spawner_class = backend.DataLabDockerSpawner
+    c.DockerSpawner.image = image
+    c.DockerSpawner.pull_policy = "never"
+    c.DockerSpawner.network_name = settings.docker.network
+    c.DockerSpawner.use_internal_ip = True
+    c.DockerSpawner.remove = True
+
+
+def backend_from_env(settings: Settings) -> Settings:
+    """``settings`` with ``spawner.backend`` replaced by ``$DATALAB_BACKEND`` when set
+    (local, docker or slurm); ``ConfigError`` for another value."""
+    value = os.environ.get("DATALAB_BACKEND")
+    if not value:
+        return settings
+    try:
+        backend = Backend(value)
+    except ValueError:
+        allowed = ", ".join(b.value for b in Backend)
+        raise ConfigError(f"DATALAB_BACKEND: {value!r} is not a backend; allowed: {allowed}") from None
+    return settings.model_copy(
+        update={"spawner": settings.spawner.model_copy(update={"backend": backend})}
+    )

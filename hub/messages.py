@@ -42,6 +42,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Votre compte n'est rattaché à aucun partenaire DataLab : contactez {contact}."
         ),
         "bad_option": "Option « {option} » non reconnue. Options acceptées : {allowed}.",
+        "docker_volume": "Préparation de votre dossier personnel (volume {volume})…",
+        "docker_container": "Démarrage du conteneur {container}…",
+        "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
+        "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
         "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
     },
     "en": {
@@ -76,6 +80,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "no_profile": "No lab profile is open to your partner: contact {contact}.",
         "no_partner": "Your account belongs to no DataLab partner: contact {contact}.",
         "bad_option": "Unknown option '{option}'. Accepted options: {allowed}.",
+        "docker_volume": "Preparing your home folder (volume {volume})…",
+        "docker_container": "Starting container {container}…",
+        "docker_waiting": "Container started: waiting for the JupyterLab server…",
+        "docker_failed": "Docker could not start your lab: {reason}",
         "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
     },
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from enum import Enum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -165,6 +166,41 @@ class Storage(Model):
     library_source: Path = Path("shared_notebooks")
 
 
+#: Names of Docker objects the deployment creates: a Docker-valid name, 2-64 characters.
+DockerObjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,62}[a-z0-9]$")]
+
+
+class Docker(Model):
+    """The ``docker`` backend: each lab is a container of the lab image.
+
+    ``image``: the lab image; null means ``datalab-lab:<project version>``, built by
+    ``make image``. ``network``: the ``--internal`` Docker network labs join, created by
+    the hub with ``subnet`` (IPv4 CIDR, at least 16 addresses); the hub's API listens on
+    the network's gateway address (the subnet's first host address, on this machine) so
+    that labs reach it. ``name_prefix``: start of every container and volume name (two
+    hubs sharing one Docker engine need different prefixes). ``api_threads``: Docker API
+    calls made at once (1-64).
+    """
+
+    image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")] | None = None
+    network: DockerObjectName = "datalab-labs"
+    subnet: IPv4Network = IPv4Network("172.31.240.0/24")
+    name_prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,14}-$")] = "datalab-"
+    api_threads: Annotated[int, Field(ge=1, le=64)] = 8
+
+    @field_validator("subnet")
+    @classmethod
+    def _room_for_labs(cls, subnet: IPv4Network) -> IPv4Network:
+        if subnet.prefixlen > 28:
+            raise ValueError(f"{subnet} holds too few addresses; use a /28 or larger")
+        return subnet
+
+    @property
+    def gateway(self) -> str:
+        """The subnet's first host address: the host's side of the network."""
+        return str(next(self.subnet.hosts()))
+
+
 class HubSection(Model):
     """The hub process: where it listens, its language, its database.
 
@@ -207,6 +243,7 @@ class Settings(Model):
     profiles: Annotated[list[Profile], Field(min_length=1)]
     spawner: Spawner = Spawner()
     storage: Storage = Storage()
+    docker: Docker = Docker()
 
     @field_validator("partners")
     @classmethod

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from .partners import partner_group, role_group
 from .settings import Role, Settings
 
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 #: At most this many membership values, of at most this many characters each: a claim
 #: beyond these limits is malformed (it would be refused rather than truncated).
 MAX_VALUES = 1000
@@ -150,7 +150,7 @@ def normalise_username(value: object, claim: str = "username") -> str:
     if not value.isascii():
         raise Refusal("bad_username", f"claim {claim!r} holds non-ASCII characters")
     name = value.lower()
-    if not USERNAME.match(name):
+    if not USERNAME.fullmatch(name):
         shown = name if len(name) <= 80 else name[:80] + "..."
         raise Refusal("bad_username", f"claim {claim!r} value {shown!r} is not a safe name")
     return name

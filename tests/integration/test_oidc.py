@@ -37,6 +37,20 @@ def nested_hub(oidc_provider):
         stop_hub(running, "oidc-nested-hub")
 
 
+@pytest.fixture(scope="module")
+def proconnect_hub(oidc_provider):
+    """A hub with the ProConnect preset; the provider signs its userinfo (a JWT)."""
+    running = oidc_hub(
+        oidc_provider, "oidc-proconnect-hub", client_metadata={"userinfo_signed_response_alg": "RS256"},
+        preset="proconnect", scopes=["openid", "email", "groups"],
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        stop_hub(running, "oidc-proconnect-hub")
+
+
 class Person:
     """A browser-like session logged in through the provider."""
 
@@ -97,6 +111,15 @@ def test_nested_claim_becomes_the_partner_group(nested_hub):
     person = Person(nested_hub, "noah")
     assert person.callback.status_code == 302, person.callback.text
     assert set(person.api("GET", "/user").json()["groups"]) == {"partner-labo-atlas", "role-analyst"}
+
+
+def test_proconnect_signed_userinfo_and_e_mail_partner(proconnect_hub):
+    # the userinfo answer is a signed JWT (application/jwt): read only after verification
+    person = Person(proconnect_hub, "sophie")
+    assert person.callback.status_code == 302, person.callback.text
+    model = person.api("GET", "/user").json()
+    assert model["name"] == "sophie.leroy@chu-nord.example.org"
+    assert set(model["groups"]) == {"partner-chu-exemple-nord", "role-analyst"}
 
 
 def test_partner_groups_carry_their_properties(hub, admin):

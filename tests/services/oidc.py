@@ -52,6 +52,9 @@ ACCOUNTS: dict[str, dict] = {
     # the one removed from their partner during the tests
     "paul": {"preferred_username": "paul", "email": "paul@example.net", "email_verified": True,
              "groups": ["/datalab/univ-beta"]},
+    # ProConnect's shape: no groups, a SIRET as one string, the partner from the e-mail
+    "sophie": {"email": "Sophie.Leroy@chu-nord.example.org", "email_verified": True,
+               "siret": "13002526500013"},
     # refusals
     "sans-partenaire": {"preferred_username": "sans-partenaire", "email": "x@example.net",
                         "email_verified": True, "groups": ["/autres/club-photo"]},
@@ -172,10 +175,10 @@ def login_with_requests(session: requests.Session, hub_url: str, login: str) -> 
     raise AssertionError("too many redirects")
 
 
-def oidc_hub(provider: OidcProvider, name: str, **oidc: object):
+def oidc_hub(provider: OidcProvider, name: str, client_metadata: dict | None = None, **oidc: object):
     """A :class:`tests.conftest.RunningHub` (not started) logging in through
-    ``provider``, its client registered for the hub's callback URL, its client secret in
-    a file; ``oidc`` overrides keys of the ``auth.oidc`` section."""
+    ``provider``, its client registered (with ``client_metadata``) for the hub's callback
+    URL, its client secret in a file; ``oidc`` overrides keys of the ``auth.oidc`` section."""
     import yaml
 
     from tests.conftest import RunningHub
@@ -183,7 +186,7 @@ def oidc_hub(provider: OidcProvider, name: str, **oidc: object):
     workdir = Path(tempfile.mkdtemp(prefix=f"datalab-{name}-"))
     workdir.chmod(0o755)
     hub = RunningHub(workdir)
-    client_id, secret = provider.register(f"{hub.url}/hub/oauth_callback")
+    client_id, secret = provider.register(f"{hub.url}/hub/oauth_callback", **(client_metadata or {}))
     secret_file = workdir / "client_secret"
     secret_file.write_text(secret + "\n", encoding="utf-8")
     secret_file.chmod(0o600)

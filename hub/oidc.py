@@ -278,10 +278,9 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
         except Exception as e:  # any failure of the provider means: log in again
             self.log.info("Renewing %s's access token failed (%s): new login required", user.name, e)
             return False
-        token_info.setdefault("refresh_token", state["refresh_token"])
+        if not token_info.get("refresh_token"):  # providers may keep the same one
+            token_info["refresh_token"] = state["refresh_token"]
         renewed = {**state, **self.build_auth_state_dict(token_info, state.get(self.user_auth_state_key))}
-        if not token_info.get("refresh_token"):
-            renewed["refresh_token"] = state["refresh_token"]
         await user.save_auth_state(renewed)
         self.log.info("Renewed %s's access token before its expiry", user.name)
         return True

@@ -294,8 +294,16 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
             await self.offboard(user, handler, leave_groups=False)
 
     async def offboard(self, user, handler, leave_groups: bool) -> None:
-        """Stop ``user``'s running servers and revoke their API tokens; with
-        ``leave_groups``, also remove them from every group at once."""
+        """Revoke ``user``'s API tokens and, with ``leave_groups``, remove them from every
+        group (first: both take effect at once), then stop their running servers."""
+        tokens = list(user.api_tokens)
+        for token in tokens:
+            user.db.delete(token)
+        user.db.commit()
+        if tokens:
+            self.log.warning("Revoked %d API token(s) of %s", len(tokens), user.name)
+        if leave_groups:
+            user.sync_groups([])
         for name, spawner in list(user.spawners.items()):
             if not spawner.active or spawner.pending:
                 continue
@@ -304,14 +312,6 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
                 await handler.stop_single_user(user, name)
             else:
                 await user.stop(name)
-        tokens = list(user.api_tokens)
-        for token in tokens:
-            user.db.delete(token)
-        if tokens:
-            self.log.warning("Revoked %d API token(s) of %s", len(tokens), user.name)
-        user.db.commit()
-        if leave_groups:
-            user.sync_groups([])
 
 
 def apply(c, settings: Settings) -> None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import partners, storage
+from . import oidc, partners, storage
 from .messages import CATALOGUE
 from .secretfiles import kept_secret
 from .settings import Backend, ConfigError, Settings
@@ -23,6 +23,7 @@ log = logging.getLogger("datalab")
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+CRYPT_KEY_ENV = "JUPYTERHUB_CRYPT_KEY"
 
 
 def apply(c, settings: Settings) -> None:
@@ -75,11 +76,17 @@ def apply_pages(c, settings: Settings) -> None:
     c.JupyterHub.template_vars = {
         "t": CATALOGUE[settings.hub.language],
         "demo_notice": settings.auth.type == "demo",
+        "login_providers": oidc.provider_buttons(settings),
     }
 
 
 def apply_auth(c, settings: Settings, layout: storage.Layout) -> None:
-    """The login: the demo shared password for the declared demo users."""
+    """The login: an OpenID Connect provider (``auth.type: oidc``, see :mod:`hub.oidc`),
+    or the demo shared password for the declared demo users."""
+    if settings.auth.type == "oidc":
+        apply_auth_state(c, layout)
+        oidc.apply(c, settings)
+        return
     password = os.environ.get("DATALAB_DEMO_PASSWORD") or kept_secret(
         layout.hub / "demo_password", nbytes=9
     )
@@ -93,9 +100,23 @@ def apply_auth(c, settings: Settings, layout: storage.Layout) -> None:
     )
 
 
+def apply_auth_state(c, layout: storage.Layout) -> None:
+    """Encrypt ``auth_state`` (the provider's tokens) with the keys of
+    ``JUPYTERHUB_CRYPT_KEY`` when set, else of ``<data_dir>/hub/crypt_key`` (one key per
+    line, generated once; the first encrypts, all decrypt: rotate by adding a new first
+    line, keep the old one until everyone has logged in or been refreshed)."""
+    if os.environ.get(CRYPT_KEY_ENV):
+        return
+    path = layout.hub / "crypt_key"
+    kept_secret(path, hex=True)
+    c.CryptKeeper.keys = path.read_text(encoding="ascii").split()
+
+
 def apply_partners(c, settings: Settings) -> None:
-    """Partner and role groups, and the least-privilege roles bound to them."""
-    c.JupyterHub.load_groups = partners.load_groups(settings)
+    """Partner and role groups, and the least-privilege roles bound to them. With OIDC
+    the authenticator manages memberships and creates the groups (see :mod:`hub.oidc`)."""
+    if settings.auth.type != "oidc":
+        c.JupyterHub.load_groups = partners.load_groups(settings)
     c.JupyterHub.load_roles = partners.load_roles()
     c.JupyterHub.default_url = partners.landing_url
 

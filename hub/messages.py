@@ -47,6 +47,30 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
         "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
         "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
+        "login_oidc_intro": (
+            "Connectez-vous avec le compte de votre établissement : "
+            "DataLab Hub reconnaît votre partenaire à partir de ce compte."
+        ),
+        "login_with": "Se connecter avec {provider}",
+        "error_title": "Erreur {code}",
+        "refused_title": "Accès refusé",
+        "refused_no_partner": (
+            "Votre compte n'est rattaché à aucun partenaire DataLab : "
+            "contactez {contact} pour demander votre rattachement."
+        ),
+        "refused_claim_missing": (
+            "Votre fournisseur d'identité n'a pas indiqué votre établissement de rattachement : "
+            "contactez {contact}."
+        ),
+        "refused_bad_claim": (
+            "Les informations transmises par votre fournisseur d'identité sont illisibles "
+            "ou mal formées : contactez {contact}."
+        ),
+        "refused_bad_username": (
+            "Votre identifiant, tel que transmis par votre fournisseur d'identité, est absent "
+            "ou contient des caractères non acceptés (lettres sans accent, chiffres, « . », "
+            "« _ », « - », « @ ») : contactez {contact}."
+        ),
     },
     "en": {
         "site_name": "DataLab Hub",
@@ -85,6 +109,27 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_waiting": "Container started: waiting for the JupyterLab server…",
         "docker_failed": "Docker could not start your lab: {reason}",
         "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
+        "login_oidc_intro": (
+            "Sign in with your organisation's account: "
+            "DataLab Hub recognises your partner from it."
+        ),
+        "login_with": "Sign in with {provider}",
+        "error_title": "Error {code}",
+        "refused_title": "Access refused",
+        "refused_no_partner": (
+            "Your account belongs to no DataLab partner: contact {contact} to be attached to one."
+        ),
+        "refused_claim_missing": (
+            "Your identity provider did not say which organisation you belong to: contact {contact}."
+        ),
+        "refused_bad_claim": (
+            "The information sent by your identity provider is unreadable or malformed: "
+            "contact {contact}."
+        ),
+        "refused_bad_username": (
+            "Your username, as sent by your identity provider, is missing or holds characters "
+            "that are not accepted (unaccented letters, digits, '.', '_', '-', '@'): contact {contact}."
+        ),
     },
 }
 

@@ -57,19 +57,48 @@ def partners_of(group_names: list[str] | set[str]) -> set[str]:
 def load_groups(settings: Settings) -> dict[str, dict]:
     """``c.JupyterHub.load_groups``: one group per partner and per role, with the demo
     users' memberships when the demo login is used."""
-    groups: dict[str, dict] = {}
-    for p in settings.partners:
-        groups[partner_group(p.id)] = {
-            "properties": {"partner": p.id, "name": p.name, "type": p.type.value},
-            "users": [],
-        }
-    for role in Role:
-        groups[role_group(role)] = {"properties": {"role": role.value}, "users": []}
+    groups = {name: {"properties": props, "users": []} for name, props in group_properties(settings).items()}
     if settings.auth.type == "demo":
         for u in settings.auth.demo_users:
             groups[partner_group(u.partner)]["users"].append(u.name)
             groups[role_group(u.role)]["users"].append(u.name)
     return groups
+
+
+def group_properties(settings: Settings) -> dict[str, dict]:
+    """Group name -> its properties, for every partner and role group."""
+    props = {
+        partner_group(p.id): {"partner": p.id, "name": p.name, "type": p.type.value}
+        for p in settings.partners
+    }
+    props.update({role_group(r): {"role": r.value} for r in Role})
+    return props
+
+
+def ensure_groups(db, settings: Settings, names: list[str]) -> None:
+    """Create the hub groups ``names`` that are missing and set the declared properties
+    of partner and role groups, in the hub's database session ``db`` (SQLAlchemy).
+
+    Used when the authenticator manages groups (OIDC), where JupyterHub refuses
+    ``load_groups``: called before JupyterHub assigns a person's groups, so they exist
+    with their properties. Commits only when something changed.
+    """
+    from jupyterhub import orm
+
+    props = group_properties(settings)
+    changed = False
+    for name in names:
+        group = orm.Group.find(db, name)
+        if group is None:
+            group = orm.Group(name=name)
+            db.add(group)
+            changed = True
+        wanted = props.get(name)
+        if wanted is not None and group.properties != wanted:
+            group.properties = wanted
+            changed = True
+    if changed:
+        db.commit()
 
 
 def load_roles() -> list[dict]:

@@ -224,12 +224,112 @@ class DemoUser(Model):
     role: Role = Role.analyst
 
 
+HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2000)]
+ClaimPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+){0,7}$")]
+
+
+class OidcEndpoints(Model):
+    """The provider's endpoints, when they are not discovered from
+    ``<issuer>/.well-known/openid-configuration`` at hub start."""
+
+    authorize_url: HttpUrl
+    token_url: HttpUrl
+    userinfo_url: HttpUrl
+    jwks_url: HttpUrl | None = None
+    end_session_url: HttpUrl | None = None
+
+
+class OidcPreset(str, Enum):
+    """Known providers: each fills the defaults listed in :data:`OIDC_PRESETS`."""
+
+    generic = "generic"
+    keycloak = "keycloak"
+    proconnect = "proconnect"
+    lemonldap = "lemonldap"
+
+
+#: Defaults each preset gives to the keys of :class:`Oidc` left out of the file.
+#: Keycloak: a realm's "Group Membership" mapper named ``groups`` with "Full group path"
+#: on (values ``/datalab/<partner>``). ProConnect: no groups, members come from their
+#: organisation's SIRET (``siret`` claim) or e-mail domain; its userinfo is a signed JWT.
+#: LemonLDAP::NG: a ``groups`` scope exporting the session's groups, multi-valued
+#: attributes joined with "; " (its default separator).
+OIDC_PRESETS: dict[OidcPreset, dict] = {
+    OidcPreset.generic: {
+        "display_name": "votre fournisseur d'identité",
+        "scopes": ["openid", "profile", "email"],
+        "username_claim": "preferred_username",
+        "membership_claim": "groups",
+        "separator": None,
+    },
+    OidcPreset.keycloak: {
+        "display_name": "Keycloak",
+        "scopes": ["openid", "profile", "email"],
+        "username_claim": "preferred_username",
+        "membership_claim": "groups",
+        "separator": None,
+    },
+    OidcPreset.proconnect: {
+        "display_name": "ProConnect",
+        "scopes": ["openid", "email", "given_name", "usual_name", "uid", "siret"],
+        "username_claim": "email",
+        "membership_claim": "siret",
+        "separator": None,
+    },
+    OidcPreset.lemonldap: {
+        "display_name": "LemonLDAP::NG",
+        "scopes": ["openid", "profile", "email", "groups"],
+        "username_claim": "preferred_username",
+        "membership_claim": "groups",
+        "separator": "; ",
+    },
+}
+
+
+class Oidc(Model):
+    """Login through an OpenID Connect provider (``auth.type: oidc``).
+
+    ``issuer``: the provider's issuer URL; its endpoints are discovered at start unless
+    ``endpoints`` gives them. ``client_secret_env`` / ``client_secret_file``: where the
+    client secret is read (the secret itself never goes in this file). Keys left out take
+    the ``preset``'s value (see :data:`OIDC_PRESETS`); :meth:`effective` resolves them.
+    ``refresh_interval``: seconds between two checks of a logged-in person's claims;
+    ``refresh_before_expiry``: seconds before its expiry an access token is renewed.
+    """
+
+    preset: OidcPreset = OidcPreset.generic
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    issuer: HttpUrl
+    endpoints: OidcEndpoints | None = None
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    client_secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "DATALAB_OIDC_CLIENT_SECRET"
+    client_secret_file: Path | None = None
+    callback_url: HttpUrl | None = None
+    scopes: list[Annotated[str, StringConstraints(pattern=r"^[!#-\[\]-~]+$")]] | None = None
+    pkce: bool = True
+    username_claim: ClaimPath | None = None
+    membership_claim: ClaimPath | None = None
+    separator: Annotated[str, StringConstraints(min_length=1, max_length=4)] | None = None
+    email_claim: ClaimPath = "email"
+    require_verified_email: bool = True
+    refresh_interval: Annotated[int, Field(ge=1, le=86400)] = 300
+    refresh_before_expiry: Annotated[int, Field(ge=0, le=3600)] = 60
+    verify_tls: bool = True
+
+    def effective(self, key: str):
+        """The value of ``key``: the file's, else the preset's."""
+        value = getattr(self, key)
+        return OIDC_PRESETS[self.preset][key] if value is None else value
+
+
 class Auth(Model):
     """How people log in. ``demo``: a shared password (``DATALAB_DEMO_PASSWORD``, else
-    generated once into ``<data_dir>/hub/demo_password``) for the declared demo users."""
+    generated once into ``<data_dir>/hub/demo_password``) for the declared demo users.
+    ``oidc``: an OpenID Connect provider, described in the ``oidc`` section."""
 
-    type: Literal["demo"] = "demo"
+    type: Literal["demo", "oidc"] = "demo"
     demo_users: list[DemoUser] = []
+    oidc: Oidc | None = None
 
 
 class Settings(Model):
@@ -276,6 +376,8 @@ class Settings(Model):
                     f"declared partners: {', '.join(sorted(known))}"
                 )
         _require_unique([u.name for u in self.auth.demo_users], "demo user name")
+        if self.auth.type == "oidc" and self.auth.oidc is None:
+            problems.append("auth.oidc: required when auth.type is oidc")
         if problems:
             raise ValueError("\n".join(problems))
         return self

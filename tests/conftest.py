@@ -19,14 +19,11 @@ import yaml
 
 from hub.storage import Layout
 
-pytest_plugins = ["tests.services.dockerd"]
+pytest_plugins = ["tests.services.dockerd", "tests.services.oidc"]
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts"  # logs and screenshots kept after a run
 PASSWORD = "test-password-0123"
-
-pytest_plugins = ["tests.services.oidc"]
-
 
 def free_port_block(size: int = 3) -> int:
     """A port p with p..p+size-1 all free on 127.0.0.1 (the hub uses p, p+1, p+2)."""

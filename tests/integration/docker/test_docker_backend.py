@@ -35,6 +35,18 @@ def container_of(engine, hub, user: str):
     return engine.containers.get(names(hub.name_prefix, user)["container"])
 
 
+def wait_removed(engine, hub, user: str, timeout: float = 30) -> None:
+    """Docker removes a stopped container (``remove=True``) asynchronously: wait for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            container_of(engine, hub, user)
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{user}'s container still exists {timeout} s after the stop")
+
+
 def start(hub, user: str, profile: str | None = None) -> HubClient:
     client = HubClient(hub.url, user, PASSWORD)
     r = client.start_server({"profile": profile} if profile else {}, timeout=150)
@@ -62,8 +74,7 @@ def test_four_users_spawn_and_stop_concurrently(docker_hub, engine):
         list(pool.map(lambda c: c.stop_server(), clients))
     stopped = time.monotonic() - began
     for user in users:
-        with pytest.raises(docker.errors.NotFound):
-            container_of(engine, docker_hub, user)
+        wait_removed(engine, docker_hub, user)
     print(f"4 concurrent spawns: {spawned:.1f} s, 4 concurrent stops: {stopped:.1f} s")
 
 
@@ -73,8 +84,7 @@ def test_home_survives_stop_start_and_container_removal(docker_hub, engine):
     client.execute(f"open('persistant.txt', 'w').write({word!r})")
     first = container_of(engine, docker_hub, "analyste3").id
     client.stop_server()
-    with pytest.raises(docker.errors.NotFound):
-        container_of(engine, docker_hub, "analyste3")
+    wait_removed(engine, docker_hub, "analyste3")
     assert engine.volumes.get(names(docker_hub.name_prefix, "analyste3")["volume"])
     client = start(docker_hub, "analyste3", "petit")
     try:

@@ -87,6 +87,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "accept_grants": "En acceptant, vous obtenez, pour ce lab uniquement :",
         "accept_submit": "Accepter l'invitation",
         "accept_next": "Vous serez ensuite dirigé(e) vers",
+        "oauth_title": "Autoriser l'accès",
+        "oauth_intro": (
+            "Vous ({user}) allez ouvrir un lab ou un service qui n'est pas le vôtre : "
+            "confirmez que vous voulez y accéder avec votre compte DataLab."
+        ),
+        "oauth_grants": "Cet accès permettra :",
+        "oauth_submit": "Autoriser",
         "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
     },
     "en": {
@@ -166,6 +173,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "accept_grants": "By accepting, you are granted, for this lab only:",
         "accept_submit": "Accept the invitation",
         "accept_next": "You will then be taken to",
+        "oauth_title": "Authorize access",
+        "oauth_intro": (
+            "You ({user}) are opening a lab or a service that is not yours: confirm that "
+            "you want to access it with your DataLab account."
+        ),
+        "oauth_grants": "This access will allow:",
+        "oauth_submit": "Authorize",
         "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
     },
 }

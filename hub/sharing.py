@@ -3,9 +3,11 @@
 A share grants ``access:servers!server=<owner>/<server>`` to a hub user or a hub group
 (a partner ``partner-<id>`` or a project ``project-<id>``); a share code is a link that
 any logged-in DataLab user can accept. The hub checks every request to the lab against
-the current shares, so a revoked person loses access at their next request (the labs are
-told to ask the hub each time: ``--HubOAuth.cache_max_age=0``, see
-:data:`LAB_ARGS`).
+the current shares: a revoked person's requests are refused from
+:data:`REVOCATION_SECONDS` after the revocation (the labs keep the hub's answer that
+long instead of JupyterHub's default five minutes, see :data:`LAB_ARGS`). Connections
+already open (a kernel's or a document's websocket) are not cut: they last until they
+close or the lab stops.
 
 Scopes (least privilege):
 
@@ -21,12 +23,21 @@ Scopes (least privilege):
 The French page ``/hub/partage`` (:class:`SharingPage`) lists the possible recipients
 (hub users, partner groups, the person's project groups) and calls the REST API from the
 browser with the person's own cookie.
+
+Sharing with a group: JupyterHub 6.1.1 records a group share, and the hub's own pages
+honour it, but the lab refuses the group's members: the OAuth token the lab checks only
+carries the scopes of the roles and *user* shares of its owner (``scopes.get_scopes_for``
+skips group shares for tokens). So the page shares with a group by sharing with each of
+its current members (``POST /hub/partage``, :meth:`SharingPage.post`): later members do
+not get it, and each member's share is withdrawn one by one.
 """
 
 from __future__ import annotations
 
+import json
+
 from jupyterhub.handlers import BaseHandler
-from jupyterhub.orm import Group, User
+from jupyterhub.orm import Group, Share, User
 from tornado import web
 
 from .partners import partner_group, project_group
@@ -35,9 +46,11 @@ from .settings import Settings
 ROLE_NAME = "datalab-sharing"
 SHARING_SCOPES = ["shares!user", "read:shares!user", "read:users:name", "read:groups:name"]
 PAGE_PATH = "/partage"
-#: Arguments every lab gets: ask the hub about each request (no cached answer), so a
-#: revoked share takes effect at once.
-LAB_ARGS = ["--HubOAuth.cache_max_age=0"]
+#: Seconds a lab keeps the hub's answer about who may use it (JupyterHub's smallest
+#: cache: 0 would mean forever).
+REVOCATION_SECONDS = 1
+#: Arguments every lab gets, so that a revoked share takes effect within a second.
+LAB_ARGS = [f"--HubOAuth.cache_max_age={REVOCATION_SECONDS}"]
 
 
 def load_roles(settings: Settings) -> list[dict]:
@@ -98,6 +111,30 @@ class SharingPage(BaseHandler):
             group_labels=group_labels(self.datalab_settings),
         )
         self.finish(html)
+
+    @web.authenticated
+    async def post(self):
+        """Share the person's default server with each current member of a group they
+        may share with. Body: ``{"group": "<name>"}``; answers ``{"users": [names]}``.
+        HTTP 403 when the person may not share, 400 for a group not offered to them."""
+        user = self.current_user
+        if not self.has_scope(f"shares!user={user.name}"):
+            raise web.HTTPError(403, "sharing is not allowed for your partner")
+        try:
+            name = json.loads(self.request.body or b"{}").get("group", "")
+        except (ValueError, AttributeError):
+            raise web.HTTPError(400, "expected a JSON body {\"group\": name}") from None
+        offered = {g["name"] for g in recipients(self.db, user.name, self.datalab_settings)["groups"]}
+        if name not in offered:
+            raise web.HTTPError(400, f"cannot share with group {name!r}")
+        spawner = user.spawner.orm_spawner
+        scopes = [f"access:servers!server={user.name}/"]
+        names = []
+        for member in Group.find(self.db, name=name).users:
+            if member.name != user.name:
+                Share.grant(self.db, spawner, member, scopes=scopes)
+                names.append(member.name)
+        self.finish(json.dumps({"users": sorted(names)}))
 
 
 def handlers(settings: Settings) -> list[tuple]:

@@ -133,7 +133,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "share_intro": (
             "Open your lab to a person, a partner or a DataLab project: you then work "
             "together in the same lab, on the same files. You can withdraw a share at any "
-            "time; it takes effect at once."
+            "time."
         ),
         "share_new": "New share",
         "share_with": "Share with",

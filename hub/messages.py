@@ -47,7 +47,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "share_intro": (
             "Ouvrez votre lab à une personne, à un partenaire ou à un projet de DataLab : "
             "vous travaillez alors à plusieurs dans le même lab, sur les mêmes fichiers. "
-            "Vous pouvez retirer ce partage à tout moment, il prend effet immédiatement."
+            "Vous pouvez retirer un partage à tout moment."
         ),
         "share_new": "Nouveau partage",
         "share_with": "Partager avec",

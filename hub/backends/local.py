@@ -102,10 +102,9 @@ def prepare_project_space(layout: storage.Layout, project: Project) -> Path:
     space.mkdir(exist_ok=True)
     if isolated():
         os.chown(space, 0, ensure_group(project_group(project.id)))
+        os.chmod(space, 0o2770)
     if project.ended():
         storage.freeze_tree(space, 0 if isolated() else None)
-    elif isolated():
-        os.chmod(space, 0o2770)
     return space
 
 

@@ -97,6 +97,10 @@ def test_members_of_two_partners_read_and_write_each_others_files(labs):
                     json={"type": "file", "format": "text", "content": "# Plan\nrelu\n"})
     assert r.status_code == 200, r.text
     assert one.execute(f"print(open('{SPACE_LINK}/plan.md').read())").strip() == "# Plan\nrelu"
+    # a file one member's code creates can be appended to by another's (umask 007)
+    one.execute(f"open('{SPACE_LINK}/journal.txt', 'w').write('analyste1\\n')")
+    two.execute(f"open('{SPACE_LINK}/journal.txt', 'a').write('analyste2\\n')")
+    assert one.execute(f"print(open('{SPACE_LINK}/journal.txt').read())").split() == ["analyste1", "analyste2"]
 
 
 @needs_root

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import oidc, partners, storage
+from . import library, oidc, partners, sharing, storage
 from .messages import CATALOGUE
 from .secretfiles import kept_secret
-from .settings import Backend, ConfigError, Settings
+from .settings import Backend, ConfigError, Settings, config_path
 
 log = logging.getLogger("datalab")
 
@@ -29,19 +29,37 @@ CRYPT_KEY_ENV = "JUPYTERHUB_CRYPT_KEY"
 def apply(c, settings: Settings) -> None:
     """Configure JupyterHub's config object ``c`` from ``settings``.
 
-    Creates the data directory and publishes the library as a side effect.
-    ``$DATALAB_BACKEND`` overrides ``spawner.backend`` (see :func:`backend_from_env`).
-    Raises :class:`ConfigError` when the deployment cannot start (missing proxy, ...).
+    Creates the data directory, publishes the library and prepares the project spaces
+    as side effects. ``$DATALAB_BACKEND`` overrides ``spawner.backend`` (see
+    :func:`backend_from_env`). Raises :class:`ConfigError` when the deployment cannot
+    start (missing proxy, no library version, ...).
     """
     settings = backend_from_env(settings)
     layout = storage.Layout(settings.data_dir)
     layout.create()
-    storage.publish_library(settings.path(settings.storage.library_source), layout.library)
+    publish_library(settings)
     apply_hub(c, settings, layout)
     apply_pages(c, settings)
     apply_auth(c, settings, layout)
     apply_partners(c, settings)
     apply_spawner(c, settings)
+    apply_projects(settings)
+    apply_sharing(c, settings)
+    apply_collaboration(c, settings)
+    apply_library(c, settings)
+
+
+def publish_library(settings: Settings) -> None:
+    """Publish the library's ``library.ref`` at start. When that fails but a version is
+    already published (the repository is unreachable, say), the hub starts with it."""
+    try:
+        published = library.publish(settings)
+        log.info("library: version %s (%s)", published.commit[:12], settings.library.ref)
+    except library.LibraryError as e:
+        kept = library.current(settings)
+        if kept is None:
+            raise ConfigError(f"storage.library_source: cannot publish the library: {e}") from None
+        log.warning("library: %s; keeping version %s", e, kept[:12])
 
 
 def apply_hub(c, settings: Settings, layout: storage.Layout) -> None:
@@ -209,4 +227,49 @@ def backend_from_env(settings: Settings) -> Settings:
         raise ConfigError(f"DATALAB_BACKEND: {value!r} is not a backend; allowed: {allowed}") from None
     return settings.model_copy(
         update={"spawner": settings.spawner.model_copy(update={"backend": backend})}
+    )
+
+
+def _extended(section, key: str, values: list) -> list:
+    """The list traitlet ``section.key`` set so far (empty when unset) plus ``values``."""
+    return [*(section[key] if key in section else []), *values]
+
+
+def apply_projects(settings: Settings) -> None:
+    """Project spaces exist from the start, and an ended project's space is read-only
+    even before any member starts a lab (local backend)."""
+    if settings.spawner.backend is Backend.local:
+        from .backends import local
+
+        layout = storage.Layout(settings.data_dir)
+        for project in settings.projects:
+            local.prepare_project_space(layout, project)
+
+
+def apply_sharing(c, settings: Settings) -> None:
+    """Sharing a lab: the ``datalab-sharing`` role (partners allowed to share), the
+    French page /hub/partage, and labs that check every request with the hub."""
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", sharing.load_roles(settings))
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", sharing.handlers(settings))
+    c.Spawner.args = _extended(c.Spawner, "args", sharing.LAB_ARGS)
+
+
+def apply_collaboration(c, settings: Settings) -> None:
+    """Real-time collaboration (jupyter-collaboration, installed with the lab): switched
+    off in the lab unless ``collaboration.enabled``."""
+    if not settings.collaboration.enabled:
+        c.Spawner.args = _extended(c.Spawner, "args", ["--YDocExtension.disable_rtc=True"])
+
+
+def apply_library(c, settings: Settings) -> None:
+    """With ``library.follow_minutes``, a hub-managed service publishes the tip of
+    ``library.ref`` on that schedule (``datalab library follow``); it starts and stops
+    with the hub."""
+    if settings.library.follow_minutes <= 0:
+        return
+    command = [
+        str(Path(sys.prefix) / "bin" / "datalab"), "--config", str(config_path()), "library", "follow",
+    ]
+    c.JupyterHub.services = _extended(
+        c.JupyterHub, "services", [{"name": "datalab-library", "command": command, "cwd": str(REPO)}]
     )

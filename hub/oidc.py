@@ -175,7 +175,11 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
         return self._identity(user_info).username
 
     async def get_user_groups(self, auth_state):
-        return set(self._identity(auth_state.get(self.user_auth_state_key)).groups)
+        """Partner and role groups from the claims, plus the groups of the projects the
+        deployment file lists the person in (projects are not the provider's to say)."""
+        person = self._identity(auth_state.get(self.user_auth_state_key))
+        projects = self.datalab_settings.projects_of(person.username)
+        return set(person.groups) | {partners.project_group(p.id) for p in projects}
 
     async def check_allowed(self, username, auth_model):
         return bool(partners.partners_of(auth_model.get("groups") or []))

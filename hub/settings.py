@@ -12,6 +12,7 @@ the directory that holds the deployment file.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from enum import Enum
@@ -73,12 +74,16 @@ class Membership(Model):
 
 
 class Partner(Model):
-    """One of the DataLab partners; becomes the hub group ``partner-<id>``."""
+    """One of the DataLab partners; becomes the hub group ``partner-<id>``.
+
+    ``sharing``: whether its members may share their lab with other DataLab users
+    (false for partners holding health data, for instance)."""
 
     id: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     type: PartnerType
     members: Membership = Membership()
+    sharing: bool = True
 
 
 class Role(str, Enum):
@@ -158,12 +163,15 @@ class Storage(Model):
     """Where the deployment keeps its files.
 
     ``data_dir`` holds the hub database and secrets (``hub/``), user homes (``homes/``),
-    partner spaces (``partners/``) and the library copy users see (``library/``).
-    ``library_source`` is the notebook library copied into ``library/`` at hub start.
+    partner spaces (``partners/``), project spaces (``projects/``) and the library
+    versions users see (``library/current`` -> ``library/versions/<commit>``).
+    ``library_source`` is the notebook library's git repository: a folder inside a git
+    working tree (the library is that folder, published from the commit named by
+    ``library.ref``), or a git URL (``https://``, ``ssh://``, ``file://``, ``user@host:path``).
     """
 
     data_dir: Path = Path("var")
-    library_source: Path = Path("shared_notebooks")
+    library_source: str = "shared_notebooks"
 
 
 #: Names of Docker objects the deployment creates: a Docker-valid name, 2-64 characters.
@@ -332,6 +340,53 @@ class Auth(Model):
     oidc: Oidc | None = None
 
 
+#: Git refs the library may follow: a branch, tag or commit, never an option.
+GitRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")]
+
+
+class Library(Model):
+    """How the notebook library is versioned (its source is ``storage.library_source``).
+
+    ``ref``: the branch, tag or commit published; ``subdirectory``: for a git URL, the
+    library's folder inside that repository (default: its root); ``follow_minutes``: when
+    above 0, the hub publishes the tip of ``ref`` every that many minutes;
+    ``keep_versions``: how many published versions stay on disk (the current one included),
+    so that a reader of an older one is not cut off mid-read.
+    """
+
+    ref: GitRef = "HEAD"
+    subdirectory: Annotated[
+        str, StringConstraints(pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*)?$")
+    ] = ""
+    follow_minutes: Annotated[int, Field(ge=0, le=10080)] = 0
+    keep_versions: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class Project(Model):
+    """A project across partners: the hub group ``project-<id>`` and a shared space
+    readable and writable by its ``members`` (hub user names) only.
+
+    ``end``: the last day of the project (ISO date); from the next day on, its space is
+    read-only (still readable by its members)."""
+
+    id: Slug
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    members: Annotated[list[UserName], Field(min_length=1)]
+    end: dt.date | None = None
+
+    def ended(self, today: dt.date | None = None) -> bool:
+        """True once ``today`` (default: the local date) is past :attr:`end`."""
+        return self.end is not None and (today or dt.date.today()) > self.end
+
+
+class Collaboration(Model):
+    """Real-time collaboration in the lab (jupyter-collaboration): people who open the
+    same server (its owner and those it is shared with) edit documents together, each
+    seeing the others' cursors and changes."""
+
+    enabled: bool = False
+
+
 class Settings(Model):
     """The whole deployment file. ``base_dir`` is the directory relative paths start from."""
 
@@ -344,6 +399,9 @@ class Settings(Model):
     spawner: Spawner = Spawner()
     storage: Storage = Storage()
     docker: Docker = Docker()
+    library: Library = Library()
+    projects: list[Project] = []
+    collaboration: Collaboration = Collaboration()
 
     @field_validator("partners")
     @classmethod
@@ -356,6 +414,12 @@ class Settings(Model):
     def _unique_profiles(cls, profiles: list[Profile]) -> list[Profile]:
         _require_unique([p.id for p in profiles], "profile id")
         return profiles
+
+    @field_validator("projects")
+    @classmethod
+    def _unique_projects(cls, projects: list[Project]) -> list[Project]:
+        _require_unique([p.id for p in projects], "project id")
+        return projects
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -378,9 +442,32 @@ class Settings(Model):
         _require_unique([u.name for u in self.auth.demo_users], "demo user name")
         if self.auth.type == "oidc" and self.auth.oidc is None:
             problems.append("auth.oidc: required when auth.type is oidc")
+        problems += self._project_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _project_problems(self) -> list[str]:
+        """Cross-checks of ``projects``: no member twice; with the demo login, members
+        are declared demo users."""
+        problems = []
+        demo_users = {u.name for u in self.auth.demo_users}
+        for i, project in enumerate(self.projects):
+            seen = set()
+            for j, member in enumerate(project.members):
+                if member in seen:
+                    problems.append(f"projects[{i}].members[{j}]: {member!r} is listed twice")
+                seen.add(member)
+                if self.auth.type == "demo" and member not in demo_users:
+                    problems.append(
+                        f"projects[{i}].members[{j}]: unknown user {member!r}; "
+                        f"declared demo users: {', '.join(sorted(demo_users))}"
+                    )
+        return problems
+
+    def projects_of(self, username: str) -> list[Project]:
+        """The projects ``username`` is a member of, in file order."""
+        return [p for p in self.projects if username in p.members]
 
     def path(self, value: Path) -> Path:
         """``value`` resolved against :attr:`base_dir` (absolute paths are kept)."""
@@ -496,6 +583,12 @@ def parse(data: object, base_dir: Path) -> Settings:
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
 
 
+def config_path(path: str | os.PathLike | None = None) -> Path:
+    """The deployment file's absolute path: ``path``, else ``$DATALAB_CONFIG``, else
+    ``datalab.yaml`` in the working directory."""
+    return Path(path or os.environ.get("DATALAB_CONFIG") or "datalab.yaml").absolute()
+
+
 def load(path: str | os.PathLike | None = None) -> Settings:
     """Read and validate the deployment file.
 
@@ -503,7 +596,7 @@ def load(path: str | os.PathLike | None = None) -> Settings:
     directory. Raises :class:`ConfigError` (unreadable file, YAML syntax error with its
     line, or schema problems with their key paths).
     """
-    path = Path(path or os.environ.get("DATALAB_CONFIG") or "datalab.yaml")
+    path = config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

@@ -3,7 +3,7 @@
 # Usage: scripts/system-deps.sh run|test
 set -euo pipefail
 
-run_pkgs=(python3 python3-venv python3-dev docker.io debootstrap)
+run_pkgs=(python3 python3-venv python3-dev git docker.io debootstrap)
 test_pkgs=(chromium fonts-dejavu-core)
 # Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's
 # when the commands are missing.

@@ -19,7 +19,7 @@ import yaml
 
 from hub.storage import Layout
 
-pytest_plugins = ["tests.services.dockerd", "tests.services.oidc"]
+pytest_plugins = ["tests.services.dockerd", "tests.services.oidc", "tests.collabhub"]
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts"  # logs and screenshots kept after a run

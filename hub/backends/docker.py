@@ -221,10 +221,9 @@ def _verbatim(template: str, spawner: DockerSpawner) -> str:
     return template
 
 
-def prepare_partner_space(layout: storage.Layout, partner_id: str) -> Path:
-    """Create a partner space for labs in containers: owned by the lab user (uid 1000),
-    mode 2770. Only containers of the partner's members mount it. Returns its path."""
-    space = layout.partner_space(partner_id)
+def prepare_shared_space(space: Path) -> Path:
+    """Create a partner or project space for labs in containers: owned by the lab user
+    (uid 1000), mode 2770. Only containers of its members mount it. Returns ``space``."""
     space.mkdir(exist_ok=True)
     if os.geteuid() == 0:
         os.chown(space, LAB_UID, LAB_GID)
@@ -266,15 +265,22 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return self.docker_names["container"]
 
     def mounts_for(self, partner_ids: set[str]) -> dict[str, dict[str, str]]:
-        """``volumes`` for a member of ``partner_ids``: ``{source: {"bind", "mode"}}``."""
+        """``volumes`` for a member of ``partner_ids`` (and of this user's projects):
+        ``{source: {"bind", "mode"}}``. An ended project's space is mounted read-only."""
         layout = self.layout
         volumes = {
             self.docker_names["volume"]: {"bind": HOME, "mode": "rw"},
             str(library_mirror(layout)): {"bind": f"{HOME}/{storage.LIBRARY_LINK}", "mode": "ro"},
         }
         for p in sorted(partner_ids):
-            space = prepare_partner_space(layout, p)
+            space = prepare_shared_space(layout.partner_space(p))
             volumes[str(space)] = {"bind": f"{HOME}/{storage.PARTNER_LINK_PREFIX}{p}", "mode": "rw"}
+        for project in self.settings.projects_of(self.user.name):
+            space = prepare_shared_space(layout.project_space(project.id))
+            volumes[str(space)] = {
+                "bind": f"{HOME}/{storage.PROJECT_LINK_PREFIX}{project.id}",
+                "mode": "ro" if project.ended() else "rw",
+            }
         return volumes
 
     def _host_config(self, spawner) -> dict:

@@ -43,7 +43,7 @@ def test_wrong_password_is_refused_in_french(hub):
 def test_user_is_in_partner_and_role_groups(hub):
     client = HubClient(hub.url, "analyste1", PASSWORD)
     groups = set(client.api("GET", "/user").json()["groups"])
-    assert groups == {"partner-univ-alpha", "role-analyst"}
+    assert groups == {"partner-univ-alpha", "role-analyst", "project-sante-territoires"}
 
 
 def test_kernel_loads_the_tidy_table_with_real_figures(analyste1):

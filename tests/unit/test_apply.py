@@ -55,7 +55,7 @@ def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):
 def test_library_copy_is_read_only_for_others(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     hub_apply.apply(Config(), settings_in(tmp_path))
-    library = tmp_path / "data" / "library"
+    library = tmp_path / "data" / "library" / "current"
     notebook = library / "02-carte-normandie.ipynb"
     assert stat.S_IMODE(notebook.stat().st_mode) == 0o644
     assert stat.S_IMODE((library / "data").stat().st_mode) == 0o755

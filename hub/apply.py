@@ -154,6 +154,8 @@ def apply_spawner(c, settings: Settings) -> None:
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.spawner.start_timeout
     c.Spawner.http_timeout = settings.spawner.http_timeout
+    # A lab has no terminal to confirm a shutdown: the hub's SIGINT means stop now.
+    c.Spawner.args = _extended(c.Spawner, "args", ["--ServerApp.answer_yes=True"])
 
 
 def apply_local(c, settings: Settings) -> None:

@@ -44,9 +44,10 @@ from traitlets import default
 from .. import storage
 from ..names import safe_name
 from ..settings import ConfigError, Settings, memory_bytes
-from .base import DataLabSpawnerMixin
+from .base import DataLabSpawnerMixin, lab_command
 
 HOME = "/home/jovyan"
+LAB_PYTHON = "/opt/datalab/bin/python"  # the lab image's environment (images/lab/Dockerfile)
 LAB_UID, LAB_GID = 1000, 100
 IMAGE_NAME = "datalab-lab"
 BUILD_COMMAND = "make image"
@@ -259,6 +260,10 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
     @property
     def docker_names(self) -> dict[str, str]:
         return names(self.settings.docker.name_prefix, self.user.name, self.name or "")
+
+    @default("cmd")
+    def _default_cmd(self):
+        return lab_command(LAB_PYTHON)
 
     @default("object_name")
     def _object_name_default(self):

@@ -25,7 +25,7 @@ from .. import storage
 from ..names import system_account
 from ..partners import partner_group, project_group
 from ..settings import Project, Settings
-from .base import DataLabSpawnerMixin
+from .base import DataLabSpawnerMixin, lab_command
 
 NOLOGIN = "/usr/sbin/nologin"
 #: umask of the processes run for a person: group members may write what they create
@@ -183,7 +183,7 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
 
     @default("cmd")
     def _default_cmd(self):
-        return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+        return lab_command(sys.executable)
 
     @property
     def person(self) -> Person:

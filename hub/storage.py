@@ -7,6 +7,9 @@
       homes/<account>/     0711 / 0700 one home per user, owned by the user's account
       partners/<id>/       0711 / 2770 one space per partner, group partner-<id>
       library/             0755  read-only copy of the notebook library (root-owned)
+      reports/             0711  the reports service (see hub/services/reports/archive.py)
+        archive/<run>/     0700  one finished run: notebook, HTML, log (service only)
+        work/<run>/        0700  one run in progress, owned by the schedule owner's account
 
 Inside a lab, the home holds two links: ``bibliotheque`` (the library, read-only) and
 ``partenaire-<id>`` (the partner's space, read-write for members only).
@@ -32,6 +35,7 @@ class Layout:
         self.homes = data_dir / "homes"
         self.partners = data_dir / "partners"
         self.library = data_dir / "library"
+        self.reports = data_dir / "reports"
 
     def home(self, account: str) -> Path:
         """The home directory of a Unix account (or, without isolation, of a user)."""

@@ -62,7 +62,7 @@ def execute(spec: dict) -> None:
     except NotebookProblem as problem:
         raise RunFailed(text(language, "reports_" + problem.key, **problem.values)) from None
     _run_papermill(spec, notebook, output, language)
-    _render_html(output, Path(spec["output_dir"]) / HTML, spec.get("title") or notebook.stem)
+    _render_html(output, Path(spec["output_dir"]) / HTML, spec.get("title") or notebook.stem, language)
 
 
 def _check_kernel(name: str, language: str) -> None:
@@ -133,13 +133,15 @@ def _mark_interrupted_cell(output: Path, ename: str, message: str) -> int | str:
     return index + 1
 
 
-def _render_html(notebook: Path, target: Path, title: str) -> None:
+def _render_html(notebook: Path, target: Path, title: str, language: str) -> None:
     """The executed notebook as one self-contained HTML page (images embedded, no
     script fetched from elsewhere)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", embed_images=True, mathjax_url="", require_js_url="")
+    exporter = HTMLExporter(
+        template_name="lab", embed_images=True, mathjax_url="", require_js_url="", language_code=language
+    )
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb)

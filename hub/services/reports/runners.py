@@ -33,7 +33,7 @@ log = logging.getLogger("datalab.reports")
 
 #: Environment variables a run inherits from nowhere: it gets only these and the
 #: person's own (never the hub's or the service's tokens).
-BASE_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+BASE_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 
 
 @dataclass

@@ -134,13 +134,14 @@ def _mark_interrupted_cell(output: Path, ename: str, message: str) -> int | str:
 
 
 def _render_html(notebook: Path, target: Path, title: str, language: str) -> None:
-    """The executed notebook as one self-contained HTML page (images embedded, no
-    script fetched from elsewhere)."""
+    """The executed notebook as one self-contained HTML page for readers: text and
+    outputs without the code, images embedded, no script fetched from elsewhere."""
     import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
-        template_name="lab", embed_images=True, mathjax_url="", require_js_url="", language_code=language
+        template_name="lab", embed_images=True, exclude_input=True, exclude_input_prompt=True,
+        exclude_output_prompt=True, mathjax_url="", require_js_url="", language_code=language,
     )
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title

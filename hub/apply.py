@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from . import library, oidc, partners, sharing, storage
 from .messages import CATALOGUE
 from .secretfiles import kept_secret
-from .settings import Backend, ConfigError, Settings, config_path
+from .settings import Backend, ConfigError, Role, Settings, config_path
 
 log = logging.getLogger("datalab")
 
@@ -47,6 +47,7 @@ def apply(c, settings: Settings) -> None:
     apply_sharing(c, settings)
     apply_collaboration(c, settings)
     apply_library(c, settings)
+    apply_reports(c, settings)
 
 
 def publish_library(settings: Settings) -> None:
@@ -62,11 +63,18 @@ def publish_library(settings: Settings) -> None:
         log.warning("library: %s; keeping version %s", e, kept[:12])
 
 
+def public_port(settings: Settings) -> int:
+    """The hub's public port: ``DATALAB_PORT``, else ``hub.port``. The hub API listens on
+    port+1, the proxy API on port+2, the reports service on port+4 (unless
+    ``reports.port``), all on 127.0.0.1."""
+    return int(os.environ.get("DATALAB_PORT") or settings.hub.port)
+
+
 def apply_hub(c, settings: Settings, layout: storage.Layout) -> None:
     """Where the hub listens, its database, its kept secrets, the proxy command."""
-    port = int(os.environ.get("DATALAB_PORT") or settings.hub.port)
+    port = public_port(settings)
     c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{port}{settings.hub.base_url}"
-    c.JupyterHub.db_url = settings.hub.db_url or f"sqlite:///{layout.hub / 'jupyterhub.sqlite'}"
+    c.JupyterHub.db_url = settings.database_url
     c.JupyterHub.cookie_secret_file = str(layout.hub / "cookie_secret")
     c.JupyterHub.pid_file = str(layout.hub / "jupyterhub.pid")
     c.ConfigurableHTTPProxy.auth_token = kept_secret(layout.hub / "proxy_token")
@@ -275,3 +283,64 @@ def apply_library(c, settings: Settings) -> None:
     c.JupyterHub.services = _extended(
         c.JupyterHub, "services", [{"name": "datalab-library", "command": command, "cwd": str(REPO)}]
     )
+
+
+REPORTS_SERVICE = "reports"
+
+
+def apply_reports(c, settings: Settings) -> None:
+    """The reports service (hub-managed, on 127.0.0.1), its least-privilege role (read
+    users' names and groups, to run a schedule as its owner) and who may open it (every
+    DataLab role). It runs as the hub's user: as root, so that runs can become their
+    owner's account (the runs drop that privilege)."""
+    if not settings.reports.enabled:
+        return
+    port = settings.reports.port or public_port(settings) + 4
+    from .backends import local
+
+    if local.isolated():
+        blocked = _unreachable_module("hub.services.reports.execute")
+        if blocked:
+            raise ConfigError(
+                f"reports: report runs execute as per-user accounts, which cannot traverse {blocked} "
+                "to reach DataLab Hub's code; move it or allow o+x on that directory"
+            )
+    c.JupyterHub.services = [
+        *c.JupyterHub.get("services", []),
+        {
+            "name": REPORTS_SERVICE,
+            "url": f"http://127.0.0.1:{port}",
+            "command": [sys.executable, "-m", "hub.services.reports"],
+            "environment": {
+                "DATALAB_CONFIG": str(config_path().absolute()),
+                "DATALAB_PORT": str(public_port(settings)),
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            },
+            "oauth_no_confirm": True,
+            "info": {"display_name": CATALOGUE[settings.hub.language]["reports_service"]},
+        },
+    ]
+    c.JupyterHub.load_roles = [
+        *c.JupyterHub.get("load_roles", []),
+        {
+            "name": "datalab-reports-service",
+            "description": "The reports service: who owns a schedule and their groups",
+            "scopes": ["read:users:name", "read:users:groups"],
+            "services": [REPORTS_SERVICE],
+        },
+        {
+            "name": "datalab-reports-user",
+            "description": "Open the reports service (what one sees there depends on audiences)",
+            "scopes": [f"access:services!service={REPORTS_SERVICE}"],
+            "groups": [partners.role_group(role) for role in Role],
+        },
+    ]
+
+
+def _unreachable_module(name: str) -> Path | None:
+    """The first directory other accounts cannot traverse on the way to module ``name``."""
+    import importlib.util
+
+    from .backends import local
+
+    return local.unreachable_by_others(Path(importlib.util.find_spec(name).origin).parent)

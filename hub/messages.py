@@ -123,6 +123,77 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "ou contient des caractères non acceptés (lettres sans accent, chiffres, « . », "
             "« _ », « - », « @ ») : contactez {contact}."
         ),
+        "reports_service": "Rapports",
+        "reports_title": "Rapports planifiés",
+        "reports_intro": (
+            "Vos notebooks exécutés automatiquement (papermill), sans lab ouvert, "
+            "avec vos droits et vos données."
+        ),
+        "reports_all_title": "Tous les rapports planifiés",
+        "reports_gallery": "Galerie des rapports",
+        "reports_gallery_intro": "Les rapports publiés pour vous, du plus récent au plus ancien.",
+        "reports_none": "Aucun rapport planifié. Planifiez-en un avec « datalab reports create ».",
+        "reports_gallery_none": "Aucun rapport publié pour vous pour l'instant.",
+        "reports_run_now": "Lancer maintenant",
+        "reports_col_report": "Rapport",
+        "reports_col_owner": "Propriétaire",
+        "reports_col_notebook": "Notebook",
+        "reports_col_parameters": "Paramètres",
+        "reports_col_schedule": "Planification",
+        "reports_col_next": "Prochaine exécution",
+        "reports_col_audience": "Public",
+        "reports_col_runs": "Exécutions",
+        "reports_col_status": "État",
+        "reports_col_started": "Début",
+        "reports_col_duration": "Durée",
+        "reports_col_outputs": "Résultats",
+        "reports_status_queued": "En attente",
+        "reports_status_running": "En cours",
+        "reports_status_succeeded": "Réussi",
+        "reports_status_failed": "Échoué",
+        "reports_html": "Rapport",
+        "reports_notebook": "Notebook",
+        "reports_log": "Journal",
+        "reports_seconds": "{seconds} s",
+        "reports_audience_all": "Tous les membres",
+        "reports_no_run": "Pas encore exécuté",
+        "reports_run_queued": "Exécution de « {id} » lancée.",
+        "reports_bad_path": (
+            "Chemin de notebook refusé : « {path} ». Donnez un chemin relatif vers un "
+            "fichier .ipynb de votre espace, de « bibliotheque/ » ou d'un « partenaire-<id>/ »."
+        ),
+        "reports_not_found": "Notebook introuvable : « {path} ».",
+        "reports_unreadable": "Notebook illisible « {path} » : {error}",
+        "reports_no_parameters_cell": (
+            "Le notebook « {path} » n'a pas de cellule marquée « parameters » : ajoutez ce "
+            "tag à la cellule qui définit ses paramètres."
+        ),
+        "reports_unknown_parameter": (
+            "Paramètre « {name} » inconnu du notebook. Paramètres déclarés : {known}."
+        ),
+        "reports_wrong_type": "Le paramètre « {name} » attend une valeur {expected}, pas {value}.",
+        "reports_no_kernel": (
+            "Noyau (kernelspec) « {kernel} » introuvable. Noyaux disponibles : {available}."
+        ),
+        "reports_cell_failed": "La cellule {cell} a échoué : {error}",
+        "reports_dead_kernel": (
+            "le noyau s'est arrêté brutalement (tué, par exemple faute de mémoire)"
+        ),
+        "reports_cell_timeout": "la cellule a dépassé le délai de {seconds} s",
+        "reports_run_timeout": "L'exécution a dépassé le délai total de {seconds} s et a été arrêtée.",
+        "reports_interrupted": "Exécution interrompue par l'arrêt du service de rapports.",
+        "reports_not_allowed": (
+            "Seuls les analystes et les administrateurs peuvent planifier des rapports."
+        ),
+        "reports_unknown_partner": "Partenaire « {partner} » inconnu. Partenaires déclarés : {known}.",
+        "reports_exists": "Un rapport planifié « {id} » existe déjà.",
+        "reports_unknown_schedule": "Rapport planifié « {id} » introuvable.",
+        "reports_unknown_run": "Exécution {id} introuvable.",
+        "reports_busy": "Une exécution de « {id} » est déjà en attente ou en cours.",
+        "reports_forbidden": "Ce rapport n'est pas publié pour vous.",
+        "reports_not_yours": "Seul le propriétaire du rapport ou un administrateur peut faire cela.",
+        "reports_invalid": "Demande invalide : {error}",
+        "reports_unknown_owner": "Le propriétaire « {owner} » est inconnu du hub.",
     },
     "en": {
         "site_name": "DataLab Hub",
@@ -234,6 +305,71 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Your username, as sent by your identity provider, is missing or holds characters "
             "that are not accepted (unaccented letters, digits, '.', '_', '-', '@'): contact {contact}."
         ),
+        "reports_service": "Reports",
+        "reports_title": "Scheduled reports",
+        "reports_intro": (
+            "Your notebooks run automatically (papermill), with no lab open, "
+            "with your rights and your data."
+        ),
+        "reports_all_title": "All scheduled reports",
+        "reports_gallery": "Report gallery",
+        "reports_gallery_intro": "Reports published for you, newest first.",
+        "reports_none": "No scheduled report. Schedule one with 'datalab reports create'.",
+        "reports_gallery_none": "No report published for you yet.",
+        "reports_run_now": "Run now",
+        "reports_col_report": "Report",
+        "reports_col_owner": "Owner",
+        "reports_col_notebook": "Notebook",
+        "reports_col_parameters": "Parameters",
+        "reports_col_schedule": "Schedule",
+        "reports_col_next": "Next run",
+        "reports_col_audience": "Audience",
+        "reports_col_runs": "Runs",
+        "reports_col_status": "Status",
+        "reports_col_started": "Started",
+        "reports_col_duration": "Duration",
+        "reports_col_outputs": "Outputs",
+        "reports_status_queued": "Queued",
+        "reports_status_running": "Running",
+        "reports_status_succeeded": "Succeeded",
+        "reports_status_failed": "Failed",
+        "reports_html": "Report",
+        "reports_notebook": "Notebook",
+        "reports_log": "Log",
+        "reports_seconds": "{seconds} s",
+        "reports_audience_all": "All members",
+        "reports_no_run": "Not run yet",
+        "reports_run_queued": "Run of '{id}' started.",
+        "reports_bad_path": (
+            "Notebook path refused: '{path}'. Give a relative path to an .ipynb file in "
+            "your space, in 'bibliotheque/' or in a 'partenaire-<id>/'."
+        ),
+        "reports_not_found": "Notebook not found: '{path}'.",
+        "reports_unreadable": "Unreadable notebook '{path}': {error}",
+        "reports_no_parameters_cell": (
+            "Notebook '{path}' has no cell tagged 'parameters': add this tag to the cell "
+            "that defines its parameters."
+        ),
+        "reports_unknown_parameter": (
+            "Parameter '{name}' is unknown to the notebook. Declared parameters: {known}."
+        ),
+        "reports_wrong_type": "Parameter '{name}' expects a {expected} value, not {value}.",
+        "reports_no_kernel": "Kernelspec '{kernel}' not found. Available kernels: {available}.",
+        "reports_cell_failed": "Cell {cell} failed: {error}",
+        "reports_dead_kernel": "the kernel died (killed, for instance out of memory)",
+        "reports_cell_timeout": "the cell ran past its {seconds} s timeout",
+        "reports_run_timeout": "The run exceeded its {seconds} s overall timeout and was stopped.",
+        "reports_interrupted": "Run interrupted: the reports service stopped.",
+        "reports_not_allowed": "Only analysts and administrators can schedule reports.",
+        "reports_unknown_partner": "Unknown partner '{partner}'. Declared partners: {known}.",
+        "reports_exists": "A scheduled report '{id}' already exists.",
+        "reports_unknown_schedule": "Scheduled report '{id}' not found.",
+        "reports_unknown_run": "Run {id} not found.",
+        "reports_busy": "A run of '{id}' is already queued or running.",
+        "reports_forbidden": "This report is not published for you.",
+        "reports_not_yours": "Only the report's owner or an administrator can do this.",
+        "reports_invalid": "Invalid request: {error}",
+        "reports_unknown_owner": "Owner '{owner}' is unknown to the hub.",
     },
 }
 

@@ -18,18 +18,23 @@ import re
 from enum import Enum
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from .audience import Audience
 
 #: Partner and profile ids: short lower-case slugs. 24 characters at most so that the
 #: Unix group ``partner-<id>`` fits Linux's 32-character limit.
@@ -387,6 +392,120 @@ class Collaboration(Model):
     enabled: bool = False
 
 
+class MisfirePolicy(str, Enum):
+    """What happens to a scheduled run whose time passed while the reports service was
+    down: ``run-once`` runs it once at restart (several missed times make one run),
+    ``skip`` drops it and waits for the next time."""
+
+    run_once = "run-once"
+    skip = "skip"
+
+
+#: A notebook parameter name: a Python identifier.
+ParameterName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+
+#: A kernelspec name, as ``jupyter kernelspec list`` shows it.
+KernelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+def check_time_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone (``Europe/Paris``); ``ValueError`` otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Paris") from None
+    return name
+
+
+def check_cron(expression: str) -> str:
+    """``expression`` when it is a 5-field cron expression (minute hour day month
+    day-of-week); ``ValueError`` naming the problem otherwise."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as e:
+        raise ValueError(f"invalid cron expression {expression!r}: {e}") from None
+    return expression
+
+
+class ReportSchedule(Model):
+    """A scheduled papermill report, as its owner describes it (REST API, CLI).
+
+    ``notebook``: path as seen from the owner's lab (``bibliotheque/...`` for the library,
+    ``partenaire-<id>/...`` for a partner space, else the owner's home).
+    ``parameters``: JSON values for the notebook's ``parameters`` cell.
+    ``cron``: 5 fields, read in ``time_zone``. ``profile``: a lab profile offered to the
+    owner. ``kernel``: kernelspec name. ``audience``: who sees the outputs (default: the
+    owner's partners). ``retention``: runs kept. Unset keys take the ``reports`` defaults.
+    """
+
+    id: Slug
+    title: Annotated[str, StringConstraints(max_length=120)] = ""
+    notebook: Annotated[str, StringConstraints(min_length=1, max_length=400)]
+    parameters: dict[ParameterName, JsonValue] = {}
+    cron: str
+    time_zone: str | None = None
+    profile: Slug | None = None
+    kernel: KernelName | None = None
+    audience: Audience | None = None
+    retention: Annotated[int, Field(ge=1, le=10000)] | None = None
+    misfire: MisfirePolicy | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_time_zone(value)
+
+
+class DemoSchedule(ReportSchedule):
+    """A schedule the deployment file declares for ``owner`` (a hub user name); created or
+    updated when the reports service starts."""
+
+    owner: UserName
+
+
+class Reports(Model):
+    """The reports service: scheduled papermill runs and their archive.
+
+    ``time_zone``: default of schedules; ``cell_timeout``: seconds a cell may run;
+    ``run_timeout``: seconds a whole run may take (kernel start, cells, HTML); ``retention``:
+    runs kept per schedule; ``misfire``: default :class:`MisfirePolicy`; ``skip_after``:
+    seconds late after which a run counts as missed under ``skip``; ``max_parallel``: runs
+    at once (each takes a kernel and about one core); ``kernel``: kernelspec used when the
+    notebook names none; ``port``: the service's port on 127.0.0.1 (default: the hub's
+    port + 4); ``schedules``: schedules created at start.
+    """
+
+    enabled: bool = True
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    time_zone: str = "Europe/Paris"
+    cell_timeout: Annotated[int, Field(ge=1, le=86400)] = 600
+    run_timeout: Annotated[int, Field(ge=10, le=7 * 86400)] = 3600
+    retention: Annotated[int, Field(ge=1, le=10000)] = 30
+    misfire: MisfirePolicy = MisfirePolicy.run_once
+    skip_after: Annotated[int, Field(ge=1, le=86400)] = 60
+    max_parallel: Annotated[int, Field(ge=1, le=256)] = 2
+    kernel: KernelName = "python3"
+    schedules: list[DemoSchedule] = []
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        return check_time_zone(value)
+
+    @field_validator("schedules")
+    @classmethod
+    def _unique_schedules(cls, schedules: list[DemoSchedule]) -> list[DemoSchedule]:
+        _require_unique([s.id for s in schedules], "schedule id")
+        return schedules
+
+
 class Settings(Model):
     """The whole deployment file. ``base_dir`` is the directory relative paths start from."""
 
@@ -402,6 +521,7 @@ class Settings(Model):
     library: Library = Library()
     projects: list[Project] = []
     collaboration: Collaboration = Collaboration()
+    reports: Reports = Field(default_factory=lambda: Reports())
 
     @field_validator("partners")
     @classmethod
@@ -443,6 +563,7 @@ class Settings(Model):
         if self.auth.type == "oidc" and self.auth.oidc is None:
             problems.append("auth.oidc: required when auth.type is oidc")
         problems += self._project_problems()
+        problems += _schedule_problems(self, known)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -488,6 +609,36 @@ class Settings(Model):
     def profiles_for(self, partner_ids: set[str]) -> list[Profile]:
         """The profiles offered to a member of ``partner_ids``, in file order."""
         return [p for p in self.profiles if p.offered_to(partner_ids)]
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy URL of the hub database (``hub.db_url``, else SQLite in the data
+        directory); the reports service keeps its schedules there too."""
+        return self.hub.db_url or f"sqlite:///{self.data_dir / 'hub' / 'jupyterhub.sqlite'}"
+
+
+def _schedule_problems(settings: Settings, known_partners: set[str]) -> list[str]:
+    """Cross-checks of ``reports.schedules``: declared owners, partners and profiles."""
+    problems = []
+    users = {u.name for u in settings.auth.demo_users}
+    profiles = {p.id for p in settings.profiles}
+    for i, schedule in enumerate(settings.reports.schedules):
+        where = f"reports.schedules[{i}]"
+        if settings.auth.type == "demo" and schedule.owner not in users:
+            problems.append(
+                f"{where}.owner: unknown user {schedule.owner!r}; declared demo users: {', '.join(sorted(users))}"
+            )
+        if schedule.profile is not None and schedule.profile not in profiles:
+            problems.append(
+                f"{where}.profile: unknown profile {schedule.profile!r}; declared profiles: {', '.join(sorted(profiles))}"
+            )
+        for j, pid in enumerate(schedule.audience.partners if schedule.audience else []):
+            if pid not in known_partners:
+                problems.append(
+                    f"{where}.audience.partners[{j}]: unknown partner {pid!r}; "
+                    f"declared partners: {', '.join(sorted(known_partners))}"
+                )
+    return problems
 
 
 def _require_unique(values: list[str], what: str) -> None:
@@ -568,11 +719,21 @@ def _submodels(annotation) -> list[tuple[type[BaseModel], tuple]]:
     return found
 
 
+def complete_models() -> None:
+    """Resolve the schedules' ``Audience`` annotation (hub.audience imports this module,
+    so it cannot be imported at the top)."""
+    from .audience import Audience
+
+    for model in (ReportSchedule, DemoSchedule, Reports, Settings):
+        model.model_rebuild(_types_namespace={"Audience": Audience})
+
+
 def parse(data: object, base_dir: Path) -> Settings:
     """Validate already-parsed YAML ``data``; relative paths resolve against ``base_dir``.
 
     Raises :class:`ConfigError` listing every problem, each prefixed by its key path.
     """
+    complete_models()
     if not isinstance(data, dict):
         raise ConfigError(f"the deployment file must be a mapping of keys, not {type(data).__name__}")
     try:

@@ -12,6 +12,9 @@ library's published versions.
       library/                   0755  the notebook library (root-owned, read-only)
         versions/<commit>/       0755  one published version, files 0644
         current -> versions/<commit>   the version labs see, switched atomically
+      reports/                   0711  the reports service (see hub/services/reports/archive.py)
+        archive/<run>/           0700  one finished run: notebook, HTML, log (service only)
+        work/<run>/              0700  one run in progress, owned by the schedule owner's account
 
 Inside a lab, the home holds links: ``bibliotheque`` (the library, read-only),
 ``partenaire-<id>`` (the partner's space, read-write for members only) and
@@ -42,6 +45,7 @@ class Layout:
         self.library_root = data_dir / "library"
         self.library_versions = self.library_root / "versions"
         self.library = self.library_root / "current"
+        self.reports = data_dir / "reports"
 
     def home(self, account: str) -> Path:
         """The home directory of a Unix account (or, without isolation, of a user)."""

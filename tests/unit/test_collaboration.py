@@ -135,7 +135,7 @@ def test_apply_registers_sharing_page_role_and_lab_arguments(tmp_path, monkeypat
     assert [h[0] for h in c.JupyterHub.extra_handlers] == ["/partage"]
     assert "--HubOAuth.cache_max_age=1" in c.Spawner.args
     assert "--YDocExtension.disable_rtc=True" not in c.Spawner.args
-    assert "services" not in c.JupyterHub
+    assert "datalab-library" not in {s["name"] for s in c.JupyterHub.get("services", [])}
 
 
 def test_collaboration_off_switches_it_off_in_the_lab(tmp_path, monkeypatch):
@@ -150,7 +150,7 @@ def test_following_a_branch_adds_a_managed_service(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_CONFIG", str(tmp_path / "datalab.yaml"))
     c = Config()
     hub_apply.apply(c, settings_in(tmp_path, library={"follow_minutes": 15}))
-    (service,) = c.JupyterHub.services
+    (service,) = [s for s in c.JupyterHub.services if s["name"] == "datalab-library"]
     assert service["name"] == "datalab-library"
     assert service["command"][1:] == ["--config", str(tmp_path / "datalab.yaml"), "library", "follow"]
 

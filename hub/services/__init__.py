@@ -1,0 +1,1 @@
+"""Services the hub manages (reports, ...), each in its own package."""

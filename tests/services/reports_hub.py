@@ -1,0 +1,101 @@
+"""A hub with the reports service, for the reports tests (integration and browser).
+
+The library it publishes is the real one plus the test notebooks in
+``bibliotheque/tests-rapports/``; its users are the demo ones plus one analyst per
+partner (``a-<partner id>``), for the 21 parallel runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
+from tests.hubclient import HubClient
+
+NOTEBOOKS = REPO / "tests" / "integration" / "reports_notebooks"
+CELL_TIMEOUT = 20
+SKIP_AFTER = 5
+
+
+def reports_overrides(library: Path, data_dir: Path) -> dict:
+    example = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+    users = example["auth"]["demo_users"] + [
+        {"name": f"a-{p['id']}", "partner": p["id"], "role": "analyst"} for p in example["partners"]
+    ]
+    return {
+        "auth": {"type": "demo", "demo_users": users},
+        "storage": {"data_dir": str(data_dir), "library_source": str(library)},
+        "reports": {**example["reports"], "cell_timeout": CELL_TIMEOUT, "skip_after": SKIP_AFTER},
+    }
+
+
+@pytest.fixture(scope="session")
+def reports_hub():
+    """A running hub (and its reports service) shared by the reports tests."""
+    workdir = Path(tempfile.mkdtemp(prefix="datalab-reports-"))
+    workdir.chmod(0o755)
+    library = workdir / "library-source"
+    shutil.copytree(REPO / "shared_notebooks", library)
+    shutil.copytree(NOTEBOOKS, library / "tests-rapports")
+    running = RunningHub(workdir, reports_overrides(library, workdir / "data"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(running.log_path, ARTIFACTS / "reports-hub.log")
+        if os.geteuid() == 0:
+            running.remove_accounts()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class ReportsClient:
+    """One person using the reports service with a hub API token (as the CLI does)."""
+
+    def __init__(self, hub: RunningHub, username: str):
+        self.hub = hub
+        self.username = username
+        self.hub_client = HubClient(hub.url, username, PASSWORD)
+        r = self.hub_client.api("POST", f"/users/{username}/tokens", json={"note": "tests"})
+        r.raise_for_status()
+        self.token = r.json()["token"]
+        self.base = f"{hub.url}/services/reports"
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """``path`` below the service prefix, e.g. ``api/schedules``."""
+        headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=60, **kwargs)
+
+    def create(self, **spec) -> requests.Response:
+        return self.request("POST", "api/schedules", json=spec)
+
+    def run_now(self, schedule_id: str) -> dict:
+        r = self.request("POST", f"api/schedules/{schedule_id}/runs")
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    def wait(self, run_id: int, timeout: float = 180) -> dict:
+        """The run once it has ended (succeeded or failed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.get(f"api/runs/{run_id}").json()
+            if run["status"] in ("succeeded", "failed"):
+                return run
+            time.sleep(0.5)
+        raise TimeoutError(f"run {run_id} still running after {timeout} s")
+
+    def runs(self, schedule_id: str) -> list[dict]:
+        r = self.get(f"api/schedules/{schedule_id}/runs")
+        r.raise_for_status()
+        return r.json()

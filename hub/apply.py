@@ -286,6 +286,8 @@ def apply_library(c, settings: Settings) -> None:
 
 
 REPORTS_SERVICE = "reports"
+#: Backends with a report runner (hub/services/reports/runners.py).
+REPORT_BACKENDS = {Backend.local}
 
 
 def apply_reports(c, settings: Settings) -> None:
@@ -294,6 +296,13 @@ def apply_reports(c, settings: Settings) -> None:
     DataLab role). It runs as the hub's user: as root, so that runs can become their
     owner's account (the runs drop that privilege)."""
     if not settings.reports.enabled:
+        return
+    if settings.spawner.backend not in REPORT_BACKENDS:
+        log.warning(
+            "reports: no report runner for the %s backend yet (runners: %s): the reports "
+            "service is not started", settings.spawner.backend.value,
+            ", ".join(b.value for b in REPORT_BACKENDS),
+        )
         return
     port = settings.reports.port or public_port(settings) + 4
     from .backends import local

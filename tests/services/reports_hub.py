@@ -16,6 +16,7 @@ import pytest
 import requests
 import yaml
 
+from tests.collabhub import git, library_repository
 from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
 from tests.hubclient import HubClient
 
@@ -41,9 +42,10 @@ def reports_hub():
     """A running hub (and its reports service) shared by the reports tests."""
     workdir = Path(tempfile.mkdtemp(prefix="datalab-reports-"))
     workdir.chmod(0o755)
-    library = workdir / "library-source"
-    shutil.copytree(REPO / "shared_notebooks", library)
+    library = library_repository(workdir / "library-source")
     shutil.copytree(NOTEBOOKS, library / "tests-rapports")
+    git(library.parent, "add", "library")
+    git(library.parent, "commit", "--quiet", "-m", "Report test notebooks")
     running = RunningHub(workdir, reports_overrides(library, workdir / "data"))
     try:
         running.start()

@@ -38,6 +38,7 @@ def apply(c, settings: Settings) -> None:
     apply_auth(c, settings, layout)
     apply_partners(c, settings)
     apply_spawner(c, settings)
+    apply_dashboards(c, settings)
 
 
 def apply_hub(c, settings: Settings, layout: storage.Layout) -> None:
@@ -130,3 +131,38 @@ def apply_spawner(c, settings: Settings) -> None:
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.spawner.start_timeout
     c.Spawner.http_timeout = settings.spawner.http_timeout
+
+
+def apply_dashboards(c, settings: Settings) -> None:
+    """The dashboards service (``hub/services/dashboards``), managed by the hub on
+    127.0.0.1, port = hub port + 3. It runs as the hub's user (root when the hub is: it
+    starts each dashboard's server as its author, see its runners), reads the same
+    deployment file, and may only read users' names and groups; every DataLab role may
+    open it."""
+    if not settings.dashboards.enabled:
+        return
+    from .services.dashboards import SERVICE_NAME
+
+    port = int(os.environ.get("DATALAB_PORT") or settings.hub.port) + 3
+    config = Path(os.environ.get("DATALAB_CONFIG") or "datalab.yaml").resolve()
+    c.JupyterHub.services.append(
+        {
+            "name": SERVICE_NAME,
+            "url": f"http://127.0.0.1:{port}",
+            "command": [sys.executable, "-m", "hub.services.dashboards"],
+            "cwd": str(REPO),
+            "environment": {"DATALAB_CONFIG": str(config)},
+            "oauth_no_confirm": True,
+            "oauth_client_allowed_scopes": ["read:users:groups!user"],
+            "display": True,
+        }
+    )
+    c.JupyterHub.load_roles.append(
+        {
+            "name": f"datalab-{SERVICE_NAME}-service",
+            "description": "The dashboards service: read users' names and groups",
+            "scopes": ["read:users:name", "read:users:groups"],
+            "services": [SERVICE_NAME],
+        }
+    )
+    c.JupyterHub.load_roles.append(partners.service_access_role(SERVICE_NAME))

@@ -7,6 +7,9 @@
       homes/<account>/     0711 / 0700 one home per user, owned by the user's account
       partners/<id>/       0711 / 2770 one space per partner, group partner-<id>
       library/             0755  read-only copy of the notebook library (root-owned)
+      dashboards/<id>/     0711 / 0750 one published dashboard, group: its author's account
+        dashboard.json             its metadata (title, audience, versions...)
+        v<n>/notebook.ipynb        the snapshot of version n (outputs cleared)
 
 Inside a lab, the home holds two links: ``bibliotheque`` (the library, read-only) and
 ``partenaire-<id>`` (the partner's space, read-write for members only).
@@ -32,6 +35,7 @@ class Layout:
         self.homes = data_dir / "homes"
         self.partners = data_dir / "partners"
         self.library = data_dir / "library"
+        self.dashboards = data_dir / "dashboards"
 
     def home(self, account: str) -> Path:
         """The home directory of a Unix account (or, without isolation, of a user)."""
@@ -41,13 +45,17 @@ class Layout:
         """The shared space of a partner."""
         return self.partners / partner_id
 
+    def dashboard(self, dashboard_id: str) -> Path:
+        """The directory of a published dashboard (its metadata and versions)."""
+        return self.dashboards / dashboard_id
+
     def create(self) -> None:
         """Create the top directories with the modes above (idempotent). ``OSError``."""
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         self.hub.mkdir(exist_ok=True)
         os.chmod(self.hub, 0o700)
-        for d in (self.homes, self.partners):
+        for d in (self.homes, self.partners, self.dashboards):
             d.mkdir(exist_ok=True)
             os.chmod(d, 0o711)
 

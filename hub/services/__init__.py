@@ -1,0 +1,1 @@
+"""Hub-managed services (JupyterHub services started and proxied by the hub)."""

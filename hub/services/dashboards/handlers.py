@@ -208,9 +208,12 @@ class ProxyHandler(Base):
                 started["done"] = True
                 self.clear()
                 self.set_status(started["code"], started["reason"])
+                seen = set()
                 for name, value in started["headers"].get_all():
-                    if name.lower() not in DROPPED_RESPONSE:
-                        self.add_header(name, value)
+                    if name.lower() in DROPPED_RESPONSE:
+                        continue
+                    (self.add_header if name.lower() in seen else self.set_header)(name, value)
+                    seen.add(name.lower())
                 self.page_started(dashboard)
 
         def on_chunk(chunk: bytes) -> None:

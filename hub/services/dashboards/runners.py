@@ -101,7 +101,6 @@ def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
         f"--MappingKernelManager.cull_idle_timeout={conf.kernel_idle_timeout}",
         f"--MappingKernelManager.cull_interval={max(5, min(60, conf.kernel_idle_timeout // 4))}",
         "--MappingKernelManager.cull_connected=True",
-        "--KernelManager.transport=ipc",
     ]
     if launch.dashboard.identity_free and conf.preheat_kernels:
         arguments += [

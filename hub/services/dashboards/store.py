@@ -100,6 +100,12 @@ def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
     try:
         if notebook.get("nbformat") != 4:
             raise PublishError("only nbformat 4 notebooks can be published")
+        cells = notebook.get("cells")
+        if isinstance(cells, list):  # stable cell ids, so that an unchanged notebook snapshots identically
+            notebook = {**notebook, "nbformat_minor": max(5, notebook.get("nbformat_minor", 0)), "cells": [
+                {"id": f"cell-{i}", **cell} if isinstance(cell, dict) else cell
+                for i, cell in enumerate(cells)
+            ]}
         nb = nbformat.reads(json.dumps(notebook), as_version=4)
         nbformat.validate(nb)
     except PublishError:

@@ -186,10 +186,28 @@ class DashboardService:
             upstream = await self.runner.start(
                 launch, voila_arguments(self.settings, launch), self.conf.start_timeout
             )
+            await self.warm_up(dashboard.id, upstream)
             log.info("dashboard %s started as %s in %.1f s", dashboard.id, dashboard.author,
                      time.monotonic() - started)
             self.upstreams[dashboard.id] = upstream
             return upstream
+
+    async def warm_up(self, dashboard_id: str, upstream: Upstream) -> None:
+        """Render the page once before any viewer, then shut that kernel down: the first
+        render of a fresh Voilà server sometimes never completes (measured with Voilà
+        0.5.13 and ipykernel 7), so a viewer never gets that one. Gives up after
+        ``start_timeout`` seconds."""
+        try:
+            await AsyncHTTPClient().fetch(
+                upstream.url + self.dashboard_prefix(dashboard_id),
+                headers={"Authorization": f"token {upstream.token}", "X-DataLab-Viewer": "viewer"},
+                request_timeout=self.conf.start_timeout, raise_error=False,
+            )
+        except (OSError, HTTPClientError) as e:
+            log.warning("dashboard %s: warm-up render did not complete: %s", dashboard_id, e)
+        kernels, _ = await self.kernels(dashboard_id, upstream)
+        for kernel in kernels:
+            await self.shutdown_kernel(dashboard_id, kernel["id"], upstream)
 
     async def stop(self, dashboard_id: str) -> None:
         """Shut the dashboard's kernels down and stop its server."""

@@ -22,6 +22,8 @@ log = logging.getLogger("datalab.dashboards")
 #: Seconds a kernel stays after its last view's websocket closed (a reconnecting page
 #: keeps it).
 CLOSE_GRACE = 2.0
+#: Seconds the render made before the first viewer may take.
+WARM_UP_TIMEOUT = 20.0
 
 
 class HubAPI:
@@ -196,12 +198,12 @@ class DashboardService:
         """Render the page once before any viewer, then shut that kernel down: the first
         render of a fresh Voilà server sometimes never completes (measured with Voilà
         0.5.13 and ipykernel 7), so a viewer never gets that one. Gives up after
-        ``start_timeout`` seconds."""
+        :data:`WARM_UP_TIMEOUT` seconds (a normal render takes 1-5 s here)."""
         try:
             await AsyncHTTPClient().fetch(
                 upstream.url + self.dashboard_prefix(dashboard_id),
                 headers={"Authorization": f"token {upstream.token}", "X-DataLab-Viewer": "viewer"},
-                request_timeout=self.conf.start_timeout, raise_error=False,
+                request_timeout=WARM_UP_TIMEOUT, raise_error=False,
             )
         except (OSError, HTTPClientError) as e:
             log.warning("dashboard %s: warm-up render did not complete: %s", dashboard_id, e)

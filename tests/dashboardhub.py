@@ -4,6 +4,7 @@ author whose user name needs escaping in URLs and account names; a client for th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
 from tests.hubclient import HubClient
@@ -23,6 +25,9 @@ CAP_TOTAL = 3
 IDLE_TIMEOUT = 10
 
 
+_hubs = itertools.count()
+
+
 def dashboards_overrides() -> dict:
     demo_users = [
         {"name": "analyste1", "partner": "univ-alpha", "role": "analyst"},
@@ -31,7 +36,12 @@ def dashboards_overrides() -> dict:
         {"name": "coordinateur", "partner": "region-exemple", "role": "admin"},
         {"name": ODD_AUTHOR, "partner": "univ-alpha", "role": "analyst"},
     ]
+    # Unix accounts of its own: an account's home cannot change while another hub of this
+    # test run still has processes running as it (usermod refuses)
+    spawner = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))["spawner"]
+    spawner["account_prefix"] = f"d{next(_hubs)}{os.getpid() % 100000}-"
     return {
+        "spawner": spawner,
         "auth": {"type": "demo", "demo_users": demo_users},
         "dashboards": {
             "max_kernels_per_dashboard": CAP_PER_DASHBOARD,

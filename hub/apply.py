@@ -48,6 +48,7 @@ def apply(c, settings: Settings) -> None:
     apply_collaboration(c, settings)
     apply_library(c, settings)
     apply_reports(c, settings)
+    apply_dashboards(c, settings)
 
 
 def publish_library(settings: Settings) -> None:
@@ -326,7 +327,7 @@ def apply_reports(c, settings: Settings) -> None:
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             },
             "oauth_no_confirm": True,
-            "info": {"display_name": CATALOGUE[settings.hub.language]["reports_service"]},
+            "info": {"display_name": CATALOGUE[settings.hub.language]["service_reports"]},
         },
     ]
     c.JupyterHub.load_roles = [
@@ -353,3 +354,48 @@ def _unreachable_module(name: str) -> Path | None:
     from .backends import local
 
     return local.unreachable_by_others(Path(importlib.util.find_spec(name).origin).parent)
+
+
+#: Backends with a dashboard runner (hub/services/dashboards/runners.py).
+DASHBOARD_BACKENDS = {Backend.local}
+
+
+def apply_dashboards(c, settings: Settings) -> None:
+    """The dashboards service (``hub/services/dashboards``), managed by the hub on
+    127.0.0.1, port = hub port + 3. It runs as the hub's user (root when the hub is: it
+    starts each dashboard's server as its author, see its runners), reads the same
+    deployment file, and may only read users' names and groups; every DataLab role may
+    open it."""
+    if not settings.dashboards.enabled:
+        return
+    if settings.spawner.backend not in DASHBOARD_BACKENDS:
+        log.warning(
+            "dashboards: no dashboard runner for the %s backend yet (runners: %s): the "
+            "dashboards service is not started", settings.spawner.backend.value,
+            ", ".join(b.value for b in DASHBOARD_BACKENDS),
+        )
+        return
+    from .services.dashboards import SERVICE_NAME
+
+    port = public_port(settings) + 3
+    c.JupyterHub.services = _extended(c.JupyterHub, "services", [
+        {
+            "name": SERVICE_NAME,
+            "url": f"http://127.0.0.1:{port}",
+            "command": [sys.executable, "-m", "hub.services.dashboards"],
+            "cwd": str(REPO),
+            "environment": {"DATALAB_CONFIG": str(config_path())},
+            "oauth_no_confirm": True,
+            "oauth_client_allowed_scopes": ["read:users:groups!user"],
+            "display": True,
+        }
+    ])
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", [
+        {
+            "name": f"datalab-{SERVICE_NAME}-service",
+            "description": "The dashboards service: read users' names and groups",
+            "scopes": ["read:users:name", "read:users:groups"],
+            "services": [SERVICE_NAME],
+        },
+        partners.service_access_role(SERVICE_NAME),
+    ])

@@ -6,6 +6,7 @@
     datalab [--config FILE] library status               the version labs see
     datalab [--config FILE] library follow               publish library.ref on schedule
     datalab [--url URL] [--token T] reports list|create|run|runs|delete   scheduled reports
+    datalab [--url URL] [--token T] dashboards publish|list|unpublish      Voilà dashboards
 
 Each area registers itself in :data:`AREAS` with a function adding its subparser; every
 command has a ``handler(ctx, args)`` default, where ``ctx`` (:class:`Context`) gives the
@@ -27,6 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from functools import cached_property
+from pathlib import Path
 from typing import Callable
 
 from . import library
@@ -262,8 +264,77 @@ def _run_line(run: dict) -> str:
     return f"{run['id']}\t{run['status']}\t{run['started'] or '-'}\t{duration}\t{html}\t{run['error'] or ''}"
 
 
+# -- datalab dashboards ---------------------------------------------------------------
+DASHBOARDS = "/services/dashboards/api/dashboards"
+
+
+def parse_audience(value: str) -> dict:
+    """``"all"`` -> ``{"all": True}``; ``"partner:a,partner:b,role:decision-maker"`` ->
+    ``{"partners": ["a", "b"], "roles": ["decision-maker"]}``. ``argparse`` error if bad."""
+    audience: dict = {}
+    for item in (part.strip() for part in value.split(",") if part.strip()):
+        kind, _, name = item.partition(":")
+        if item == "all":
+            audience["all"] = True
+        elif kind in ("partner", "role") and name:
+            audience.setdefault(kind + "s", []).append(name)
+        else:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected all, partner:<id> or role:<role>")
+    if not audience:
+        raise argparse.ArgumentTypeError("empty audience")
+    return audience
+
+
+def add_dashboards(subparsers) -> None:
+    """``datalab dashboards``: Voilà dashboards (see :mod:`hub.services.dashboards`)."""
+    parser = subparsers.add_parser("dashboards", help="Voilà dashboards")
+    commands = parser.add_subparsers(dest="command", required=True)
+    publish = commands.add_parser("publish", help="publish a notebook (a new version if the id exists)")
+    publish.add_argument("notebook", help="the .ipynb file")
+    publish.add_argument("--title", required=True)
+    publish.add_argument("--description", default="")
+    publish.add_argument("--id", help="dashboard id (default: derived from the title)")
+    publish.add_argument("--audience", type=parse_audience, default={"all": True},
+                         help="all (default), or partner:<id>,role:<role>,...")
+    publish.add_argument("--profile", help="the lab profile it runs in (default: your first)")
+    publish.add_argument("--partner", help="the partner shown as publisher (default: your first)")
+    publish.add_argument("--identity-free", action="store_true",
+                         help="its output depends on nobody's identity: keep it warm")
+    publish.set_defaults(handler=dashboards_publish)
+    commands.add_parser("list", help="the dashboards you may see").set_defaults(handler=dashboards_list)
+    unpublish = commands.add_parser("unpublish", help="remove a dashboard from every listing and URL")
+    unpublish.add_argument("id")
+    unpublish.set_defaults(handler=dashboards_unpublish)
+
+
+def dashboards_publish(ctx: Context, args) -> None:
+    try:
+        notebook = json.loads(Path(args.notebook).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise Failure(f"{args.notebook}: not a readable notebook ({e})") from None
+    body = {"notebook": notebook, "title": args.title, "audience": args.audience,
+            "identity_free": args.identity_free}
+    for key in ("description", "id", "profile", "partner"):
+        if getattr(args, key):
+            body[key] = getattr(args, key)
+    dashboard = ctx.client.call("POST", DASHBOARDS, body)
+    print(f"{dashboard['id']} version {dashboard['version']}: {dashboard['url']}")
+
+
+def dashboards_list(ctx: Context, args) -> None:
+    for d in ctx.client.call("GET", DASHBOARDS)["dashboards"]:
+        print(f"{d['id']}\tv{d['version']}\t{d['author']}\t{d['partner']}\t{d['title']}")
+
+
+def dashboards_unpublish(ctx: Context, args) -> None:
+    ctx.client.call("DELETE", f"{DASHBOARDS}/{args.id}")
+    print(f"{args.id} unpublished")
+
+
 #: Areas of the command line: name -> function adding its subparser.
-AREAS: dict[str, Callable] = {"library": add_library, "reports": add_reports}
+AREAS: dict[str, Callable] = {
+    "library": add_library, "reports": add_reports, "dashboards": add_dashboards,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

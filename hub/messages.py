@@ -123,7 +123,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "ou contient des caractères non acceptés (lettres sans accent, chiffres, « . », "
             "« _ », « - », « @ ») : contactez {contact}."
         ),
-        "reports_service": "Rapports",
+        "service_reports": "Rapports",
         "reports_title": "Rapports planifiés",
         "reports_intro": (
             "Vos notebooks exécutés automatiquement (papermill), sans lab ouvert, "
@@ -194,6 +194,39 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_not_yours": "Seul le propriétaire du rapport ou un administrateur peut faire cela.",
         "reports_invalid": "Demande invalide : {error}",
         "reports_unknown_owner": "Le propriétaire « {owner} » est inconnu du hub.",
+        "service_dashboards": "Tableaux de bord",
+        "dash_title": "Tableaux de bord",
+        "dash_intro": "Les tableaux de bord publiés pour vous par les analystes des partenaires DataLab.",
+        "dash_search": "Rechercher (titre, partenaire, description)",
+        "dash_search_button": "Rechercher",
+        "dash_none": "Aucun tableau de bord n'est publié pour vous pour l'instant.",
+        "dash_no_match": "Aucun tableau de bord ne correspond à « {query} ».",
+        "dash_open": "Ouvrir le tableau de bord",
+        "dash_meta": "{partner} — version {version}",
+        "dash_no_preview": "Aperçu indisponible",
+        "dash_busy_title": "Tableau de bord très demandé",
+        "dash_busy": (
+            "Ce tableau de bord est très consulté en ce moment. Merci de réessayer dans "
+            "un instant : cette page se recharge d'elle-même dans {seconds} secondes."
+        ),
+        "dash_retry": "Réessayer maintenant",
+        "dash_forbidden_title": "Accès refusé",
+        "dash_forbidden": (
+            "Ce tableau de bord n'est pas publié pour vous. Si vous pensez devoir y accéder, "
+            "contactez {contact}."
+        ),
+        "dash_not_found_title": "Tableau de bord introuvable",
+        "dash_not_found": "Ce tableau de bord n'existe pas ou n'est plus publié.",
+        "dash_unavailable_title": "Tableau de bord indisponible",
+        "dash_unavailable": (
+            "Ce tableau de bord ne peut pas démarrer pour le moment. Réessayez plus tard "
+            "ou contactez {contact}."
+        ),
+        "dash_error": (
+            "Ce tableau de bord a rencontré une erreur et ne peut pas s'afficher entièrement. "
+            "Son auteur dispose du détail de l'erreur ; réessayez plus tard ou contactez-le."
+        ),
+        "dash_back": "Retour aux tableaux de bord",
     },
     "en": {
         "site_name": "DataLab Hub",
@@ -305,7 +338,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Your username, as sent by your identity provider, is missing or holds characters "
             "that are not accepted (unaccented letters, digits, '.', '_', '-', '@'): contact {contact}."
         ),
-        "reports_service": "Reports",
+        "service_reports": "Reports",
         "reports_title": "Scheduled reports",
         "reports_intro": (
             "Your notebooks run automatically (papermill), with no lab open, "
@@ -370,6 +403,38 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_not_yours": "Only the report's owner or an administrator can do this.",
         "reports_invalid": "Invalid request: {error}",
         "reports_unknown_owner": "Owner '{owner}' is unknown to the hub.",
+        "service_dashboards": "Dashboards",
+        "dash_title": "Dashboards",
+        "dash_intro": "Dashboards published for you by the analysts of DataLab's partners.",
+        "dash_search": "Search (title, partner, description)",
+        "dash_search_button": "Search",
+        "dash_none": "No dashboard is published for you yet.",
+        "dash_no_match": "No dashboard matches '{query}'.",
+        "dash_open": "Open the dashboard",
+        "dash_meta": "{partner} — version {version}",
+        "dash_no_preview": "No preview",
+        "dash_busy_title": "Dashboard in high demand",
+        "dash_busy": (
+            "This dashboard is in high demand right now. Please try again in a moment: "
+            "this page reloads itself in {seconds} seconds."
+        ),
+        "dash_retry": "Try again now",
+        "dash_forbidden_title": "Access denied",
+        "dash_forbidden": (
+            "This dashboard is not published for you. If you think you should see it, "
+            "contact {contact}."
+        ),
+        "dash_not_found_title": "Dashboard not found",
+        "dash_not_found": "This dashboard does not exist or is no longer published.",
+        "dash_unavailable_title": "Dashboard unavailable",
+        "dash_unavailable": (
+            "This dashboard cannot start right now. Try again later or contact {contact}."
+        ),
+        "dash_error": (
+            "This dashboard ran into an error and cannot be shown entirely. Its author has "
+            "the details; try again later or contact them."
+        ),
+        "dash_back": "Back to the dashboards",
     },
 }
 

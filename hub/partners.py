@@ -138,6 +138,18 @@ def load_roles() -> list[dict]:
     return roles
 
 
+def service_access_role(service: str) -> dict:
+    """A role letting every DataLab role (analysts, decision-makers, admins) open the
+    hub-managed ``service`` (``access:services!service=<service>``); what each person
+    sees there is the service's own decision (e.g. a dashboard's audience)."""
+    return {
+        "name": f"datalab-{service}-access",
+        "description": f"Open the {service} service",
+        "scopes": [f"access:services!service={service}"],
+        "groups": [role_group(role) for role in Role],
+    }
+
+
 def landing_url(handler) -> str:
     """``c.JupyterHub.default_url``: where a person lands after login. People who may not
     start a lab go to the hub home page; analysts get JupyterHub's default (their lab,

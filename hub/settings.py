@@ -506,6 +506,69 @@ class Reports(Model):
         return schedules
 
 
+#: Dashboard ids: like partner slugs, up to 40 characters (they appear in URLs and paths).
+DashboardId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
+
+
+class DashboardSeed(Model):
+    """A dashboard the deployment publishes itself at each start (a new version when the
+    notebook changed): ``notebook`` (path, relative to the deployment file), its ``author``
+    (a hub user: the dashboard runs with their identity), ``audience`` (see
+    :class:`hub.audience.Audience`: ``all``, ``partners``, ``roles``), ``identity_free``
+    (its output depends on nobody's identity: kernels may be pre-executed)."""
+
+    id: DashboardId
+    notebook: Path
+    author: UserName
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+    audience: object = Field(default_factory=lambda: {"all": True}, validate_default=True)
+    profile: Slug | None = None
+    identity_free: bool = False
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _audience(cls, value: object) -> object:
+        from .audience import Audience  # audience.py builds on this module
+
+        try:
+            return Audience.model_validate(value)
+        except ValidationError as e:
+            raise ValueError(
+                "; ".join(
+                    (f"{_location(err['loc'])}: " if err["loc"] else "")
+                    + err["msg"].removeprefix("Value error, ")
+                    for err in e.errors()
+                )
+            ) from None
+
+
+class Dashboards(Model):
+    """The dashboards service (Voilà): capacity and culling. Durations in seconds.
+
+    ``max_kernels_per_dashboard`` / ``max_kernels_total``: live kernels serving viewers
+    (one per open view); past either cap a new viewer gets the "busy" page (HTTP 503,
+    ``Retry-After: retry_after``). ``kernel_idle_timeout``: a kernel with no activity for
+    that long is shut down. ``idle_timeout``: a dashboard not viewed for that long stops
+    its Voilà process (it starts again at the next view); identity-free dashboards keep
+    theirs running (started with the service), so their first paint skips that start.
+    ``preheat_kernels``: kernels Voilà keeps pre-executed for each identity-free dashboard,
+    on top of the caps; 0 (default) because Voilà 0.5's pool can leave a page
+    half-rendered when it is requested while the pool refills (measured here).
+    ``start_timeout``: how long a dashboard's Voilà process may take to answer.
+    """
+
+    enabled: bool = True
+    max_kernels_per_dashboard: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_kernels_total: Annotated[int, Field(ge=1, le=10000)] = 40
+    kernel_idle_timeout: Annotated[int, Field(ge=10, le=86400)] = 900
+    idle_timeout: Annotated[int, Field(ge=10, le=604800)] = 3600
+    preheat_kernels: Annotated[int, Field(ge=0, le=10)] = 0
+    start_timeout: Annotated[int, Field(ge=5, le=600)] = 60
+    retry_after: Annotated[int, Field(ge=1, le=3600)] = 30
+    publish: list[DashboardSeed] = []
+
+
 class Settings(Model):
     """The whole deployment file. ``base_dir`` is the directory relative paths start from."""
 
@@ -522,6 +585,7 @@ class Settings(Model):
     projects: list[Project] = []
     collaboration: Collaboration = Collaboration()
     reports: Reports = Field(default_factory=lambda: Reports())
+    dashboards: Dashboards = Dashboards()
 
     @field_validator("partners")
     @classmethod
@@ -589,6 +653,27 @@ class Settings(Model):
     def projects_of(self, username: str) -> list[Project]:
         """The projects ``username`` is a member of, in file order."""
         return [p for p in self.projects if username in p.members]
+
+    @model_validator(mode="after")
+    def _dashboard_references(self) -> Settings:
+        known = {p.id for p in self.partners}
+        problems = []
+        for i, seed in enumerate(self.dashboards.publish):
+            for j, pid in enumerate(seed.audience.partners):
+                if pid not in known:
+                    problems.append(
+                        f"dashboards.publish[{i}].audience.partners[{j}]: unknown partner "
+                        f"{pid!r}; declared partners: {', '.join(sorted(known))}"
+                    )
+            if seed.profile is not None and seed.profile not in {p.id for p in self.profiles}:
+                problems.append(
+                    f"dashboards.publish[{i}].profile: unknown profile {seed.profile!r}; "
+                    f"declared profiles: {', '.join(p.id for p in self.profiles)}"
+                )
+        _require_unique([s.id for s in self.dashboards.publish], "dashboard id")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     def path(self, value: Path) -> Path:
         """``value`` resolved against :attr:`base_dir` (absolute paths are kept)."""

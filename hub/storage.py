@@ -15,6 +15,9 @@ library's published versions.
       reports/                   0711  the reports service (see hub/services/reports/archive.py)
         archive/<run>/           0700  one finished run: notebook, HTML, log (service only)
         work/<run>/              0700  one run in progress, owned by the schedule owner's account
+      dashboards/<id>/           0711 / 0750 one published dashboard, group: its author's account
+        dashboard.json                 its metadata (title, audience, versions...)
+        v<n>/notebook.ipynb            the snapshot of version n (outputs cleared)
 
 Inside a lab, the home holds links: ``bibliotheque`` (the library, read-only),
 ``partenaire-<id>`` (the partner's space, read-write for members only) and
@@ -46,6 +49,7 @@ class Layout:
         self.library_versions = self.library_root / "versions"
         self.library = self.library_root / "current"
         self.reports = data_dir / "reports"
+        self.dashboards = data_dir / "dashboards"
 
     def home(self, account: str) -> Path:
         """The home directory of a Unix account (or, without isolation, of a user)."""
@@ -59,13 +63,17 @@ class Layout:
         """The shared space of a project."""
         return self.projects / project_id
 
+    def dashboard(self, dashboard_id: str) -> Path:
+        """The directory of a published dashboard (its metadata and versions)."""
+        return self.dashboards / dashboard_id
+
     def create(self) -> None:
         """Create the top directories with the modes above (idempotent). ``OSError``."""
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         self.hub.mkdir(exist_ok=True)
         os.chmod(self.hub, 0o700)
-        for d in (self.homes, self.partners, self.projects):
+        for d in (self.homes, self.partners, self.projects, self.dashboards):
             d.mkdir(exist_ok=True)
             os.chmod(d, 0o711)
         if self.library_root.is_dir() and not self.library_versions.is_dir():

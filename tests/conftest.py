@@ -28,9 +28,9 @@ ARTIFACTS = REPO / "tests" / "artifacts"  # logs and screenshots kept after a ru
 PASSWORD = "test-password-0123"
 
 
-def free_port_block(size: int = 5) -> int:
-    """A port p with p..p+size-1 all free on 127.0.0.1 (the hub uses p, p+1, p+2, the
-    reports service p+4)."""
+def free_port_block(size: int = 8) -> int:
+    """A port p with p..p+size-1 all free on 127.0.0.1 (the hub uses p, p+1, p+2, its
+    services the next ones)."""
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -63,6 +63,8 @@ class RunningHub:
         # accounts of their own, so that two test runs on one machine never share one
         config["spawner"]["account_prefix"] = f"t{os.getpid() % 100000}-"
         config.update(overrides or {})
+        for seed in config.get("dashboards", {}).get("publish", []):
+            seed["notebook"] = str(REPO / seed["notebook"])
         self.config_path = workdir / "datalab.yaml"
         self.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         self.log_path = workdir / "hub.log"

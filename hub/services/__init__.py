@@ -1,1 +1,2 @@
-"""Services the hub manages (reports, ...), each in its own package."""
+"""Hub-managed services (reports, dashboards): JupyterHub services started and proxied
+by the hub, each in its own package."""

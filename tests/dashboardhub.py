@@ -1,0 +1,146 @@
+"""The dashboards tests' hub (one per test module): the dashboards service with small caps
+and short idle times, the library's map published by the deployment (as analyste1) and an
+author whose user name needs escaping in URLs and account names; a client for the service."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
+from tests.hubclient import HubClient
+
+MAP_ID = "carte-covid-normandie"
+ODD_AUTHOR = "jean.dupont@univ-alpha.example.org"
+CAP_PER_DASHBOARD = 2
+CAP_TOTAL = 3
+IDLE_TIMEOUT = 10
+
+
+_hubs = itertools.count()
+
+
+def dashboards_overrides() -> dict:
+    demo_users = [
+        {"name": "analyste1", "partner": "univ-alpha", "role": "analyst"},
+        {"name": "analyste2", "partner": "chu-exemple-nord", "role": "analyst"},
+        {"name": "decideur1", "partner": "region-exemple", "role": "decision-maker"},
+        {"name": "coordinateur", "partner": "region-exemple", "role": "admin"},
+        {"name": ODD_AUTHOR, "partner": "univ-alpha", "role": "analyst"},
+    ]
+    # Unix accounts of its own: an account's home cannot change while another hub of this
+    # test run still has processes running as it (usermod refuses)
+    spawner = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))["spawner"]
+    spawner["account_prefix"] = f"d{next(_hubs)}{os.getpid() % 100000}-"
+    return {
+        "spawner": spawner,
+        "auth": {"type": "demo", "demo_users": demo_users},
+        "dashboards": {
+            "max_kernels_per_dashboard": CAP_PER_DASHBOARD,
+            "max_kernels_total": CAP_TOTAL,
+            "idle_timeout": IDLE_TIMEOUT,
+            "kernel_idle_timeout": 600,
+            "retry_after": 20,
+            "publish": [{
+                "id": MAP_ID,
+                "notebook": "shared_notebooks/02-carte-normandie.ipynb",
+                "author": "analyste1",
+                "title": "Carte : la COVID-19 dans les départements normands",
+                "description": "Indicateurs de l'ARS Normandie par département et par date.",
+                "audience": {"all": True},
+                "identity_free": True,
+            }],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def dashboards_hub():
+    workdir = Path(tempfile.mkdtemp(prefix="datalab-dash-"))
+    workdir.chmod(0o755)
+    running = RunningHub(workdir, overrides=dashboards_overrides())
+    try:
+        running.start()
+        wait_published(running, MAP_ID)
+        yield running
+    finally:
+        running.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(running.log_path, ARTIFACTS / "hub-dashboards.log")
+        if os.geteuid() == 0:
+            running.remove_accounts()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def wait_published(hub: RunningHub, dashboard_id: str, timeout: float = 60) -> None:
+    """Wait for the service to publish the deployment's dashboard."""
+    meta = hub.layout.dashboard(dashboard_id) / "dashboard.json"
+    deadline = time.monotonic() + timeout
+    while not meta.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{dashboard_id} not published:\n{hub.log_tail()}")
+        time.sleep(0.3)
+
+
+class DashboardsClient(HubClient):
+    """A logged-in person talking to the dashboards service (cookies, like a browser)."""
+
+    @property
+    def service(self) -> str:
+        return f"{self.base}/services/dashboards"
+
+    def get(self, path: str, **kwargs):
+        return self.session.get(f"{self.service}/{path}", **kwargs)
+
+    def token(self) -> str:
+        r = self.api("POST", f"/users/{self.username}/tokens", json={"note": "dashboards test"})
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def call(self, method: str, path: str, **kwargs):
+        """The service's REST API with one of this person's hub API tokens."""
+        if not hasattr(self, "_token"):
+            self._token = self.token()
+        headers = {"Authorization": f"token {self._token}"}
+        return self.session.request(method, f"{self.service}/api/{path}", headers=headers,
+                                    cookies={}, **kwargs)
+
+    def publish(self, notebook: dict, **fields):
+        return self.call("POST", "dashboards", json={"notebook": notebook, **fields})
+
+
+@pytest.fixture(scope="module")
+def people(dashboards_hub):
+    """name -> DashboardsClient, logged in once per module."""
+    cache: dict[str, DashboardsClient] = {}
+
+    def person(name: str) -> DashboardsClient:
+        if name not in cache:
+            cache[name] = DashboardsClient(dashboards_hub.url, name, PASSWORD)
+            cache[name].get("")  # completes the service's OAuth login
+        return cache[name]
+
+    return person
+
+
+def notebook(*cells: str | tuple[str, list]) -> dict:
+    """A notebook of code cells (a cell given as (source, outputs) keeps those outputs)."""
+    out = []
+    for cell in cells:
+        source, outputs = cell if isinstance(cell, tuple) else (cell, [])
+        out.append({"cell_type": "code", "metadata": {}, "execution_count": None,
+                    "outputs": outputs, "source": source})
+    return {"cells": out, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+            "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def map_notebook() -> dict:
+    return json.loads((REPO / "shared_notebooks" / "02-carte-normandie.ipynb").read_text(encoding="utf-8"))

@@ -1,0 +1,122 @@
+"""Decision-makers in a real browser: the French gallery, the live map dashboard whose
+widgets work under the hub's prefix, reloads that leave no kernel behind, the busy page."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+from tests.dashboardhub import (  # noqa: F401 (fixtures)
+    CAP_PER_DASHBOARD,
+    MAP_ID,
+    dashboards_hub,
+    map_notebook,
+    people,
+)
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.integration
+
+MAP_TITLE = "Carte : la COVID-19 dans les départements normands"
+
+
+def login(page, hub, username: str) -> None:
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", username)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+
+
+def open_dashboard(page, hub, dashboard_id: str):
+    """Open a dashboard; returns the HTTP response of its page."""
+    return page.goto(f"{hub.url}/services/dashboards/d/{dashboard_id}/", timeout=120_000)
+
+
+def map_image(page):
+    return page.locator(".widget-output img, .jp-OutputArea-output img").first
+
+
+def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_hub):
+    login(page, dashboards_hub, "decideur1")
+    page.wait_for_url(re.compile(r".*/hub/home$"))
+    page.click("#dashboards")
+    expect(page.locator("h1")).to_have_text("Tableaux de bord")
+    card = page.locator(f"article[data-dashboard={MAP_ID}]")
+    expect(card.locator("h2")).to_have_text(MAP_TITLE)
+    expect(card.locator(".meta")).to_contain_text("Université Exemple Alpha")
+    screenshot(page, "dashboards-gallery-decideur1")
+    card.get_by_role("link", name="Ouvrir le tableau de bord").click()
+    page.wait_for_url(re.compile(rf".*/services/dashboards/d/{MAP_ID}/$"))
+    image = map_image(page)
+    expect(image).to_be_visible(timeout=120_000)
+    slider = page.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
+    expect(slider).to_be_visible()
+    readout = page.locator(".widget-readout").first
+    expect(readout).to_have_text("2020-03-27")
+    before = image.get_attribute("src")
+    screenshot(page, "dashboard-map-before")
+    slider.focus()
+    page.keyboard.press("ArrowLeft")  # one step: one new map, the one the readout shows
+    expect(readout).to_have_text("2020-03-26", timeout=30_000)
+    expect(map_image(page)).not_to_have_attribute("src", before, timeout=60_000)
+    expect(map_image(page)).to_be_visible()
+    screenshot(page, "dashboard-map-after")
+
+
+def test_ten_reloads_leave_one_kernel_for_the_open_view(page, dashboards_hub, people):
+    author = people("analyste1")
+    dashboard_id = "carte-rechargements"
+    r = author.publish(map_notebook(), id=dashboard_id, title="Carte (rechargements)")
+    assert r.status_code == 201, r.text
+    try:
+        login(page, dashboards_hub, "decideur1")
+        page.wait_for_url(re.compile(r".*/hub/home$"))
+        for _ in range(11):
+            response = open_dashboard(page, dashboards_hub, dashboard_id)
+            assert response.status == 200
+            expect(map_image(page)).to_be_visible(timeout=120_000)
+        deadline = time.monotonic() + 30
+        while True:
+            state = author.call("GET", f"dashboards/{dashboard_id}").json()
+            if state["kernels"] <= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert state["kernels"] == 1, state
+        assert state["open_views"] == 1, state
+    finally:
+        assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+
+
+def test_a_viewer_past_the_cap_gets_the_busy_page(browser, dashboards_hub, people):
+    author = people("analyste1")
+    dashboard_id = "carte-affluence"
+    r = author.publish(map_notebook(), id=dashboard_id, title="Carte (affluence)")
+    assert r.status_code == 201, r.text
+    contexts = []
+    try:
+        pages = []
+        for _ in range(CAP_PER_DASHBOARD + 1):
+            context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 800})
+            contexts.append(context)
+            page = context.new_page()
+            login(page, dashboards_hub, "decideur1")
+            page.wait_for_url(re.compile(r".*/hub/home$"))
+            pages.append(page)
+        for page in pages[:CAP_PER_DASHBOARD]:
+            assert open_dashboard(page, dashboards_hub, dashboard_id).status == 200
+            expect(map_image(page)).to_be_visible(timeout=120_000)
+        late = pages[-1]
+        response = open_dashboard(late, dashboards_hub, dashboard_id)
+        assert response.status == 503
+        assert response.headers["retry-after"] == "20"
+        expect(late.locator("h1")).to_have_text("Tableau de bord très demandé")
+        expect(late.locator("body")).to_contain_text("réessayer dans un instant")
+        screenshot(late, "dashboard-busy")
+    finally:
+        for context in contexts:
+            context.close()
+        assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204

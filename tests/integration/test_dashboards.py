@@ -1,0 +1,237 @@
+"""The dashboards service on a real hub: publishing (REST API and CLI), versions, the
+audience on the gallery, the API and direct URLs, the author's identity, errors shown to
+viewers and authors, capacity caps and idle servers."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from tests.dashboardhub import (  # noqa: F401 (fixtures)
+    CAP_PER_DASHBOARD,
+    CAP_TOTAL,
+    IDLE_TIMEOUT,
+    MAP_ID,
+    ODD_AUTHOR,
+    dashboards_hub,
+    notebook,
+    people,
+)
+
+pytestmark = pytest.mark.integration
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="running as the author's account needs the hub to run as root"
+)
+
+
+def page_text(response) -> str:
+    return re.sub(r"\s+", " ", response.text)
+
+
+def test_decision_maker_sees_the_deployment_map_in_the_french_gallery(people):
+    gallery = people("decideur1").get("")
+    assert gallery.status_code == 200
+    text = page_text(gallery)
+    assert "Tableaux de bord" in text
+    assert "Carte : la COVID-19 dans les départements normands" in text
+    assert "Université Exemple Alpha" in text
+    assert f'href="/services/dashboards/d/{MAP_ID}/"' in gallery.text
+
+
+def test_partner_only_dashboard_is_invisible_and_refused_to_others(people):
+    author = people("analyste2")
+    r = author.publish(notebook("print('chiffres du CHU')"), id="chu-nord-interne",
+                       title="Tableau interne CHU Nord", audience={"partners": ["chu-exemple-nord"]})
+    assert r.status_code == 201, r.text
+    try:
+        assert "Tableau interne CHU Nord" in author.get("").text
+        assert "chiffres du CHU" in author.get("d/chu-nord-interne/").text
+        viewer = people("decideur1")
+        assert "Tableau interne CHU Nord" not in viewer.get("").text
+        ids = [d["id"] for d in viewer.call("GET", "dashboards").json()["dashboards"]]
+        assert ids == [MAP_ID]
+        refused = viewer.get("d/chu-nord-interne/")
+        assert refused.status_code == 403
+        assert "Accès refusé" in refused.text and "chiffres du CHU" not in refused.text
+        assert viewer.get("d/chu-nord-interne/voila/static/voila.js").status_code == 403
+        assert viewer.call("GET", "dashboards/chu-nord-interne").status_code == 404
+        # the admin moderates: sees it
+        assert "Tableau interne CHU Nord" in people("coordinateur").get("").text
+    finally:
+        assert author.call("DELETE", "dashboards/chu-nord-interne").status_code == 204
+
+
+def test_search_filters_the_gallery(people):
+    viewer = people("decideur1")
+    assert MAP_ID in viewer.get("", params={"q": "covid départements"}).text
+    nothing = viewer.get("", params={"q": "introuvable"})
+    assert MAP_ID not in nothing.text
+    assert "Aucun tableau de bord ne correspond" in page_text(nothing)
+
+
+def test_republish_keeps_versions_and_unpublish_removes_every_url(dashboards_hub, people):
+    author = people("analyste1")
+    first = author.publish(notebook("print('version un')"), title="Essai de versions")
+    assert first.status_code == 201, first.text
+    dashboard_id = first.json()["id"]
+    assert dashboard_id == "essai-de-versions"
+    second = author.publish(notebook("print('version deux')"), id=dashboard_id, title="Essai de versions")
+    assert second.status_code == 200
+    assert second.json()["version"] == 2
+    assert [v["number"] for v in second.json()["versions"]] == [1, 2]
+    directory = dashboards_hub.layout.dashboard(dashboard_id)
+    assert (directory / "v1" / "notebook.ipynb").exists() and (directory / "v2" / "notebook.ipynb").exists()
+    viewer = people("decideur1")
+    assert "version deux" in viewer.get(f"d/{dashboard_id}/").text
+    # someone else cannot publish over it, nor unpublish it
+    other = people("analyste2")
+    assert other.publish(notebook("print(1)"), id=dashboard_id, title="Vol").status_code == 403
+    assert other.call("DELETE", f"dashboards/{dashboard_id}").status_code == 403
+    assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+    assert dashboard_id not in viewer.get("").text
+    assert viewer.get(f"d/{dashboard_id}/").status_code == 404
+    assert viewer.call("GET", f"dashboards/{dashboard_id}").status_code == 404
+
+
+def test_decision_makers_cannot_publish(people):
+    r = people("decideur1").publish(notebook("print(1)"), title="Pas autorisé")
+    assert r.status_code == 403
+
+
+@needs_root
+def test_dashboard_runs_as_its_author_without_the_service_credentials(people):
+    author = people("analyste1")
+    code = (
+        "import getpass, os\n"
+        "print('compte:', getpass.getuser())\n"
+        "print('jetons:', sorted(k for k in os.environ if 'TOKEN' in k or k.startswith('JUPYTERHUB')))\n"
+        "print('partenaires:', os.environ['DATALAB_PARTNERS'])\n"
+    )
+    assert author.publish(notebook(code), id="identite", title="Identité").status_code == 201
+    try:
+        text = people("decideur1").get("d/identite/").content.decode()
+        account = re.search(r"compte: (\S+)", text).group(1)
+        assert account.endswith("-analyste1") and account != "root"
+        assert "jetons: []" in text
+        assert "partenaires: univ-alpha" in text
+    finally:
+        author.call("DELETE", "dashboards/identite")
+
+
+def test_a_raising_notebook_shows_viewers_a_french_message_and_its_author_the_traceback(people):
+    author = people("analyste1")
+    stale = [{"output_type": "stream", "name": "stdout", "text": "SORTIE-PERIMEE\n"}]
+    nb = notebook(
+        "print('avant erreur')",
+        "raise ValueError('detail-secret-42')",
+        ("print('apres')", stale),
+    )
+    assert author.publish(nb, id="en-erreur", title="En erreur").status_code == 201
+    try:
+        seen = html.unescape(people("decideur1").get("d/en-erreur/").content.decode())
+        assert "avant erreur" in seen
+        assert "rencontré une erreur" in seen
+        assert "detail-secret-42" not in seen and "Traceback" not in seen and "ValueError" not in seen
+        assert "SORTIE-PERIMEE" not in seen
+        own = html.unescape(author.get("d/en-erreur/").content.decode())
+        assert "detail-secret-42" in own and "ValueError" in own
+        assert "SORTIE-PERIMEE" not in own
+    finally:
+        author.call("DELETE", "dashboards/en-erreur")
+
+
+def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
+    author = people("analyste1")
+    for dashboard_id in ("affluence-a", "affluence-b"):
+        r = author.publish(notebook("print('ok')"), id=dashboard_id, title=dashboard_id)
+        assert r.status_code == 201
+    viewer = people("decideur1")
+    try:
+        for _ in range(CAP_PER_DASHBOARD):
+            assert viewer.get("d/affluence-a/").status_code == 200
+        busy = viewer.get("d/affluence-a/")
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == "20"
+        assert "Tableau de bord très demandé" in busy.text
+        # the total cap: affluence-b has room of its own, but not the hub
+        for _ in range(CAP_TOTAL - CAP_PER_DASHBOARD):
+            assert viewer.get("d/affluence-b/").status_code == 200
+        assert viewer.get("d/affluence-b/").status_code == 503
+        state = author.call("GET", "dashboards/affluence-a").json()
+        assert state["kernels"] == CAP_PER_DASHBOARD
+    finally:
+        for dashboard_id in ("affluence-a", "affluence-b"):
+            assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+    # unpublishing shut the kernels down: the hub has room again
+    assert author.publish(notebook("print('ok')"), id="affluence-c", title="c").status_code == 201
+    try:
+        assert viewer.get("d/affluence-c/").status_code == 200
+    finally:
+        author.call("DELETE", "dashboards/affluence-c")
+
+
+def test_an_unviewed_dashboard_frees_its_server_and_comes_back(people):
+    author = people("analyste1")
+    assert author.publish(notebook("print('de retour')"), id="sommeil", title="Sommeil").status_code == 201
+    viewer = people("decideur1")
+    try:
+        assert "de retour" in viewer.get("d/sommeil/").text
+        assert author.call("GET", "dashboards/sommeil").json()["running"] is True
+        deadline = time.monotonic() + IDLE_TIMEOUT + 30
+        while author.call("GET", "dashboards/sommeil").json()["running"]:
+            assert time.monotonic() < deadline, "the idle dashboard's server is still running"
+            time.sleep(1)
+        assert "de retour" in viewer.get("d/sommeil/").text
+    finally:
+        author.call("DELETE", "dashboards/sommeil")
+
+
+def test_the_identity_free_map_stays_warm(people):
+    state = people("analyste1").call("GET", f"dashboards/{MAP_ID}").json()
+    assert state["identity_free"] is True
+    deadline = time.monotonic() + 60
+    while not people("analyste1").call("GET", f"dashboards/{MAP_ID}").json()["running"]:
+        assert time.monotonic() < deadline, "the identity-free dashboard's server did not start"
+        time.sleep(1)
+
+
+def test_an_author_whose_name_needs_escaping_publishes_and_views(people):
+    author = people(ODD_AUTHOR)
+    r = author.publish(notebook("print('publié par jean')"), id="jean-dupont", title="Par Jean")
+    assert r.status_code == 201, r.text
+    try:
+        assert r.json()["author"] == ODD_AUTHOR
+        assert "publié par jean" in author.get("d/jean-dupont/").content.decode()
+        assert "publié par jean" in people("decideur1").get("d/jean-dupont/").content.decode()
+    finally:
+        assert author.call("DELETE", "dashboards/jean-dupont").status_code == 204
+
+
+def test_the_cli_publishes_lists_and_unpublishes(dashboards_hub, people, tmp_path):
+    author = people("analyste2")
+    token = author.token()
+    path = tmp_path / "carte.ipynb"
+    path.write_text((REPO / "shared_notebooks" / "02-carte-normandie.ipynb").read_text(encoding="utf-8"))
+    cli = [str(REPO / ".venv" / "bin" / "datalab"), "--url", dashboards_hub.url, "--token", token, "dashboards"]
+
+    def run(*args):
+        return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=120)
+
+    published = run("publish", str(path), "--title", "Carte (CLI)", "--id", "carte-cli",
+                    "--audience", "partner:chu-exemple-nord,role:decision-maker")
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.startswith("carte-cli version 1: /services/dashboards/d/carte-cli/")
+    assert "carte-cli" in run("list").stdout
+    assert "Carte (CLI)" in people("decideur1").get("").text
+    assert "Carte (CLI)" not in people("analyste1").get("").text
+    refused = run("publish", str(path), "--title", "Refus", "--audience", "partner:inconnu")
+    assert refused.returncode == 1 and "unknown partner" in refused.stderr
+    assert run("unpublish", "carte-cli").returncode == 0
+    assert "carte-cli" not in run("list").stdout

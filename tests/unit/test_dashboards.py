@@ -1,0 +1,151 @@
+"""Dashboards without a hub: the deployment file section, the snapshot store, the CLI's
+audience syntax, the service's publishing rules and the Voilà options per dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from hub.cli import parse_audience
+from hub.services.dashboards.runners import Launch, voila_arguments
+from hub.services.dashboards.service import DashboardService
+from hub.services.dashboards.store import PublishError, Store, slug_from_title
+from hub.settings import ConfigError, load, parse
+
+REPO = Path(__file__).resolve().parents[2]
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+
+
+def notebook(*cells) -> dict:
+    return {"cells": list(cells), "metadata": {"kernelspec": {"name": "other", "display_name": "x"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def code(source: str, outputs=()) -> dict:
+    return {"cell_type": "code", "metadata": {}, "execution_count": 3, "outputs": list(outputs),
+            "source": source}
+
+
+def example() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+
+
+def test_example_publishes_the_map_for_every_member():
+    settings = load(REPO / "datalab.example.yaml")
+    (seed,) = settings.dashboards.publish
+    assert seed.notebook == Path("shared_notebooks/02-carte-normandie.ipynb")
+    assert seed.audience.all and seed.identity_free
+    assert settings.dashboards.max_kernels_per_dashboard <= settings.dashboards.max_kernels_total
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"max_kernels_total": 0}, "dashboards.max_kernels_total"),
+    ({"surprise": 1}, "dashboards.surprise: unknown key"),
+    ({"publish": [{"id": "x-y", "notebook": "a.ipynb", "author": "a", "title": "t",
+                   "audience": {"partners": ["nope"]}}]},
+     "dashboards.publish[0].audience.partners[0]: unknown partner 'nope'"),
+    ({"publish": [{"id": "x-y", "notebook": "a.ipynb", "author": "a", "title": "t", "audience": {}}]},
+     "dashboards.publish[0].audience: an audience needs all: true, partners or roles"),
+])
+def test_dashboards_section_errors_name_the_key(change, message):
+    data = example()
+    data["dashboards"] = {**data["dashboards"], **change}
+    with pytest.raises(ConfigError) as error:
+        parse(data, REPO)
+    assert message in str(error.value)
+
+
+def test_snapshot_clears_outputs_keeps_a_preview_and_versions(tmp_path):
+    store = Store(tmp_path)
+    nb = notebook(
+        {"cell_type": "markdown", "metadata": {}, "source": "# Titre\n\nUne **carte** des cas."},
+        code("plot()", [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG}}]),
+        code("print(1)", [{"output_type": "stream", "name": "stdout", "text": "PERIMEE"}]),
+    )
+    fields = dict(id="carte", title="Carte", author="analyste1", partner="univ-alpha",
+                  audience={"all": True}, profile="standard")
+    first = store.publish(nb, by="analyste1", **fields)
+    assert first.version == 1 and first.excerpt == "Une carte des cas."
+    saved = json.loads(store.notebook_path(first).read_text())
+    assert all(c.get("outputs", []) == [] for c in saved["cells"])
+    assert saved["metadata"]["kernelspec"]["name"] == "python3"
+    assert store.preview_path(first).read_bytes().startswith(b"\x89PNG")
+    assert store.is_current("carte", nb)
+    second = store.publish(notebook(code("print(2)")), by="analyste1", **fields)
+    assert second.version == 2 and [v.number for v in second.versions] == [1, 2]
+    assert store.preview_path(second) is None
+    assert Store(tmp_path).get("carte").version == 2  # kept on disk
+    store.unpublish("carte")
+    assert store.get("carte") is None and store.published() == []
+    assert store.owner("carte") == "analyste1"
+
+
+@pytest.mark.parametrize("bad", [{"nbformat": 3, "cells": []}, {"nbformat": 4, "cells": "x"}])
+def test_invalid_notebooks_are_refused(tmp_path, bad):
+    with pytest.raises(PublishError):
+        Store(tmp_path).publish(bad, by="a", id="x-y", title="t", author="a", partner="univ-alpha",
+                                audience={"all": True}, profile="standard")
+
+
+def test_slug_from_title():
+    assert slug_from_title("Carte : la COVID-19 en Normandie") == "carte-la-covid-19-en-normandie"
+    with pytest.raises(PublishError):
+        slug_from_title("!!")
+
+
+def test_cli_audience_syntax():
+    assert parse_audience("all") == {"all": True}
+    assert parse_audience("partner:a-b, role:decision-maker") == {
+        "partners": ["a-b"], "roles": ["decision-maker"]}
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_audience("groupe:x")
+
+
+def service(tmp_path) -> DashboardService:
+    return DashboardService(load(REPO / "datalab.example.yaml"), Store(tmp_path), None, None,
+                            "/services/dashboards/")
+
+
+def test_publish_rules(tmp_path):
+    svc = service(tmp_path)
+    alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
+    bob = {"name": "analyste2", "groups": ["partner-chu-exemple-nord", "role-analyst"]}
+    d, created = svc.publish(alice, notebook(code("1")), {"title": "Ma carte", "profile": "calcul"})
+    assert created and d.id == "ma-carte" and d.partner == "univ-alpha" and d.profile == "calcul"
+    with pytest.raises(PermissionError):
+        svc.publish(bob, notebook(code("1")), {"title": "Ma carte"})
+    with pytest.raises(PermissionError):  # the calcul profile is not open to this hospital
+        svc.publish(bob, notebook(code("1")), {"title": "Autre", "profile": "calcul"})
+    with pytest.raises(PermissionError):
+        svc.publish(bob, notebook(code("1")), {"title": "Autre", "partner": "univ-alpha"})
+    with pytest.raises(PublishError):
+        svc.publish(bob, notebook(code("1")), {"title": "Autre", "audience": {"partners": ["inconnu"]}})
+    with pytest.raises(PublishError):
+        svc.publish(bob, notebook(code("1")), {"title": "Autre", "colour": "red"})
+    private, _ = svc.publish(bob, notebook(code("1")), {"title": "Interne", "audience": {"partners": ["chu-exemple-nord"]}})
+    decideur = {"name": "decideur1", "groups": ["partner-region-exemple", "role-decision-maker"]}
+    assert [x.id for x in svc.visible(decideur)] == ["ma-carte"]
+    assert not svc.may_view(decideur, private) and svc.may_view(bob, private)
+    admin = {"name": "coordinateur", "groups": ["partner-region-exemple", "role-admin"]}
+    assert svc.may_view(admin, private) and svc.may_manage(admin, private)
+
+
+def test_voila_options_follow_the_settings(tmp_path):
+    svc = service(tmp_path)
+    alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
+    d, _ = svc.publish(alice, notebook(code("1")), {"title": "Ma carte", "identity_free": True})
+    launch = Launch(dashboard=d, notebook=svc.store.notebook_path(d), prefix="/p/d/ma-carte/",
+                    author_partners={"univ-alpha"}, profile=svc.settings.profiles[0])
+    args = voila_arguments(svc.settings, launch)
+    assert "--Voila.base_url=/p/d/ma-carte/" in args
+    assert "--MappingKernelManager.cull_idle_timeout=900" in args
+    assert not any("preheat" in a for a in args)  # preheat_kernels: 0 in the example
+    preheating = svc.settings.model_copy(update={"dashboards": svc.settings.dashboards.model_copy(
+        update={"preheat_kernels": 2})})
+    assert "--VoilaConfiguration.default_pool_size=2" in voila_arguments(preheating, launch)

@@ -99,14 +99,13 @@ def apply_partners(c, settings: Settings) -> None:
 
 def apply_spawner(c, settings: Settings) -> None:
     """The spawner class of the configured backend and its common settings."""
-    if settings.spawner.backend is not Backend.local:
-        raise ConfigError(
-            f"spawner.backend: {settings.spawner.backend.value!r} is not available yet; allowed: local"
-        )
+    if Backend.docker in settings.backends():
+        raise ConfigError("spawner.backend: 'docker' is not available yet; allowed: local, slurm")
     from .backends import local
 
-    c.JupyterHub.spawner_class = local.LocalSpawner
-    if local.isolated():
+    c.JupyterHub.spawner_class = spawner_class(settings)
+    runs_local = Backend.local in settings.backends()
+    if runs_local and local.isolated():
         reachable = {
             "storage.data_dir": settings.data_dir,
             "the Python environment": Path(sys.prefix),
@@ -120,7 +119,7 @@ def apply_spawner(c, settings: Settings) -> None:
                     f"(mode {blocked.stat().st_mode & 0o777:o}) to reach {path}; "
                     "move it or allow o+x on that directory"
                 )
-    else:
+    elif runs_local:
         log.warning(
             "DataLab Hub is not running as root: every lab runs as %s and isolation "
             "between users (homes, partner spaces, library) is OFF",
@@ -130,3 +129,14 @@ def apply_spawner(c, settings: Settings) -> None:
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.spawner.start_timeout
     c.Spawner.http_timeout = settings.spawner.http_timeout
+
+
+def spawner_class(settings: Settings) -> type:
+    """The backend's spawner class when every profile runs on one backend, else the
+    dispatcher that picks each server's backend from its profile."""
+    from .backends import dispatch
+
+    backends = settings.backends()
+    if len(backends) == 1:
+        return dispatch.BACKEND_CLASSES[backends.pop()]
+    return dispatch.ProfileSpawner

@@ -19,6 +19,8 @@ import yaml
 
 from hub.storage import Layout
 
+pytest_plugins = ["tests.services.slurm"]
+
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts"  # logs and screenshots kept after a run
 PASSWORD = "test-password-0123"

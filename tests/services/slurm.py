@@ -232,16 +232,18 @@ def austral_logins(slurm_cluster):
         logins.remove()
 
 
-def slurm_hub_overrides(cluster: SlurmCluster, logins: AustralLogins, start_timeout: int = 40) -> dict:
+def slurm_hub_overrides(cluster: SlurmCluster, logins: AustralLogins, start_timeout: int = 25) -> dict:
     """Deployment-file overrides for a hub whose ``austral`` profile runs on the test
     cluster: univ-alpha is entitled (partitions debug and court, 2 cores, 4G, 1 h);
     analyste1 maps to a login through the table, other univ-alpha users through the
-    pattern ``austral<n>-{name}``; ``cartographe`` has an account, ``sanscompte`` none."""
+    pattern ``austral<n>-{name}``; ``cartographe`` has an account, ``sanscompte`` none;
+    ``analyste-beta`` belongs to univ-beta, which is not entitled."""
     config = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
     auth = config["auth"]
     auth["demo_users"] += [
         {"name": "cartographe", "partner": "univ-alpha", "role": "analyst"},
         {"name": "sanscompte", "partner": "univ-alpha", "role": "analyst"},
+        {"name": "analyste-beta", "partner": "univ-beta", "role": "analyst"},
     ]
     logins.login("cartographe")
     slurm = config["slurm"]
@@ -275,3 +277,38 @@ def slurm_hub(slurm_cluster, austral_logins):
         shutil.copy(running.log_path, ARTIFACTS / "slurm-hub.log")
         running.remove_accounts()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Blocker:
+    """A job holding every core of the node, so that labs wait with reason Resources."""
+
+    def __init__(self, cluster: SlurmCluster, logins: AustralLogins):
+        self.cluster = cluster
+        self.login = logins.login("bloc")
+        self.job_id = ""
+
+    def __enter__(self) -> Blocker:
+        self.job_id = self.cluster.run(
+            "sbatch", "--parsable", "--account=autre", f"--cpus-per-task={NODE_CPUS}", "--mem=512M",
+            "--time=0:10:00", "--output=/dev/null", "--wrap", "sleep 600", user=self.login,
+        ).stdout.strip()
+        self.cluster.wait_state(self.job_id, {"RUNNING"})
+        return self
+
+    def release(self) -> None:
+        if self.job_id:
+            self.cluster.run("scancel", self.job_id, check=False)
+            self.job_id = ""
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@pytest.fixture
+def blocker(slurm_cluster, austral_logins):
+    """A :class:`Blocker` to enter (``with blocker: ...``) or release by hand."""
+    held = Blocker(slurm_cluster, austral_logins)
+    try:
+        yield held
+    finally:
+        held.release()

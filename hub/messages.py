@@ -75,6 +75,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Le lab n'a pas démarré en {seconds} s (job {job}, état Slurm : {state}, "
             "raison : {reason}) : le job a été annulé."
         ),
+        "slurm_reason_None": "pas encore examiné par l'ordonnanceur",
         "slurm_reason_Resources": "les ressources demandées ne sont pas libres",
         "slurm_reason_Priority": "des jobs plus prioritaires passent avant",
         "slurm_reason_QOS": "une limite de la QOS est atteinte",
@@ -145,6 +146,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "The lab did not start within {seconds} s (job {job}, Slurm state: {state}, "
             "reason: {reason}): the job was cancelled."
         ),
+        "slurm_reason_None": "not yet examined by the scheduler",
         "slurm_reason_Resources": "the requested resources are busy",
         "slurm_reason_Priority": "jobs of higher priority go first",
         "slurm_reason_QOS": "a QOS limit is reached",

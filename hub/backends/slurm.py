@@ -14,7 +14,8 @@ root or a sudoers rule allowing it to run sbatch, squeue, scancel, sinfo and tai
 cluster logins with SETENV.
 
 The lab listens on the node's address as Slurm knows it (``NodeAddr``), and the hub
-connects there; its port comes back through batchspawner's ``/api/batchspawner``.
+connects there; its port comes back through batchspawner's ``/api/batchspawner``, and
+the start ends once the lab accepts connections on it.
 While the job is pending, progress shows Slurm's reason and expected start; a job that
 ends during the start fails the spawn at the next poll (1 s) with its state and the tail
 of its log; a start that outlasts ``start_timeout`` cancels the job. The job id is saved
@@ -385,6 +386,16 @@ class JobInfo:
         return cls(*parts) if len(parts) == 5 else None
 
 
+async def _listening(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on ``host:port`` (within 1 s)."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
 def _timestamp(value: str) -> float:
     """Slurm's ``2026-11-30T14:05:00`` (local time) as epoch seconds; 0 when not a time."""
     try:
@@ -458,7 +469,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     async def query(self) -> JobInfo | None:
         """The job as squeue reports it, None when Slurm no longer knows it.
         Raises :class:`SlurmError` 503 when the controller does not answer."""
-        rc, out, err = await self._run("squeue", "-h", "-j", self.job_id, "-o", "%T|%r|%S|%B|%e")
+        rc, out, err = await self._run("squeue", "-h", "-t", "all", "-j", self.job_id, "-o", "%T|%r|%S|%B|%e")
         if rc == 0:
             return JobInfo.parse(out.splitlines()[0]) if out else None
         if "Invalid job id" in err:
@@ -548,8 +559,9 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                                 account=self.request.account, partition=self.request.partition))
         try:
             return await self._follow_start()
-        except asyncio.CancelledError:
+        except BaseException:
             await asyncio.shield(self.cancel())
+            self.phase = ""
             raise
         finally:
             self.starting_here = False
@@ -572,13 +584,12 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                     self.walltime_end = _timestamp(info.end)
                     self._save_state()
                     self._event(60, self._t("slurm_running", job=self.job_id, node=info.node))
-                if self.port:
+                if self.port and await _listening(self.ip, self.port):
                     break
             elif (info.state, info.reason, info.start) != last:
                 last = (info.state, info.reason, info.start)
                 self._event(30, self.pending_message(info))
             if loop.time() > deadline:
-                await self.cancel()
                 raise SlurmError(500, self._t("slurm_timeout", seconds=self.start_timeout, job=self.job_id,
                                               state=info.state, reason=info.reason))
             await asyncio.sleep(POLL_INTERVAL)
@@ -593,7 +604,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         """What a person reads while the job waits: Slurm's reason, explained when known,
         and the expected start when Slurm gives one."""
         explained = ""
-        for prefix in ("Resources", "Priority", "QOS", "Assoc", "Partition"):
+        for prefix in ("None", "Resources", "Priority", "QOS", "Assoc", "Partition"):
             if info.reason.startswith(prefix):
                 explained = " (" + self._t(f"slurm_reason_{prefix}") + ")"
         start = ""

@@ -60,7 +60,7 @@ class SlurmCluster:
 
     def job_state(self, job_id: str) -> str:
         """The job's state, or "" once Slurm has forgotten it."""
-        out = self.run("squeue", "-h", "-j", job_id, "-o", "%T", check=False).stdout
+        out = self.run("squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T", check=False).stdout
         return out.strip()
 
     def wait_state(self, job_id: str, states: set[str], timeout: float = 60) -> str:

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 run_pkgs=(python3 python3-venv python3-dev nodejs npm)
-test_pkgs=(chromium fonts-dejavu-core)
+# slurm-wlm, munge, sudo: the single-node Slurm cluster of the tests (tests/services/slurm.py)
+test_pkgs=(chromium fonts-dejavu-core slurm-wlm munge sudo)
 
 case "${1:-run}" in
   run) wanted=("${run_pkgs[@]}") ;;

@@ -131,7 +131,8 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
             self.child.clear_state()
 
     # -- what the hub pages show ------------------------------------------------------
-    @property
-    def walltime_end(self) -> float:
-        """When Slurm ends this server's job (epoch seconds), 0 for other backends."""
-        return getattr(self.child, "walltime_end", 0.0)
+    def walltime_notice(self) -> dict | None:
+        """The home page's walltime notice of a Slurm lab, None for other backends."""
+        if isinstance(self.child, slurm.SlurmSpawner):
+            return self.child.walltime_notice()
+        return None

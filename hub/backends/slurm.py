@@ -43,6 +43,7 @@ from tornado import web
 from traitlets import Any, Bool, Float, List, Unicode
 
 from .. import storage
+from ..messages import text
 from ..names import safe_name
 from ..settings import (
     AustralEntitlement,
@@ -155,13 +156,13 @@ def validate_request(
     against the user's ``entitlements`` (one per entitled partner, the first is the
     default); missing fields take the entitlement's defaults.
 
-    Returns the normalised :class:`SlurmRequest`. Raises ``HTTPError`` 400 naming the
-    first refused field and its allowed values or range; ``t(key, **values)`` gives texts.
+    Returns the normalised :class:`SlurmRequest`. Raises :class:`SlurmError` 400 naming
+    the first refused field and its allowed values or range; ``t(key, **values)`` gives texts.
     """
 
-    def refuse(field: str, expected: str) -> web.HTTPError:
+    def refuse(field: str, expected: str) -> SlurmError:
         label = t(f"slurm_field_{field}")
-        return web.HTTPError(400, t("slurm_field_invalid", label=label, field=field, expected=expected))
+        return SlurmError(400, t("slurm_field_invalid", label=label, field=field, expected=expected))
 
     def choice(field: str, allowed: list[str]) -> str:
         default = allowed[0] if allowed else ""
@@ -699,7 +700,28 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         env["SHELL"] = "/bin/bash"
         return env
 
-    @property
-    def walltime_left(self) -> float:
-        """Seconds until Slurm ends the job (0 when unknown or past)."""
-        return max(0.0, self.walltime_end - time.time()) if self.walltime_end else 0.0
+    def walltime_notice(self) -> dict | None:
+        """What the hub home page shows about the running job's walltime (see
+        :func:`walltime_notice`)."""
+        return walltime_notice(self.settings, self.walltime_end if self.phase == "running" else 0.0)
+
+
+def walltime_notice(settings: Settings, end: float, now: float | None = None) -> dict | None:
+    """The walltime notice of a job that Slurm ends at ``end`` (epoch seconds; 0: no job):
+    ``{"text": ..., "end": epoch, "warning_seconds": ..., "warning": bool}``, the text in
+    the deployment's language, ``warning`` true within ``slurm.walltime_warning`` minutes
+    of the end. None when there is no job."""
+    if not end:
+        return None
+    left = max(0, int(end - (time.time() if now is None else now)))
+    hours, minutes = divmod(left // 60, 60)
+    language = settings.hub.language
+    return {
+        "text": text(language, "home_walltime", cluster=settings.slurm.name,
+                     end=time.strftime("%H:%M", time.localtime(end)),
+                     left=f"{hours} h {minutes:02d} min"),
+        "warning_text": text(language, "home_walltime_warning"),
+        "end": int(end),
+        "warning_seconds": settings.slurm.walltime_warning * 60,
+        "warning": left <= settings.slurm.walltime_warning * 60,
+    }

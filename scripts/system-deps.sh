@@ -15,6 +15,8 @@ esac
 
 missing=()
 for p in "${wanted[@]}"; do
+  # NodeSource's nodejs package ships npm and conflicts with Debian's npm package
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -436,8 +436,10 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         return with_profile_fields(self, super().options_from_form(formdata), formdata)
 
     # -- Slurm commands -------------------------------------------------------------
-    def _command_env(self) -> dict[str, str]:
-        env = self.get_env()
+    def _command_env(self, lab: bool) -> dict[str, str]:
+        """PATH and SLURM_CONF; with ``lab``, the lab's environment too (for sbatch, whose
+        job exports it: the hub's API token, URLs, user)."""
+        env = self.get_env() if lab else {}
         env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
         if "SLURM_CONF" in os.environ:
             env["SLURM_CONF"] = os.environ["SLURM_CONF"]
@@ -445,6 +447,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
 
     async def _run(self, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
         """Run a command as the cluster login (argument list, no shell); (rc, out, err).
+        ``stdin`` (a batch script) also passes the lab's environment.
         Raises :class:`SlurmError` 503 when it does not answer within command_timeout."""
         full = ["sudo", "-n", "-E", "-u", self.login, "--", *argv]
         process = await asyncio.create_subprocess_exec(
@@ -452,7 +455,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=self._command_env(),
+            env=self._command_env(lab=stdin is not None),
         )
         try:
             out, err = await asyncio.wait_for(
@@ -510,7 +513,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.orm_spawner.state = owner.get_state()
         inspect(self.orm_spawner).session.commit()
 
-    def _resolve_account(self, auth_state: dict | None) -> str:
+    def _resolve_login(self, auth_state: dict | None) -> str:
         contact = self.settings.hub.contact
         cluster = self.settings.slurm.name
         login = cluster_login(self.settings, self.user.name, auth_state)
@@ -545,7 +548,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.starting_here = True
         self.port = 0
         self.node = ""
-        home = self._resolve_account(await self.user.get_auth_state())
+        home = self._resolve_login(await self.user.get_auth_state())
         script = self.render_script(home)
         self.log.info("Submitting %s's lab to Slurm as %s:\n%s", self.user.name, self.login, script)
         rc, out, err = await self._run("sbatch", "--parsable", stdin=script)

@@ -75,9 +75,11 @@ def test_job_cancelled_while_pending_fails_the_spawn_within_10_s(slurm_hub, slur
 def test_job_that_dies_at_start_fails_with_the_tail_of_its_log(slurm_hub, slurm_cluster, austral_logins):
     """A broken Jupyter configuration in the user's home stops the lab at once: the spawn
     fails with the job's state and the end of its log, which says why."""
-    config = austral_logins.home("ana1") / ".jupyter"
-    config.mkdir()
-    (config / "jupyter_server_config.py").write_text('raise SystemExit("configuration cassée exprès")\n')
+    config = austral_logins.home("ana1") / ".jupyter" / "jupyter_server_config.py"
+    if not config.parent.exists():
+        config.parent.mkdir()
+        shutil.chown(config.parent, austral_logins.login("ana1"), austral_logins.login("ana1"))
+    config.write_text('raise SystemExit("configuration cassée exprès")\n')
     try:
         client = HubClient(slurm_hub.url, "analyste1", PASSWORD)
         r = client.api("POST", "/users/analyste1/server", json=AUSTRAL)
@@ -86,7 +88,7 @@ def test_job_that_dies_at_start_fails_with_the_tail_of_its_log(slurm_hub, slurm_
         else:
             message = r.json()["message"]
     finally:
-        shutil.rmtree(config)
+        config.unlink()
     assert "s'est arrêté pendant le démarrage (état Slurm : FAILED)" in message, message
     assert "configuration cassée exprès" in message, message
     wait_gone(client)

@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 export DATALAB_CONFIG ?= $(if $(wildcard datalab.yaml),datalab.yaml,datalab.example.yaml)
 
-.PHONY: run test install system-deps lint clean
+.PHONY: run test install system-deps image lint clean
 
-run: install
+# DATALAB_BACKEND=docker: labs in containers; the Docker engine is started when needed and
+# the lab image built when missing or out of date.
+run: install $(if $(filter docker,$(DATALAB_BACKEND)),image)
 	@echo "DataLab Hub on http://127.0.0.1:$${DATALAB_PORT:-8000} (deployment: $(DATALAB_CONFIG))"
 	exec $(BIN)/jupyterhub -f jupyterhub_config.py
 
@@ -21,6 +23,11 @@ install: system-deps $(VENV)/.installed node_modules/.installed
 
 system-deps:
 	./scripts/system-deps.sh run
+
+# The lab image datalab-lab:<version> (images/lab), built without any registry.
+image: system-deps
+	./scripts/dockerd.sh start
+	./scripts/build-image.sh
 
 $(VENV)/.installed: pyproject.toml requirements.lock images/lab/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

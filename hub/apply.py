@@ -12,32 +12,54 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from . import partners, storage
+from . import library, oidc, partners, sharing, storage
 from .messages import CATALOGUE
 from .secretfiles import kept_secret
-from .settings import Backend, ConfigError, Settings
+from .settings import Backend, ConfigError, Settings, config_path
 
 log = logging.getLogger("datalab")
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+CRYPT_KEY_ENV = "JUPYTERHUB_CRYPT_KEY"
 
 
 def apply(c, settings: Settings) -> None:
     """Configure JupyterHub's config object ``c`` from ``settings``.
 
-    Creates the data directory and publishes the library as a side effect.
-    Raises :class:`ConfigError` when the deployment cannot start (missing proxy, ...).
+    Creates the data directory, publishes the library and prepares the project spaces
+    as side effects. ``$DATALAB_BACKEND`` overrides ``spawner.backend`` (see
+    :func:`backend_from_env`). Raises :class:`ConfigError` when the deployment cannot
+    start (missing proxy, no library version, ...).
     """
+    settings = backend_from_env(settings)
     layout = storage.Layout(settings.data_dir)
     layout.create()
-    storage.publish_library(settings.path(settings.storage.library_source), layout.library)
+    publish_library(settings)
     apply_hub(c, settings, layout)
     apply_pages(c, settings)
     apply_auth(c, settings, layout)
     apply_partners(c, settings)
     apply_spawner(c, settings)
+    apply_projects(settings)
+    apply_sharing(c, settings)
+    apply_collaboration(c, settings)
+    apply_library(c, settings)
+
+
+def publish_library(settings: Settings) -> None:
+    """Publish the library's ``library.ref`` at start. When that fails but a version is
+    already published (the repository is unreachable, say), the hub starts with it."""
+    try:
+        published = library.publish(settings)
+        log.info("library: version %s (%s)", published.commit[:12], settings.library.ref)
+    except library.LibraryError as e:
+        kept = library.current(settings)
+        if kept is None:
+            raise ConfigError(f"storage.library_source: cannot publish the library: {e}") from None
+        log.warning("library: %s; keeping version %s", e, kept[:12])
 
 
 def apply_hub(c, settings: Settings, layout: storage.Layout) -> None:
@@ -72,11 +94,17 @@ def apply_pages(c, settings: Settings) -> None:
     c.JupyterHub.template_vars = {
         "t": CATALOGUE[settings.hub.language],
         "demo_notice": settings.auth.type == "demo",
+        "login_providers": oidc.provider_buttons(settings),
     }
 
 
 def apply_auth(c, settings: Settings, layout: storage.Layout) -> None:
-    """The login: the demo shared password for the declared demo users."""
+    """The login: an OpenID Connect provider (``auth.type: oidc``, see :mod:`hub.oidc`),
+    or the demo shared password for the declared demo users."""
+    if settings.auth.type == "oidc":
+        apply_auth_state(c, layout)
+        oidc.apply(c, settings)
+        return
     password = os.environ.get("DATALAB_DEMO_PASSWORD") or kept_secret(
         layout.hub / "demo_password", nbytes=9
     )
@@ -90,41 +118,35 @@ def apply_auth(c, settings: Settings, layout: storage.Layout) -> None:
     )
 
 
+def apply_auth_state(c, layout: storage.Layout) -> None:
+    """Encrypt ``auth_state`` (the provider's tokens) with the keys of
+    ``JUPYTERHUB_CRYPT_KEY`` when set, else of ``<data_dir>/hub/crypt_key`` (one key per
+    line, generated once; the first encrypts, all decrypt: rotate by adding a new first
+    line, keep the old one until everyone has logged in or been refreshed)."""
+    if os.environ.get(CRYPT_KEY_ENV):
+        return
+    path = layout.hub / "crypt_key"
+    kept_secret(path, hex=True)
+    c.CryptKeeper.keys = path.read_text(encoding="ascii").split()
+
+
 def apply_partners(c, settings: Settings) -> None:
-    """Partner and role groups, and the least-privilege roles bound to them."""
-    c.JupyterHub.load_groups = partners.load_groups(settings)
+    """Partner and role groups, and the least-privilege roles bound to them. With OIDC
+    the authenticator manages memberships and creates the groups (see :mod:`hub.oidc`)."""
+    if settings.auth.type != "oidc":
+        c.JupyterHub.load_groups = partners.load_groups(settings)
     c.JupyterHub.load_roles = partners.load_roles()
     c.JupyterHub.default_url = partners.landing_url
 
 
 def apply_spawner(c, settings: Settings) -> None:
     """The spawner class of the configured backend and its common settings."""
-    if Backend.docker in settings.backends():
-        raise ConfigError("spawner.backend: 'docker' is not available yet; allowed: local, slurm")
-    from .backends import local
-
+    backends = settings.backends()
+    if Backend.docker in backends:
+        apply_docker(c, settings)
+    if Backend.local in backends:
+        apply_local(c, settings)
     c.JupyterHub.spawner_class = spawner_class(settings)
-    runs_local = Backend.local in settings.backends()
-    if runs_local and local.isolated():
-        reachable = {
-            "storage.data_dir": settings.data_dir,
-            "the Python environment": Path(sys.prefix),
-            "the Python interpreter": Path(os.path.realpath(sys.executable)).parent,
-        }
-        for key, path in reachable.items():
-            blocked = local.unreachable_by_others(path)
-            if blocked:
-                raise ConfigError(
-                    f"{key}: labs run as per-user accounts, which cannot traverse {blocked} "
-                    f"(mode {blocked.stat().st_mode & 0o777:o}) to reach {path}; "
-                    "move it or allow o+x on that directory"
-                )
-    elif runs_local:
-        log.warning(
-            "DataLab Hub is not running as root: every lab runs as %s and isolation "
-            "between users (homes, partner spaces, library) is OFF",
-            os.environ.get("USER", "the hub's user"),
-        )
     c.Spawner.datalab_settings = settings
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.spawner.start_timeout
@@ -138,5 +160,122 @@ def spawner_class(settings: Settings) -> type:
 
     backends = settings.backends()
     if len(backends) == 1:
-        return dispatch.BACKEND_CLASSES[backends.pop()]
+        return dispatch.backend_class(backends.pop())
     return dispatch.ProfileSpawner
+
+
+def apply_local(c, settings: Settings) -> None:
+    """Labs as processes of per-user Unix accounts; their paths must be reachable."""
+    from .backends import local
+
+    if local.isolated():
+        reachable = {
+            "storage.data_dir": settings.data_dir,
+            "the Python environment": Path(sys.prefix),
+            "the Python interpreter": Path(os.path.realpath(sys.executable)).parent,
+        }
+        for key, path in reachable.items():
+            blocked = local.unreachable_by_others(path)
+            if blocked:
+                raise ConfigError(
+                    f"{key}: labs run as per-user accounts, which cannot traverse {blocked} "
+                    f"(mode {blocked.stat().st_mode & 0o777:o}) to reach {path}; "
+                    "move it or allow o+x on that directory"
+                )
+    else:
+        log.warning(
+            "DataLab Hub is not running as root: every lab runs as %s and isolation "
+            "between users (homes, partner spaces, library) is OFF",
+            os.environ.get("USER", "the hub's user"),
+        )
+
+
+def apply_docker(c, settings: Settings) -> None:
+    """Labs in containers (:mod:`hub.backends.docker`): the image must exist; the internal
+    network is created when missing; the hub's API moves from 127.0.0.1 to the network's
+    gateway address (same port) so that containers reach it; labs outlive the hub.
+    Raises :class:`ConfigError` (engine not answering, image missing, network mismatch)."""
+    from .backends import docker as backend
+
+    layout = storage.Layout(settings.data_dir)
+    backend.mirror_library(layout.library, backend.library_mirror(layout))
+    client = backend.engine()
+    image = backend.image_of(settings)
+    backend.check_image(client, image)
+    gateway, bridge = backend.ensure_network(client, settings.docker.network, str(settings.docker.subnet))
+    if not backend.drop_forwarding(bridge):
+        log.warning(
+            "DataLab Hub cannot manage iptables (not root): make the host drop forwarded "
+            "packets from %s (iptables -I FORWARD -i %s ! -o %s -j DROP), or labs may "
+            "send traffic off this machine", bridge, bridge, bridge,
+        )
+    api_port = urlsplit(c.JupyterHub.hub_bind_url).port
+    c.JupyterHub.hub_bind_url = f"http://{gateway}:{api_port}"
+    c.JupyterHub.hub_connect_url = f"http://{gateway}:{api_port}"
+    c.JupyterHub.cleanup_servers = False
+    c.DockerSpawner.image = image
+    c.DockerSpawner.pull_policy = "never"
+    c.DockerSpawner.network_name = settings.docker.network
+    c.DockerSpawner.use_internal_ip = True
+    c.DockerSpawner.remove = True
+
+
+def backend_from_env(settings: Settings) -> Settings:
+    """``settings`` with ``spawner.backend`` replaced by ``$DATALAB_BACKEND`` when set
+    (local, docker or slurm); ``ConfigError`` for another value."""
+    value = os.environ.get("DATALAB_BACKEND")
+    if not value:
+        return settings
+    try:
+        backend = Backend(value)
+    except ValueError:
+        allowed = ", ".join(b.value for b in Backend)
+        raise ConfigError(f"DATALAB_BACKEND: {value!r} is not a backend; allowed: {allowed}") from None
+    return settings.model_copy(
+        update={"spawner": settings.spawner.model_copy(update={"backend": backend})}
+    )
+
+
+def _extended(section, key: str, values: list) -> list:
+    """The list traitlet ``section.key`` set so far (empty when unset) plus ``values``."""
+    return [*(section[key] if key in section else []), *values]
+
+
+def apply_projects(settings: Settings) -> None:
+    """Project spaces exist from the start, and an ended project's space is read-only
+    even before any member starts a lab (local backend)."""
+    if settings.spawner.backend is Backend.local:
+        from .backends import local
+
+        layout = storage.Layout(settings.data_dir)
+        for project in settings.projects:
+            local.prepare_project_space(layout, project)
+
+
+def apply_sharing(c, settings: Settings) -> None:
+    """Sharing a lab: the ``datalab-sharing`` role (partners allowed to share), the
+    French page /hub/partage, and labs that check every request with the hub."""
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", sharing.load_roles(settings))
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", sharing.handlers(settings))
+    c.Spawner.args = _extended(c.Spawner, "args", sharing.LAB_ARGS)
+
+
+def apply_collaboration(c, settings: Settings) -> None:
+    """Real-time collaboration (jupyter-collaboration, installed with the lab): switched
+    off in the lab unless ``collaboration.enabled``."""
+    if not settings.collaboration.enabled:
+        c.Spawner.args = _extended(c.Spawner, "args", ["--YDocExtension.disable_rtc=True"])
+
+
+def apply_library(c, settings: Settings) -> None:
+    """With ``library.follow_minutes``, a hub-managed service publishes the tip of
+    ``library.ref`` on that schedule (``datalab library follow``); it starts and stops
+    with the hub."""
+    if settings.library.follow_minutes <= 0:
+        return
+    command = [
+        str(Path(sys.prefix) / "bin" / "datalab"), "--config", str(config_path()), "library", "follow",
+    ]
+    c.JupyterHub.services = _extended(
+        c.JupyterHub, "services", [{"name": "datalab-library", "command": command, "cwd": str(REPO)}]
+    )

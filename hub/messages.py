@@ -83,7 +83,87 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_reason_Partition": "une limite de la partition est atteinte",
         "home_walltime": "Votre lab sur {cluster} s'arrêtera au plus tard à {end} (temps restant : {left}).",
         "home_walltime_warning": "Votre lab s'arrête bientôt : enregistrez votre travail.",
+        "docker_volume": "Préparation de votre dossier personnel (volume {volume})…",
+        "docker_container": "Démarrage du conteneur {container}…",
+        "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
+        "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
+        "share_nav": "Partage",
+        "share_title": "Partager mon lab",
+        "share_intro": (
+            "Ouvrez votre lab à une personne, à un partenaire ou à un projet de DataLab : "
+            "vous travaillez alors à plusieurs dans le même lab, sur les mêmes fichiers. "
+            "Vous pouvez retirer un partage à tout moment."
+        ),
+        "share_new": "Nouveau partage",
+        "share_with": "Partager avec",
+        "share_people": "Personnes",
+        "share_groups": "Partenaires et projets",
+        "share_submit": "Partager",
+        "share_code_create": "Créer un lien d'invitation",
+        "share_code_result": "Lien d'invitation (valable 24 h, pour une personne connectée à DataLab) :",
+        "share_mine": "Ce que je partage",
+        "share_no_lab": "Votre rôle ne comprend pas de lab : vous n'avez rien à partager.",
+        "share_recipient": "Avec",
+        "share_since": "Depuis",
+        "share_code": "Lien d'invitation",
+        "share_code_used": "Utilisé",
+        "share_code_expires": "Expire le",
+        "share_received": "Partagé avec moi",
+        "share_owner": "Lab de",
+        "share_via": "Par",
+        "share_direct": "vous personnellement",
+        "share_open": "Ouvrir le lab de",
+        "share_running": "démarré",
+        "share_stopped": "arrêté",
+        "share_revoke": "Retirer",
+        "share_decline": "Refuser",
+        "share_none": "Aucun.",
+        "share_done": "C'est fait.",
+        "share_failed": "Échec :",
+        "share_forbidden": (
+            "Votre partenaire n'autorise pas le partage des labs (données sensibles). "
+            "Vous pouvez ouvrir les labs partagés avec vous."
+        ),
+        "accept_title": "Accepter l'invitation",
+        "accept_intro": "Vous ({user}) êtes invité(e) à ouvrir le lab de {owner}.",
+        "accept_not_running": (
+            "Ce lab n'est pas démarré : après avoir accepté, demandez à {owner} de le démarrer."
+        ),
+        "accept_grants": "En acceptant, vous obtenez, pour ce lab uniquement :",
+        "accept_submit": "Accepter l'invitation",
+        "accept_next": "Vous serez ensuite dirigé(e) vers",
+        "oauth_title": "Autoriser l'accès",
+        "oauth_intro": (
+            "Vous ({user}) allez ouvrir un lab ou un service qui n'est pas le vôtre : "
+            "confirmez que vous voulez y accéder avec votre compte DataLab."
+        ),
+        "oauth_grants": "Cet accès permettra :",
+        "oauth_submit": "Autoriser",
         "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
+        "login_oidc_intro": (
+            "Connectez-vous avec le compte de votre établissement : "
+            "DataLab Hub reconnaît votre partenaire à partir de ce compte."
+        ),
+        "login_with": "Se connecter avec {provider}",
+        "error_title": "Erreur {code}",
+        "refused_title": "Accès refusé",
+        "refused_no_partner": (
+            "Votre compte n'est rattaché à aucun partenaire DataLab : "
+            "contactez {contact} pour demander votre rattachement."
+        ),
+        "refused_claim_missing": (
+            "Votre fournisseur d'identité n'a pas indiqué votre établissement de rattachement : "
+            "contactez {contact}."
+        ),
+        "refused_bad_claim": (
+            "Les informations transmises par votre fournisseur d'identité sont illisibles "
+            "ou mal formées : contactez {contact}."
+        ),
+        "refused_bad_username": (
+            "Votre identifiant, tel que transmis par votre fournisseur d'identité, est absent "
+            "ou contient des caractères non acceptés (lettres sans accent, chiffres, « . », "
+            "« _ », « - », « @ ») : contactez {contact}."
+        ),
     },
     "en": {
         "site_name": "DataLab Hub",
@@ -154,7 +234,84 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_reason_Partition": "a partition limit is reached",
         "home_walltime": "Your lab on {cluster} stops at {end} at the latest ({left} left).",
         "home_walltime_warning": "Your lab stops soon: save your work.",
+        "docker_volume": "Preparing your home folder (volume {volume})…",
+        "docker_container": "Starting container {container}…",
+        "docker_waiting": "Container started: waiting for the JupyterLab server…",
+        "docker_failed": "Docker could not start your lab: {reason}",
+        "share_nav": "Sharing",
+        "share_title": "Share my lab",
+        "share_intro": (
+            "Open your lab to a person, a partner or a DataLab project: you then work "
+            "together in the same lab, on the same files. You can withdraw a share at any "
+            "time."
+        ),
+        "share_new": "New share",
+        "share_with": "Share with",
+        "share_people": "People",
+        "share_groups": "Partners and projects",
+        "share_submit": "Share",
+        "share_code_create": "Create an invitation link",
+        "share_code_result": "Invitation link (valid 24 h, for a person signed in to DataLab):",
+        "share_mine": "What I share",
+        "share_no_lab": "Your role includes no lab: you have nothing to share.",
+        "share_recipient": "With",
+        "share_since": "Since",
+        "share_code": "Invitation link",
+        "share_code_used": "Used",
+        "share_code_expires": "Expires",
+        "share_received": "Shared with me",
+        "share_owner": "Lab of",
+        "share_via": "Through",
+        "share_direct": "you personally",
+        "share_open": "Open the lab of",
+        "share_running": "running",
+        "share_stopped": "stopped",
+        "share_revoke": "Withdraw",
+        "share_decline": "Decline",
+        "share_none": "None.",
+        "share_done": "Done.",
+        "share_failed": "Failed:",
+        "share_forbidden": (
+            "Your partner does not allow sharing labs (sensitive data). "
+            "You can open the labs shared with you."
+        ),
+        "accept_title": "Accept the invitation",
+        "accept_intro": "You ({user}) are invited to open {owner}'s lab.",
+        "accept_not_running": (
+            "This lab is not running: after accepting, ask {owner} to start it."
+        ),
+        "accept_grants": "By accepting, you are granted, for this lab only:",
+        "accept_submit": "Accept the invitation",
+        "accept_next": "You will then be taken to",
+        "oauth_title": "Authorize access",
+        "oauth_intro": (
+            "You ({user}) are opening a lab or a service that is not yours: confirm that "
+            "you want to access it with your DataLab account."
+        ),
+        "oauth_grants": "This access will allow:",
+        "oauth_submit": "Authorize",
         "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
+        "login_oidc_intro": (
+            "Sign in with your organisation's account: "
+            "DataLab Hub recognises your partner from it."
+        ),
+        "login_with": "Sign in with {provider}",
+        "error_title": "Error {code}",
+        "refused_title": "Access refused",
+        "refused_no_partner": (
+            "Your account belongs to no DataLab partner: contact {contact} to be attached to one."
+        ),
+        "refused_claim_missing": (
+            "Your identity provider did not say which organisation you belong to: contact {contact}."
+        ),
+        "refused_bad_claim": (
+            "The information sent by your identity provider is unreadable or malformed: "
+            "contact {contact}."
+        ),
+        "refused_bad_username": (
+            "Your username, as sent by your identity provider, is missing or holds characters "
+            "that are not accepted (unaccented letters, digits, '.', '_', '-', '@'): contact {contact}."
+        ),
     },
 }
 

@@ -12,9 +12,11 @@ the directory that holds the deployment file.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from enum import Enum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -72,12 +74,16 @@ class Membership(Model):
 
 
 class Partner(Model):
-    """One of the DataLab partners; becomes the hub group ``partner-<id>``."""
+    """One of the DataLab partners; becomes the hub group ``partner-<id>``.
+
+    ``sharing``: whether its members may share their lab with other DataLab users
+    (false for partners holding health data, for instance)."""
 
     id: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     type: PartnerType
     members: Membership = Membership()
+    sharing: bool = True
 
 
 class Role(str, Enum):
@@ -282,12 +288,50 @@ class Storage(Model):
     """Where the deployment keeps its files.
 
     ``data_dir`` holds the hub database and secrets (``hub/``), user homes (``homes/``),
-    partner spaces (``partners/``) and the library copy users see (``library/``).
-    ``library_source`` is the notebook library copied into ``library/`` at hub start.
+    partner spaces (``partners/``), project spaces (``projects/``) and the library
+    versions users see (``library/current`` -> ``library/versions/<commit>``).
+    ``library_source`` is the notebook library's git repository: a folder inside a git
+    working tree (the library is that folder, published from the commit named by
+    ``library.ref``), or a git URL (``https://``, ``ssh://``, ``file://``, ``user@host:path``).
     """
 
     data_dir: Path = Path("var")
-    library_source: Path = Path("shared_notebooks")
+    library_source: str = "shared_notebooks"
+
+
+#: Names of Docker objects the deployment creates: a Docker-valid name, 2-64 characters.
+DockerObjectName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,62}[a-z0-9]$")]
+
+
+class Docker(Model):
+    """The ``docker`` backend: each lab is a container of the lab image.
+
+    ``image``: the lab image; null means ``datalab-lab:<project version>``, built by
+    ``make image``. ``network``: the ``--internal`` Docker network labs join, created by
+    the hub with ``subnet`` (IPv4 CIDR, at least 16 addresses); the hub's API listens on
+    the network's gateway address (the subnet's first host address, on this machine) so
+    that labs reach it. ``name_prefix``: start of every container and volume name (two
+    hubs sharing one Docker engine need different prefixes). ``api_threads``: Docker API
+    calls made at once (1-64).
+    """
+
+    image: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")] | None = None
+    network: DockerObjectName = "datalab-labs"
+    subnet: IPv4Network = IPv4Network("172.31.240.0/24")
+    name_prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,14}-$")] = "datalab-"
+    api_threads: Annotated[int, Field(ge=1, le=64)] = 8
+
+    @field_validator("subnet")
+    @classmethod
+    def _room_for_labs(cls, subnet: IPv4Network) -> IPv4Network:
+        if subnet.prefixlen > 28:
+            raise ValueError(f"{subnet} holds too few addresses; use a /28 or larger")
+        return subnet
+
+    @property
+    def gateway(self) -> str:
+        """The subnet's first host address: the host's side of the network."""
+        return str(next(self.subnet.hosts()))
 
 
 class HubSection(Model):
@@ -313,12 +357,159 @@ class DemoUser(Model):
     role: Role = Role.analyst
 
 
+HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2000)]
+ClaimPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_:/-]+(\.[A-Za-z0-9_:/-]+){0,7}$")]
+
+
+class OidcEndpoints(Model):
+    """The provider's endpoints, when they are not discovered from
+    ``<issuer>/.well-known/openid-configuration`` at hub start."""
+
+    authorize_url: HttpUrl
+    token_url: HttpUrl
+    userinfo_url: HttpUrl
+    jwks_url: HttpUrl | None = None
+    end_session_url: HttpUrl | None = None
+
+
+class OidcPreset(str, Enum):
+    """Known providers: each fills the defaults listed in :data:`OIDC_PRESETS`."""
+
+    generic = "generic"
+    keycloak = "keycloak"
+    proconnect = "proconnect"
+    lemonldap = "lemonldap"
+
+
+#: Defaults each preset gives to the keys of :class:`Oidc` left out of the file.
+#: Keycloak: a realm's "Group Membership" mapper named ``groups`` with "Full group path"
+#: on (values ``/datalab/<partner>``). ProConnect: no groups, members come from their
+#: organisation's SIRET (``siret`` claim) or e-mail domain; its userinfo is a signed JWT.
+#: LemonLDAP::NG: a ``groups`` scope exporting the session's groups, multi-valued
+#: attributes joined with "; " (its default separator).
+OIDC_PRESETS: dict[OidcPreset, dict] = {
+    OidcPreset.generic: {
+        "display_name": "votre fournisseur d'identité",
+        "scopes": ["openid", "profile", "email"],
+        "username_claim": "preferred_username",
+        "membership_claim": "groups",
+        "separator": None,
+    },
+    OidcPreset.keycloak: {
+        "display_name": "Keycloak",
+        "scopes": ["openid", "profile", "email"],
+        "username_claim": "preferred_username",
+        "membership_claim": "groups",
+        "separator": None,
+    },
+    OidcPreset.proconnect: {
+        "display_name": "ProConnect",
+        "scopes": ["openid", "email", "given_name", "usual_name", "uid", "siret"],
+        "username_claim": "email",
+        "membership_claim": "siret",
+        "separator": None,
+    },
+    OidcPreset.lemonldap: {
+        "display_name": "LemonLDAP::NG",
+        "scopes": ["openid", "profile", "email", "groups"],
+        "username_claim": "preferred_username",
+        "membership_claim": "groups",
+        "separator": "; ",
+    },
+}
+
+
+class Oidc(Model):
+    """Login through an OpenID Connect provider (``auth.type: oidc``).
+
+    ``issuer``: the provider's issuer URL; its endpoints are discovered at start unless
+    ``endpoints`` gives them. ``client_secret_env`` / ``client_secret_file``: where the
+    client secret is read (the secret itself never goes in this file). Keys left out take
+    the ``preset``'s value (see :data:`OIDC_PRESETS`); :meth:`effective` resolves them.
+    ``refresh_interval``: seconds between two checks of a logged-in person's claims;
+    ``refresh_before_expiry``: seconds before its expiry an access token is renewed.
+    """
+
+    preset: OidcPreset = OidcPreset.generic
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    issuer: HttpUrl
+    endpoints: OidcEndpoints | None = None
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    client_secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "DATALAB_OIDC_CLIENT_SECRET"
+    client_secret_file: Path | None = None
+    callback_url: HttpUrl | None = None
+    scopes: list[Annotated[str, StringConstraints(pattern=r"^[!#-\[\]-~]+$")]] | None = None
+    pkce: bool = True
+    username_claim: ClaimPath | None = None
+    membership_claim: ClaimPath | None = None
+    separator: Annotated[str, StringConstraints(min_length=1, max_length=4)] | None = None
+    email_claim: ClaimPath = "email"
+    require_verified_email: bool = True
+    refresh_interval: Annotated[int, Field(ge=1, le=86400)] = 300
+    refresh_before_expiry: Annotated[int, Field(ge=0, le=3600)] = 60
+    verify_tls: bool = True
+
+    def effective(self, key: str):
+        """The value of ``key``: the file's, else the preset's."""
+        value = getattr(self, key)
+        return OIDC_PRESETS[self.preset][key] if value is None else value
+
+
 class Auth(Model):
     """How people log in. ``demo``: a shared password (``DATALAB_DEMO_PASSWORD``, else
-    generated once into ``<data_dir>/hub/demo_password``) for the declared demo users."""
+    generated once into ``<data_dir>/hub/demo_password``) for the declared demo users.
+    ``oidc``: an OpenID Connect provider, described in the ``oidc`` section."""
 
-    type: Literal["demo"] = "demo"
+    type: Literal["demo", "oidc"] = "demo"
     demo_users: list[DemoUser] = []
+    oidc: Oidc | None = None
+
+
+#: Git refs the library may follow: a branch, tag or commit, never an option.
+GitRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$")]
+
+
+class Library(Model):
+    """How the notebook library is versioned (its source is ``storage.library_source``).
+
+    ``ref``: the branch, tag or commit published; ``subdirectory``: for a git URL, the
+    library's folder inside that repository (default: its root); ``follow_minutes``: when
+    above 0, the hub publishes the tip of ``ref`` every that many minutes;
+    ``keep_versions``: how many published versions stay on disk (the current one included),
+    so that a reader of an older one is not cut off mid-read.
+    """
+
+    ref: GitRef = "HEAD"
+    subdirectory: Annotated[
+        str, StringConstraints(pattern=r"^([A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*)?$")
+    ] = ""
+    follow_minutes: Annotated[int, Field(ge=0, le=10080)] = 0
+    keep_versions: Annotated[int, Field(ge=1, le=100)] = 3
+
+
+class Project(Model):
+    """A project across partners: the hub group ``project-<id>`` and a shared space
+    readable and writable by its ``members`` (hub user names) only.
+
+    ``end``: the last day of the project (ISO date); from the next day on, its space is
+    read-only (still readable by its members)."""
+
+    id: Slug
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    members: Annotated[list[UserName], Field(min_length=1)]
+    end: dt.date | None = None
+
+    def ended(self, today: dt.date | None = None) -> bool:
+        """True once ``today`` (default: the local date) is past :attr:`end`."""
+        return self.end is not None and (today or dt.date.today()) > self.end
+
+
+class Collaboration(Model):
+    """Real-time collaboration in the lab (jupyter-collaboration): people who open the
+    same server (its owner and those it is shared with) edit documents together, each
+    seeing the others' cursors and changes."""
+
+    enabled: bool = False
 
 
 class Settings(Model):
@@ -333,6 +524,10 @@ class Settings(Model):
     spawner: Spawner = Spawner()
     storage: Storage = Storage()
     slurm: Slurm = Slurm()
+    docker: Docker = Docker()
+    library: Library = Library()
+    projects: list[Project] = []
+    collaboration: Collaboration = Collaboration()
 
     @field_validator("partners")
     @classmethod
@@ -345,6 +540,12 @@ class Settings(Model):
     def _unique_profiles(cls, profiles: list[Profile]) -> list[Profile]:
         _require_unique([p.id for p in profiles], "profile id")
         return profiles
+
+    @field_validator("projects")
+    @classmethod
+    def _unique_projects(cls, projects: list[Project]) -> list[Project]:
+        _require_unique([p.id for p in projects], "project id")
+        return projects
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -366,6 +567,9 @@ class Settings(Model):
                 )
         _require_unique([u.name for u in self.auth.demo_users], "demo user name")
         problems += self._slurm_references(known)
+        if self.auth.type == "oidc" and self.auth.oidc is None:
+            problems.append("auth.oidc: required when auth.type is oidc")
+        problems += self._project_problems()
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -407,6 +611,28 @@ class Settings(Model):
     def backends(self) -> set[Backend]:
         """Every backend some profile runs on."""
         return {self.backend_of(p) for p in self.profiles}
+
+    def _project_problems(self) -> list[str]:
+        """Cross-checks of ``projects``: no member twice; with the demo login, members
+        are declared demo users."""
+        problems = []
+        demo_users = {u.name for u in self.auth.demo_users}
+        for i, project in enumerate(self.projects):
+            seen = set()
+            for j, member in enumerate(project.members):
+                if member in seen:
+                    problems.append(f"projects[{i}].members[{j}]: {member!r} is listed twice")
+                seen.add(member)
+                if self.auth.type == "demo" and member not in demo_users:
+                    problems.append(
+                        f"projects[{i}].members[{j}]: unknown user {member!r}; "
+                        f"declared demo users: {', '.join(sorted(demo_users))}"
+                    )
+        return problems
+
+    def projects_of(self, username: str) -> list[Project]:
+        """The projects ``username`` is a member of, in file order."""
+        return [p for p in self.projects if username in p.members]
 
     def path(self, value: Path) -> Path:
         """``value`` resolved against :attr:`base_dir` (absolute paths are kept)."""
@@ -527,6 +753,12 @@ def parse(data: object, base_dir: Path) -> Settings:
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
 
 
+def config_path(path: str | os.PathLike | None = None) -> Path:
+    """The deployment file's absolute path: ``path``, else ``$DATALAB_CONFIG``, else
+    ``datalab.yaml`` in the working directory."""
+    return Path(path or os.environ.get("DATALAB_CONFIG") or "datalab.yaml").absolute()
+
+
 def load(path: str | os.PathLike | None = None) -> Settings:
     """Read and validate the deployment file.
 
@@ -534,7 +766,7 @@ def load(path: str | os.PathLike | None = None) -> Settings:
     directory. Raises :class:`ConfigError` (unreadable file, YAML syntax error with its
     line, or schema problems with their key paths).
     """
-    path = Path(path or os.environ.get("DATALAB_CONFIG") or "datalab.yaml")
+    path = config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

@@ -3,9 +3,12 @@
 # Usage: scripts/system-deps.sh run|test
 set -euo pipefail
 
-run_pkgs=(python3 python3-venv python3-dev nodejs npm)
+run_pkgs=(python3 python3-venv python3-dev git docker.io debootstrap)
 # slurm-wlm, munge, sudo: the single-node Slurm cluster of the tests (tests/services/slurm.py)
 test_pkgs=(chromium fonts-dejavu-core slurm-wlm munge sudo)
+# Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's
+# when the commands are missing.
+command -v node >/dev/null && command -v npm >/dev/null || run_pkgs+=(nodejs npm)
 
 case "${1:-run}" in
   run) wanted=("${run_pkgs[@]}") ;;
@@ -15,8 +18,6 @@ esac
 
 missing=()
 for p in "${wanted[@]}"; do
-  # NodeSource's nodejs package ships npm and conflicts with Debian's npm package
-  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -19,12 +19,11 @@ import yaml
 
 from hub.storage import Layout
 
-pytest_plugins = ["tests.services.slurm"]
+pytest_plugins = ["tests.services.dockerd", "tests.services.oidc", "tests.collabhub", "tests.services.slurm"]
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "tests" / "artifacts"  # logs and screenshots kept after a run
 PASSWORD = "test-password-0123"
-
 
 def free_port_block(size: int = 3) -> int:
     """A port p with p..p+size-1 all free on 127.0.0.1 (the hub uses p, p+1, p+2)."""

@@ -117,9 +117,14 @@ class HubClient:
         deadline = time.monotonic() + timeout
         try:
             while not (idle and replied):
-                if time.monotonic() > deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     raise TimeoutError(f"kernel did not finish within {timeout} s")
-                msg = json.loads(ws.recv())
+                ws.settimeout(min(remaining, 5))
+                try:
+                    msg = json.loads(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind = msg["msg_type"]

@@ -20,11 +20,14 @@ from . import slurm
 from .base import DataLabSpawnerMixin
 from .local import LocalSpawner
 
-#: The spawner class of each backend the dispatcher can run.
-BACKEND_CLASSES: dict[Backend, type[Spawner]] = {
-    Backend.local: LocalSpawner,
-    Backend.slurm: slurm.SlurmSpawner,
-}
+
+def backend_class(backend: Backend) -> type[Spawner]:
+    """The spawner class of ``backend`` (the docker one is imported only when used)."""
+    if backend is Backend.docker:
+        from .docker import DataLabDockerSpawner
+
+        return DataLabDockerSpawner
+    return {Backend.local: LocalSpawner, Backend.slurm: slurm.SlurmSpawner}[backend]
 
 #: The Spawner traits JupyterHub sets when it creates a spawner, passed on to the child.
 _INHERITED = (
@@ -63,7 +66,7 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
     # -- the child --------------------------------------------------------------------
     def _new_child(self, backend: Backend) -> Spawner:
         kwargs = {name: getattr(self, name) for name in _INHERITED}
-        child = BACKEND_CLASSES[backend](**kwargs)
+        child = backend_class(backend)(**kwargs)
         child.datalab_backend = backend
         if isinstance(child, slurm.SlurmSpawner):
             child.state_owner = self
@@ -121,7 +124,7 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
 
     def load_state(self, state):
         super().load_state(state)
-        if state.get("backend") in {b.value for b in BACKEND_CLASSES}:
+        if state.get("backend") in {b.value for b in Backend}:
             self.child = self._new_child(Backend(state["backend"]))
             self.child.load_state(state.get("child", {}))
 

@@ -2,9 +2,10 @@
 
 With the hub running as root, each hub user gets a Unix account ``jupyter-<escaped>``
 (created on first start, TLJH-style) whose supplementary groups are exactly its partners'
-``partner-<id>`` groups, refreshed at every start; the lab runs as that account, so file
-modes enforce the read-only library, the private homes and the members-only partner
-spaces. Without root, every lab runs as the hub's own user: isolation is off, and the hub
+``partner-<id>`` groups and its projects' ``project-<id>`` groups, refreshed at every
+start; the lab runs as that account (umask 007, so that files made in a shared space are
+writable by the space's group), and file modes enforce the read-only library, the private
+homes and the members-only partner and project spaces. Without root, every lab runs as the hub's own user: isolation is off, and the hub
 says so at start.
 """
 
@@ -22,10 +23,14 @@ from traitlets import default
 
 from .. import storage
 from ..names import system_account
-from ..partners import partner_group
+from ..partners import partner_group, project_group
+from ..settings import Project, Settings
 from .base import DataLabSpawnerMixin
 
 NOLOGIN = "/usr/sbin/nologin"
+#: umask of the processes run for a person: group members may write what they create
+#: in a shared (setgid) space; others get nothing.
+UMASK = 0o007
 
 
 def isolated() -> bool:
@@ -61,7 +66,10 @@ def ensure_group(name: str) -> int:
 
 def ensure_account(account: str, home: Path, groups: list[str]) -> pwd.struct_passwd:
     """Create or update the Unix ``account`` (no login shell) so that its home is ``home``
-    and its supplementary groups are exactly ``groups``. Names must already be safe."""
+    and its supplementary groups are exactly ``groups`` (created when missing). Names
+    must already be safe."""
+    for group in groups:
+        ensure_group(group)
     try:
         pwd.getpwnam(account)
     except KeyError:
@@ -85,6 +93,91 @@ def prepare_partner_space(layout: storage.Layout, partner_id: str) -> Path:
     return space
 
 
+def prepare_project_space(layout: storage.Layout, project: Project) -> Path:
+    """Create a project space: group ``project-<id>``, mode 2770 (setgid). Once the
+    project has ended, make it read-only instead (:func:`hub.storage.freeze_tree`: no
+    write bit, owned by root when isolated, still readable by the group). Idempotent;
+    returns its path."""
+    space = layout.project_space(project.id)
+    space.mkdir(exist_ok=True)
+    if isolated():
+        os.chown(space, 0, ensure_group(project_group(project.id)))
+        os.chmod(space, 0o2770)
+    if project.ended():
+        storage.freeze_tree(space, 0 if isolated() else None)
+    return space
+
+
+class Person:
+    """The local backend's execution policy for one person, used by every consumer that
+    runs their code (labs, dashboards, report runs): their account, home and storage.
+
+    ``username``: the hub user name; ``partner_ids``: their partners' ids (from their
+    hub groups); ``settings``: the deployment's :class:`~hub.settings.Settings`, whose
+    ``projects`` say which project spaces the person gets.
+    """
+
+    def __init__(self, settings: Settings, username: str, partner_ids: set[str]):
+        self.settings = settings
+        self.username = username
+        self.partner_ids = set(partner_ids)
+        self.layout = storage.Layout(settings.data_dir)
+        self.account = system_account(username, settings.spawner.account_prefix)
+        self.home = self.layout.home(self.account)
+        self.projects = settings.projects_of(username)
+
+    def prepare(self) -> Path:
+        """Create the person's account, home and links to the library, their partner
+        spaces and their project spaces; returns the home. Call it before each run, so
+        partner and project membership changes apply at the next start. Raises
+        ``RuntimeError`` (account commands) or ``OSError``.
+        """
+        partners = sorted(self.partner_ids)
+        spaces = {
+            storage.PARTNER_LINK_PREFIX + p: prepare_partner_space(self.layout, p) for p in partners
+        }
+        for project in self.projects:
+            spaces[storage.PROJECT_LINK_PREFIX + project.id] = prepare_project_space(self.layout, project)
+        self.home.mkdir(exist_ok=True)
+        if isolated():
+            groups = [partner_group(p) for p in partners] + [project_group(p.id) for p in self.projects]
+            entry = ensure_account(self.account, self.home, groups)
+            os.chown(self.home, entry.pw_uid, entry.pw_gid)
+            os.chmod(self.home, 0o700)
+        storage.link(self.home, storage.LIBRARY_LINK, self.layout.library)
+        for name, space in spaces.items():
+            storage.link(self.home, name, space)
+        storage.unlink_stale(self.home, set(spaces))
+        return self.home
+
+    def env(self) -> dict[str, str]:
+        """Environment variables of a process run for this person (to add to a base)."""
+        return {
+            "HOME": str(self.home),
+            "USER": self.account if isolated() else os.environ.get("USER", ""),
+            "SHELL": "/bin/bash",
+            "PYTHONPATH": str(self.layout.library),
+            "DATALAB_LIBRARY": str(self.layout.library),
+            "DATALAB_PARTNERS": ",".join(sorted(self.partner_ids)),
+            "DATALAB_PROJECTS": ",".join(p.id for p in self.projects),
+        }
+
+    def preexec_fn(self):
+        """For ``subprocess.Popen(preexec_fn=...)``: set :data:`UMASK`, become the
+        person's account (when isolated) and enter their home."""
+        if isolated():
+            become = set_user_setuid(self.account)
+        else:
+            home = str(self.home)
+            become = lambda: os.chdir(home)  # noqa: E731
+
+        def preexec() -> None:
+            os.umask(UMASK)
+            become()
+
+        return preexec
+
+
 class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
     """LocalProcessSpawner running each lab as the user's own Unix account."""
 
@@ -93,63 +186,22 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
         return [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
 
     @property
-    def layout(self) -> storage.Layout:
-        return storage.Layout(self.settings.data_dir)
-
-    @property
-    def account(self) -> str:
-        """The Unix account (isolated) or home directory name of this user."""
-        return system_account(self.user.name, self.settings.spawner.account_prefix)
-
-    def prepare_home(self) -> Path:
-        """Create the user's account, home and links to the library and partner spaces.
-
-        Called before each start, so partner membership changes apply at the next start.
-        Raises ``RuntimeError`` (account commands) or ``OSError``.
-        """
-        layout = self.layout
-        home = layout.home(self.account)
-        partners = sorted(self.partner_ids)
-        spaces = {p: prepare_partner_space(layout, p) for p in partners}
-        home.mkdir(exist_ok=True)
-        if isolated():
-            for p in partners:
-                ensure_group(partner_group(p))
-            entry = ensure_account(self.account, home, [partner_group(p) for p in partners])
-            os.chown(home, entry.pw_uid, entry.pw_gid)
-            os.chmod(home, 0o700)
-        storage.link(home, storage.LIBRARY_LINK, layout.library)
-        links = set()
-        for p, space in spaces.items():
-            name = storage.PARTNER_LINK_PREFIX + p
-            storage.link(home, name, space)
-            links.add(name)
-        storage.unlink_stale(home, links)
-        return home
+    def person(self) -> Person:
+        return Person(self.settings, self.user.name, self.partner_ids)
 
     async def start(self):
-        home = self.prepare_home()
-        self.notebook_dir = str(home)
+        self.notebook_dir = str(self.person.prepare())
         return await super().start()
 
     def get_env(self):
         env = super().get_env()
-        env["PYTHONPATH"] = str(self.layout.library)
-        env["DATALAB_LIBRARY"] = str(self.layout.library)
-        env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
         if self.selected_profile is not None:
             env["DATALAB_PROFILE"] = self.selected_profile.id
         return env
 
     def user_env(self, env):
-        home = str(self.layout.home(self.account))
-        env["HOME"] = home
-        env["USER"] = self.account if isolated() else env.get("USER", "")
-        env["SHELL"] = "/bin/bash"
+        env.update(self.person.env())
         return env
 
     def make_preexec_fn(self, name):
-        if isolated():
-            return set_user_setuid(self.account)
-        home = str(self.layout.home(self.account))
-        return lambda: os.chdir(home)
+        return self.person.preexec_fn()

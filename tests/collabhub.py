@@ -1,0 +1,106 @@
+"""A hub for the collaboration tests (registered in tests/conftest.py's pytest_plugins):
+a third analyst outside the project, a partner that forbids sharing, an ended project,
+and a library published from a local git repository the tests can commit to.
+
+People:
+
+- analyste1 (univ-alpha) and analyste2 (chu-exemple-nord): members of the project
+  ``sante-territoires``; analyste1 also of the ended project ``archive-2020``;
+- analyste3 (labo-atlas): in no project;
+- analyste4 (centre-cancer-ex, ``sharing: false``): may not share their lab.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
+from tests.hubclient import HubClient
+
+PROJECT = "sante-territoires"
+ENDED = "archive-2020"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "DataLab tests", "GIT_AUTHOR_EMAIL": "tests@example.org",
+    "GIT_COMMITTER_NAME": "DataLab tests", "GIT_COMMITTER_EMAIL": "tests@example.org",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` (argv list); its stdout."""
+    done = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True,
+        env={**os.environ, **GIT_ENV},
+    )
+    return done.stdout.strip()
+
+
+def library_repository(path: Path) -> Path:
+    """A local git repository holding a copy of shared_notebooks/ in ``library/``,
+    committed on branch ``main``; returns the library folder."""
+    path.mkdir()
+    git(path, "init", "--quiet", "--initial-branch=main")
+    shutil.copytree(REPO / "shared_notebooks", path / "library",
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    git(path, "add", "library")
+    git(path, "commit", "--quiet", "-m", "Library, first version")
+    return path / "library"
+
+
+def overrides(workdir: Path) -> dict:
+    example = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+    auth = copy.deepcopy(example["auth"])
+    auth["demo_users"] += [
+        {"name": "analyste3", "partner": "labo-atlas", "role": "analyst"},
+        {"name": "analyste4", "partner": "centre-cancer-ex", "role": "analyst"},
+    ]
+    spawner = {**example["spawner"], "account_prefix": f"c{os.getpid() % 100000}-"}
+    return {
+        "auth": auth,
+        "spawner": spawner,
+        "projects": [
+            {"id": PROJECT, "title": "Santé et territoires", "members": ["analyste1", "analyste2"]},
+            {"id": ENDED, "title": "Archive 2020", "members": ["analyste1"], "end": "2020-12-31"},
+        ],
+        "collaboration": {"enabled": True},
+    }
+
+
+class CollabHub(RunningHub):
+    """The collaboration hub; ``library_repo`` is the git repository of its library."""
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir, overrides(workdir))
+        folder = library_repository(workdir / "library-repo")
+        self.library_repo = folder.parent
+        config = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        config["storage"]["library_source"] = str(folder)
+        self.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+    def client(self, username: str) -> HubClient:
+        return HubClient(self.url, username, PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def collab_hub():
+    """The collaboration hub, once per run (see the module docstring for its people)."""
+    workdir = Path(tempfile.mkdtemp(prefix="datalab-collab-"))
+    workdir.chmod(0o755)
+    running = CollabHub(workdir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(running.log_path, ARTIFACTS / "collab-hub.log")
+        if os.geteuid() == 0:
+            running.remove_accounts()
+        shutil.rmtree(workdir, ignore_errors=True)

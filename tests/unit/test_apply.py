@@ -1,0 +1,90 @@
+"""Settings -> JupyterHub configuration, on a real data directory."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from traitlets.config import Config
+
+from hub import apply as hub_apply
+from hub.secretfiles import kept_secret
+from hub.settings import ConfigError, parse
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def tmp_path():
+    """A temporary directory other accounts can traverse (pytest's own is 0700): as
+    root, labs run under per-user accounts that must reach the data directory."""
+    path = Path(tempfile.mkdtemp(prefix="datalab-unit-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def settings_in(tmp_path: Path, **changes):
+    data = copy.deepcopy(EXAMPLE)
+    data["storage"] = {"data_dir": str(tmp_path / "data"), "library_source": str(REPO / "shared_notebooks")}
+    data.update(changes)
+    return parse(data, REPO)
+
+
+def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATALAB_PORT", "18123")
+    monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
+    c = Config()
+    hub_apply.apply(c, settings_in(tmp_path))
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:18123/"
+    assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:18124"
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:18125"
+    assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'data' / 'hub' / 'jupyterhub.sqlite'}"
+    assert c.SharedPasswordAuthenticator.user_password == "un-mot-de-passe"
+    assert c.JupyterHub.spawner_class.__name__ == "ProfileSpawner"  # local and Austral profiles
+    assert "partner-univ-alpha" in c.JupyterHub.load_groups
+
+
+def test_library_copy_is_read_only_for_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
+    hub_apply.apply(Config(), settings_in(tmp_path))
+    library = tmp_path / "data" / "library" / "current"
+    notebook = library / "02-carte-normandie.ipynb"
+    assert stat.S_IMODE(notebook.stat().st_mode) == 0o644
+    assert stat.S_IMODE((library / "data").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "data" / "hub").stat().st_mode) == 0o700
+
+
+def test_demo_password_is_generated_once_and_kept(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DATALAB_DEMO_PASSWORD", raising=False)
+    settings = settings_in(tmp_path)
+    first, second = Config(), Config()
+    hub_apply.apply(first, settings)
+    hub_apply.apply(second, settings)
+    password = first.SharedPasswordAuthenticator.user_password
+    assert len(password) >= 8 and password == second.SharedPasswordAuthenticator.user_password
+    assert f"password: {password}" in capsys.readouterr().err
+    secret = tmp_path / "data" / "hub" / "demo_password"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def test_kept_secret_is_never_regenerated(tmp_path):
+    assert kept_secret(tmp_path / "s" / "token") == kept_secret(tmp_path / "s" / "token")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the check guards per-user accounts, made as root")
+def test_data_dir_unreachable_by_lab_accounts_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    data = copy.deepcopy(EXAMPLE)
+    data["storage"] = {"data_dir": str(private / "data"), "library_source": str(REPO / "shared_notebooks")}
+    with pytest.raises(ConfigError, match=rf"storage.data_dir: .* cannot traverse {private} \(mode 700\)"):
+        hub_apply.apply(Config(), parse(data, REPO))

@@ -80,7 +80,6 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
         profile = self.selected_profile or self.profiles()[0]
         child = self._new_child(self.settings.backend_of(profile))
         child.api_token = self.api_token
-        child.ip, child.port = self.ip, self.port
         child.user_options = self.user_options
         child.apply_profile(profile)
         if isinstance(child, slurm.SlurmSpawner):

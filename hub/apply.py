@@ -150,15 +150,12 @@ def apply_partners(c, settings: Settings) -> None:
 
 def apply_spawner(c, settings: Settings) -> None:
     """The spawner class of the configured backend and its common settings."""
-    if settings.spawner.backend is Backend.docker:
+    backends = settings.backends()
+    if Backend.docker in backends:
         apply_docker(c, settings)
-    elif settings.spawner.backend is Backend.local:
+    if Backend.local in backends:
         apply_local(c, settings)
-    else:
-        raise ConfigError(
-            f"spawner.backend: {settings.spawner.backend.value!r} is not available yet; "
-            "allowed: local, docker"
-        )
+    c.JupyterHub.spawner_class = spawner_class(settings)
     c.Spawner.datalab_settings = settings
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.spawner.start_timeout
@@ -167,11 +164,21 @@ def apply_spawner(c, settings: Settings) -> None:
     c.Spawner.args = _extended(c.Spawner, "args", ["--ServerApp.answer_yes=True"])
 
 
+def spawner_class(settings: Settings) -> type:
+    """The backend's spawner class when every profile runs on one backend, else the
+    dispatcher that picks each server's backend from its profile."""
+    from .backends import dispatch
+
+    backends = settings.backends()
+    if len(backends) == 1:
+        return dispatch.backend_class(backends.pop())
+    return dispatch.ProfileSpawner
+
+
 def apply_local(c, settings: Settings) -> None:
     """Labs as processes of per-user Unix accounts; their paths must be reachable."""
     from .backends import local
 
-    c.JupyterHub.spawner_class = local.LocalSpawner
     if local.isolated():
         reachable = {
             "storage.data_dir": settings.data_dir,
@@ -217,7 +224,6 @@ def apply_docker(c, settings: Settings) -> None:
     c.JupyterHub.hub_bind_url = f"http://{gateway}:{api_port}"
     c.JupyterHub.hub_connect_url = f"http://{gateway}:{api_port}"
     c.JupyterHub.cleanup_servers = False
-    c.JupyterHub.spawner_class = backend.DataLabDockerSpawner
     c.DockerSpawner.image = image
     c.DockerSpawner.pull_policy = "never"
     c.DockerSpawner.network_name = settings.docker.network

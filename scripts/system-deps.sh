@@ -4,7 +4,8 @@
 set -euo pipefail
 
 run_pkgs=(python3 python3-venv python3-dev git docker.io debootstrap)
-test_pkgs=(chromium fonts-dejavu-core)
+# slurm-wlm, munge, sudo: the single-node Slurm cluster of the tests (tests/services/slurm.py)
+test_pkgs=(chromium fonts-dejavu-core slurm-wlm munge sudo)
 # Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's
 # when the commands are missing.
 command -v node >/dev/null && command -v npm >/dev/null || run_pkgs+=(nodejs npm)

@@ -20,7 +20,11 @@ import yaml
 from hub.storage import Layout
 
 pytest_plugins = [
-    "tests.services.dockerd", "tests.services.oidc", "tests.collabhub", "tests.services.reports_hub",
+    "tests.services.dockerd",
+    "tests.services.oidc",
+    "tests.services.slurm",
+    "tests.services.reports_hub",
+    "tests.collabhub",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -81,19 +81,36 @@ class DataLabSpawnerMixin(Configurable):
         self.cpu_limit = profile.cpu
         self.mem_limit = profile.memory
 
+    def profile_option_keys(self, profile: Profile) -> set[str]:
+        """The ``user_options`` keys ``profile`` accepts besides ``profile`` (none here;
+        a backend with a resource form names its fields)."""
+        return set()
+
+    def profile_fields_html(self, profile: Profile) -> str:
+        """Extra form fields shown under ``profile`` on the spawn form (HTML, escaped)."""
+        return ""
+
+    def apply_profile_options(self, profile: Profile, options: dict) -> None:
+        """Validate and apply ``options`` (only keys of :meth:`profile_option_keys`) after
+        :meth:`apply_profile`; raise ``HTTPError`` 400 naming the refused field."""
+
 
 def _options_form(spawner: DataLabSpawnerMixin) -> str:
     profiles = spawner.profiles()
-    if len(profiles) <= 1:
+    fields = {p.id: spawner.profile_fields_html(p) for p in profiles}
+    if len(profiles) == 0 or (len(profiles) == 1 and not fields[profiles[0].id]):
         return ""
     rows = []
     for i, p in enumerate(profiles):
         checked = " checked" if i == 0 else ""
         resources = spawner._t("spawn_resources", cpu=f"{p.cpu:g}", memory=p.memory)
+        if fields[p.id]:
+            resources = ""
         rows.append(
             f'<label class="datalab-profile"><input type="radio" name="{PROFILE_KEY}" '
             f'value="{escape(p.id)}"{checked}> <strong>{escape(p.name)}</strong> '
             f"<span>{escape(resources)}</span><br><small>{escape(p.description)}</small></label>"
+            + fields[p.id]
         )
     return "\n".join(rows)
 
@@ -113,10 +130,12 @@ def _apply_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
 
 
 def _check_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
-    unknown = set(options) - {PROFILE_KEY}
+    extra = set().union(*(spawner.profile_option_keys(p) for p in spawner.settings.profiles))
+    unknown = set(options) - {PROFILE_KEY} - extra
     if unknown:
         raise web.HTTPError(
-            400, spawner._t("bad_option", option=sorted(unknown)[0], allowed=PROFILE_KEY)
+            400,
+            spawner._t("bad_option", option=sorted(unknown)[0], allowed=", ".join(sorted({PROFILE_KEY} | extra))),
         )
     allowed = spawner.profiles()
     if not spawner.partner_ids:
@@ -127,7 +146,15 @@ def _check_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
     allowed_ids = ", ".join(p.id for p in allowed)
     for p in allowed:
         if p.id == wanted:
+            accepted = {PROFILE_KEY} | spawner.profile_option_keys(p)
+            unknown = set(options) - accepted
+            if unknown:
+                raise web.HTTPError(
+                    400,
+                    spawner._t("bad_option", option=sorted(unknown)[0], allowed=", ".join(sorted(accepted))),
+                )
             spawner.apply_profile(p)
+            spawner.apply_profile_options(p, {k: v for k, v in options.items() if k != PROFILE_KEY})
             return
     if any(p.id == wanted for p in spawner.settings.profiles):
         raise web.HTTPError(403, spawner._t("profile_forbidden", profile=wanted, allowed=allowed_ids))

@@ -29,9 +29,9 @@ def test_login_page_is_french(page, hub):
 
 def test_analyst_runs_the_map_notebook_in_the_french_lab(page, hub):
     login(page, hub, "analyste1")
-    # analyste1's partner has two profiles: the French spawn form lists both
+    # analyste1's partner has three profiles (two local, one on Austral): the form lists them
     expect(page.locator("h1")).to_have_text("Choisir un environnement")
-    expect(page.locator("input[name=profile]")).to_have_count(2)
+    expect(page.locator("input[name=profile]")).to_have_count(3)
     screenshot(page, "spawn-form")
     page.click("input[type=submit]")
     page.wait_for_url(re.compile(r".*/user/analyste1/lab.*"), timeout=120_000)

@@ -1,0 +1,1 @@
+"""Real services the tests need, one session-scoped fixture module each."""

@@ -48,7 +48,7 @@ def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):
     assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:18125"
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'data' / 'hub' / 'jupyterhub.sqlite'}"
     assert c.SharedPasswordAuthenticator.user_password == "un-mot-de-passe"
-    assert c.JupyterHub.spawner_class.__name__ == "LocalSpawner"
+    assert c.JupyterHub.spawner_class.__name__ == "ProfileSpawner"  # local and Austral profiles
     assert "partner-univ-alpha" in c.JupyterHub.load_groups
 
 
@@ -77,13 +77,6 @@ def test_demo_password_is_generated_once_and_kept(tmp_path, monkeypatch, capsys)
 
 def test_kept_secret_is_never_regenerated(tmp_path):
     assert kept_secret(tmp_path / "s" / "token") == kept_secret(tmp_path / "s" / "token")
-
-
-def test_backends_not_built_yet_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
-    settings = settings_in(tmp_path, spawner={"backend": "slurm"})
-    with pytest.raises(ConfigError, match="spawner.backend: 'slurm'"):
-        hub_apply.apply(Config(), settings)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the check guards per-user accounts, made as root")

@@ -143,6 +143,6 @@ def test_memory_sizes(size, expected):
 
 def test_profiles_offered_follow_the_partner_list():
     settings = parse(example(), REPO)
-    assert [p.id for p in settings.profiles_for({"univ-alpha"})] == ["standard", "calcul"]
+    assert [p.id for p in settings.profiles_for({"univ-alpha"})] == ["standard", "calcul", "austral"]
     assert [p.id for p in settings.profiles_for({"chu-exemple-nord"})] == ["standard"]
     assert settings.profiles_for(set()) == [settings.profiles[0]]

@@ -54,6 +54,8 @@ def free_port_block(size: int = 8) -> int:
 class RunningHub:
     """A hub process started from the example deployment with test overrides."""
 
+    made = 0  # hubs made by this test run, numbering their account prefixes
+
     def __init__(self, workdir: Path, overrides: dict | None = None):
         self.workdir = workdir
         self.port = free_port_block()
@@ -64,9 +66,12 @@ class RunningHub:
             "data_dir": str(self.data_dir),
             "library_source": str(REPO / "shared_notebooks"),
         }
-        # accounts of their own, so that two test runs on one machine never share one
-        config["spawner"]["account_prefix"] = f"t{os.getpid() % 100000}-"
+        # accounts of their own, so that two hubs (of this run or of another run on this
+        # machine) never share one: a lab or dashboard of one hub keeps its account busy
+        RunningHub.made += 1
+        config["spawner"]["account_prefix"] = f"t{os.getpid() % 100000}n{RunningHub.made}-"
         config.update(overrides or {})
+        self.account_prefix = config["spawner"]["account_prefix"]
         for seed in config.get("dashboards", {}).get("publish", []):
             seed["notebook"] = str(REPO / seed["notebook"])
         self.config_path = workdir / "datalab.yaml"

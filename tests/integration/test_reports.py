@@ -183,7 +183,7 @@ def test_values_keep_their_types_and_accents_and_run_as_the_owner(reports_hub, a
     out = outputs_text(analyste1, run)
     assert "valeurs str '07' 'Région' int" in out
     if os.geteuid() == 0:
-        account = pwd.getpwnam(f"t{os.getpid() % 100000}-analyste1").pw_name
+        account = pwd.getpwnam(f"{reports_hub.account_prefix}analyste1").pw_name
         assert f"compte {account}" in out
     assert f"dossier {reports_hub.layout.root / 'reports' / 'work' / str(run['id']) / 'work'}" in out
     assert "secrets []" in out

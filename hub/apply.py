@@ -297,19 +297,24 @@ REPORTS_SERVICE = "reports"
 REPORT_BACKENDS = {Backend.local}
 
 
+def _has_runner(settings: Settings, service: str, backends: set[Backend]) -> bool:
+    """True when the deployment's backend is one ``service`` can run code on; otherwise
+    the hub starts without that service and says so in its log."""
+    if settings.spawner.backend in backends:
+        return True
+    log.warning(
+        "%s: no runner for the %s backend yet (runners: %s): the service is not started",
+        service, settings.spawner.backend.value, ", ".join(sorted(b.value for b in backends)),
+    )
+    return False
+
+
 def apply_reports(c, settings: Settings) -> None:
     """The reports service (hub-managed, on 127.0.0.1), its least-privilege role (read
     users' names and groups, to run a schedule as its owner) and who may open it (every
     DataLab role). It runs as the hub's user: as root, so that runs can become their
     owner's account (the runs drop that privilege)."""
-    if not settings.reports.enabled:
-        return
-    if settings.spawner.backend not in REPORT_BACKENDS:
-        log.warning(
-            "reports: no report runner for the %s backend yet (runners: %s): the reports "
-            "service is not started", settings.spawner.backend.value,
-            ", ".join(b.value for b in REPORT_BACKENDS),
-        )
+    if not (settings.reports.enabled and _has_runner(settings, "reports", REPORT_BACKENDS)):
         return
     port = settings.reports.port or public_port(settings) + 4
     from .backends import local
@@ -372,14 +377,7 @@ def apply_dashboards(c, settings: Settings) -> None:
     starts each dashboard's server as its author, see its runners), reads the same
     deployment file, and may only read users' names and groups; every DataLab role may
     open it."""
-    if not settings.dashboards.enabled:
-        return
-    if settings.spawner.backend not in DASHBOARD_BACKENDS:
-        log.warning(
-            "dashboards: no dashboard runner for the %s backend yet (runners: %s): the "
-            "dashboards service is not started", settings.spawner.backend.value,
-            ", ".join(b.value for b in DASHBOARD_BACKENDS),
-        )
+    if not (settings.dashboards.enabled and _has_runner(settings, "dashboards", DASHBOARD_BACKENDS)):
         return
     from .services.dashboards import SERVICE_NAME
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from .. import until_stopped
 from ...settings import Backend, ConfigError, load
 from ...storage import Layout
 from .handlers import (
@@ -96,13 +96,9 @@ async def serve() -> None:
     address = urlsplit(os.environ["JUPYTERHUB_SERVICE_URL"])
     server = app.listen(address.port, address.hostname, xheaders=True)
     log.info("dashboards service on %s (prefix %s)", os.environ["JUPYTERHUB_SERVICE_URL"], service.prefix)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
     interval = max(2.0, min(30.0, settings.dashboards.idle_timeout / 5))
     chores = asyncio.ensure_future(housekeeping(service, interval))
-    await stopping.wait()
+    await until_stopped(log)
     chores.cancel()
     server.stop()
     await service.stop_all()

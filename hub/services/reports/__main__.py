@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from hub.secretfiles import kept_secret
 from hub.settings import ConfigError, load
 from hub.storage import Layout
 
+from .. import until_stopped
 from .app import make_app
 from .runners import runner_for
 from .service import HubAPI, ReportsService
@@ -38,11 +38,7 @@ async def serve() -> None:
     app = make_app(service, prefix, hub_prefix, secret)
     server = app.listen(url.port, address=url.hostname, xheaders=True)
     logging.getLogger("datalab.reports").info("reports service on %s%s", os.environ["JUPYTERHUB_SERVICE_URL"], prefix)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
+    await until_stopped(logging.getLogger("datalab.reports"))
     server.stop()
     service.stop()
 

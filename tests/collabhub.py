@@ -16,13 +16,12 @@ import copy
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
+from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 
 PROJECT = "sante-territoires"
@@ -91,16 +90,5 @@ class CollabHub(RunningHub):
 @pytest.fixture(scope="session")
 def collab_hub():
     """The collaboration hub, once per run (see the module docstring for its people)."""
-    workdir = Path(tempfile.mkdtemp(prefix="datalab-collab-"))
-    workdir.chmod(0o755)
-    running = CollabHub(workdir)
-    try:
-        running.start()
+    with served(CollabHub(open_workdir("datalab-collab-")), "collab-hub.log") as running:
         yield running
-    finally:
-        running.stop()
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(running.log_path, ARTIFACTS / "collab-hub.log")
-        if os.geteuid() == 0:
-            running.remove_accounts()
-        shutil.rmtree(workdir, ignore_errors=True)

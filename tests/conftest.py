@@ -3,6 +3,7 @@ on free loopback ports, with its own data directory, stopped at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -127,22 +128,33 @@ class RunningHub:
                 subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def hub():
-    """The hub shared by the integration and browser tests of one run.
-
-    Its directory is made outside pytest's 0700 temporary tree: the labs run as other
-    Unix accounts, which must be able to reach their homes."""
-    workdir = Path(tempfile.mkdtemp(prefix="datalab-test-"))
+def open_workdir(prefix: str) -> Path:
+    """A new directory for a test hub, outside pytest's 0700 temporary tree: labs run as
+    other Unix accounts, which must be able to reach their homes."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     workdir.chmod(0o755)
-    running = RunningHub(workdir)
+    return workdir
+
+
+@contextlib.contextmanager
+def served(running: RunningHub, artifact: str):
+    """Start ``running``; on exit stop it, keep its log as ``tests/artifacts/<artifact>``,
+    delete the Unix accounts it made and its directory."""
     try:
         running.start()
         yield running
     finally:
         running.stop()
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(running.log_path, ARTIFACTS / "hub.log")
+        if running.log_path.exists():
+            shutil.copy(running.log_path, ARTIFACTS / artifact)
         if os.geteuid() == 0:
             running.remove_accounts()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(running.workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """The hub shared by the integration and browser tests of one run."""
+    with served(RunningHub(open_workdir("datalab-test-")), "hub.log") as running:
+        yield running

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -95,23 +93,18 @@ def running_docker_hub(image: str, tag: str, artifact: str, **docker_keys):
     """A :class:`tests.conftest.RunningHub` on the docker backend, started; on exit it
     is stopped, its log kept as ``tests/artifacts/<artifact>``, its containers, volumes
     and data directory removed."""
-    from tests.conftest import ARTIFACTS, RunningHub
+    from tests.conftest import RunningHub, open_workdir, served
 
     prefix = run_prefix(tag)
-    workdir = Path(tempfile.mkdtemp(prefix="datalab-docker-test-"))
-    workdir.chmod(0o755)
-    running = RunningHub(workdir, overrides=docker_hub_overrides(prefix, image, **docker_keys))
+    running = RunningHub(
+        open_workdir("datalab-docker-test-"), overrides=docker_hub_overrides(prefix, image, **docker_keys)
+    )
     running.name_prefix = prefix
     try:
-        running.start()
-        yield running
+        with served(running, artifact):
+            yield running
     finally:
-        running.stop()
-        ARTIFACTS.mkdir(exist_ok=True)
-        if running.log_path.exists():
-            shutil.copy(running.log_path, ARTIFACTS / artifact)
         remove_docker_objects(prefix)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ partner (``a-<partner id>``), for the 21 parallel runs."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import requests
 import yaml
 
 from tests.collabhub import git, library_repository
-from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
+from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 
 NOTEBOOKS = REPO / "tests" / "integration" / "reports_notebooks"
@@ -40,23 +38,14 @@ def reports_overrides(library: Path, data_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def reports_hub():
     """A running hub (and its reports service) shared by the reports tests."""
-    workdir = Path(tempfile.mkdtemp(prefix="datalab-reports-"))
-    workdir.chmod(0o755)
+    workdir = open_workdir("datalab-reports-")
     library = library_repository(workdir / "library-source")
     shutil.copytree(NOTEBOOKS, library / "tests-rapports")
     git(library.parent, "add", "library")
     git(library.parent, "commit", "--quiet", "-m", "Report test notebooks")
     running = RunningHub(workdir, reports_overrides(library, workdir / "data"))
-    try:
-        running.start()
+    with served(running, "reports-hub.log"):
         yield running
-    finally:
-        running.stop()
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(running.log_path, ARTIFACTS / "reports-hub.log")
-        if os.geteuid() == 0:
-            running.remove_accounts()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class ReportsClient:

@@ -208,8 +208,6 @@ def apply_docker(c, settings: Settings) -> None:
     Raises :class:`ConfigError` (engine not answering, image missing, network mismatch)."""
     from .backends import docker as backend
 
-    layout = storage.Layout(settings.data_dir)
-    backend.mirror_library(layout.library, backend.library_mirror(layout))
     client = backend.engine()
     image = backend.image_of(settings)
     backend.check_image(client, image)

@@ -73,10 +73,11 @@ def overrides(workdir: Path) -> dict:
 
 
 class CollabHub(RunningHub):
-    """The collaboration hub; ``library_repo`` is the git repository of its library."""
+    """The collaboration hub; ``library_repo`` is the git repository of its library;
+    ``extra``: more top-level overrides (a backend's sections)."""
 
-    def __init__(self, workdir: Path):
-        super().__init__(workdir, overrides(workdir))
+    def __init__(self, workdir: Path, extra: dict | None = None):
+        super().__init__(workdir, {**overrides(workdir), **(extra or {})})
         folder = library_repository(workdir / "library-repo")
         self.library_repo = folder.parent
         config = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))

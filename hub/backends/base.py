@@ -34,9 +34,10 @@ LAB_PROGRAM = (
 )
 
 
-def lab_command(python: str) -> list[str]:
-    """The command starting a lab with the interpreter ``python`` (a path)."""
-    return [python, "-c", LAB_PROGRAM]
+def lab_command(python: str, prelude: str = "") -> list[str]:
+    """The command starting a lab with the interpreter ``python`` (a path), after the
+    Python statements ``prelude`` (our own code, never user input)."""
+    return [python, "-c", prelude + LAB_PROGRAM]
 
 
 class DataLabSpawnerMixin(Configurable):

@@ -48,6 +48,8 @@ from .base import DataLabSpawnerMixin, lab_command
 
 HOME = "/home/jovyan"
 LAB_PYTHON = "/opt/datalab/bin/python"  # the lab image's environment (images/lab/Dockerfile)
+LIBRARY_ROOT = "/srv/datalab/library"  # <data_dir>/library, read-only
+LIBRARY_CURRENT = f"{LIBRARY_ROOT}/current"
 LAB_UID, LAB_GID = 1000, 100
 IMAGE_NAME = "datalab-lab"
 BUILD_COMMAND = "make image"
@@ -178,43 +180,20 @@ def _first_host(subnet: str) -> str:
     return str(next(IPv4Network(subnet).hosts()))
 
 
-def library_mirror(layout: storage.Layout) -> Path:
-    """Where containers find the library: ``<data_dir>/docker/library``."""
-    return layout.root / "docker" / "library"
-
-
-def mirror_library(source: Path, target: Path) -> None:
-    """Make ``target`` an identical copy of ``source`` by changing it in place.
-
-    :func:`hub.storage.publish_library` swaps a new copy in by renaming directories; a
-    running container's bind mount keeps pointing at the removed copy. This mirror keeps
-    its directories (files are replaced one by one, atomically), so labs running across a
-    hub restart see the library as it is now. Directories 0755, files 0644. ``OSError``.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    os.chmod(target.parent, 0o755)
-    wanted: set[Path] = set()
-    for dirpath, dirnames, filenames in os.walk(source):
-        rel = Path(dirpath).relative_to(source)
-        (target / rel).mkdir(exist_ok=True)
-        os.chmod(target / rel, 0o755)
-        wanted.add(rel)
-        for f in filenames:
-            wanted.add(rel / f)
-            src, dst = Path(dirpath) / f, target / rel / f
-            if dst.is_file() and not dst.is_symlink() and dst.read_bytes() == src.read_bytes():
-                continue
-            staging = dst.with_name(f".{f}.new")
-            shutil.copyfile(src, staging)
-            os.chmod(staging, 0o644)
-            os.replace(staging, dst)
-    for dirpath, dirnames, filenames in os.walk(target, topdown=False):
-        rel = Path(dirpath).relative_to(target)
-        for f in filenames:
-            if rel / f not in wanted:
-                (target / rel / f).unlink()
-        if rel not in wanted:
-            shutil.rmtree(target / rel)
+def library_link_program() -> str:
+    """Python run in the container before the lab: make ``~/bibliotheque`` a link to
+    ``/srv/datalab/library/current``. The library's root (``current`` and ``versions/``)
+    is bind-mounted read-only, so a publication switching ``current`` reaches running
+    labs at once and whole. An empty directory of that name (the mount point of an older
+    layout) is replaced; the person's own file or directory is left alone."""
+    return (
+        "import os\n"
+        f"link = os.path.join(os.environ['HOME'], {storage.LIBRARY_LINK!r})\n"
+        "if os.path.isdir(link) and not os.path.islink(link) and not os.listdir(link):\n"
+        "    os.rmdir(link)\n"
+        "if not os.path.lexists(link):\n"
+        f"    os.symlink({LIBRARY_CURRENT!r}, link)\n"
+    )
 
 
 def _verbatim(template: str, spawner: DockerSpawner) -> str:
@@ -263,7 +242,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     @default("cmd")
     def _default_cmd(self):
-        return lab_command(LAB_PYTHON)
+        return lab_command(LAB_PYTHON, prelude=library_link_program())
 
     @default("object_name")
     def _object_name_default(self):
@@ -275,7 +254,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         layout = self.layout
         volumes = {
             self.docker_names["volume"]: {"bind": HOME, "mode": "rw"},
-            str(library_mirror(layout)): {"bind": f"{HOME}/{storage.LIBRARY_LINK}", "mode": "ro"},
+            str(layout.library_root): {"bind": LIBRARY_ROOT, "mode": "ro"},
         }
         for p in sorted(partner_ids):
             space = prepare_shared_space(layout.partner_space(p))
@@ -320,9 +299,8 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     def get_env(self):
         env = super().get_env()
-        library = f"{HOME}/{storage.LIBRARY_LINK}"
-        env["PYTHONPATH"] = library
-        env["DATALAB_LIBRARY"] = library
+        env["PYTHONPATH"] = LIBRARY_CURRENT
+        env["DATALAB_LIBRARY"] = LIBRARY_CURRENT
         env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
         if self.selected_profile is not None:
             env["DATALAB_PROFILE"] = self.selected_profile.id

@@ -1,16 +1,17 @@
-"""The docker section of the deployment file, DATALAB_BACKEND, and the library mirror
-the containers mount."""
+"""The docker section of the deployment file, DATALAB_BACKEND, and the library link
+the containers make at start."""
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from hub.apply import backend_from_env
-from hub.backends.docker import mirror_library
+from hub.backends.docker import library_link_program
 from hub.settings import Backend, ConfigError, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,20 +53,25 @@ def test_datalab_backend_overrides_the_file(monkeypatch):
     assert backend_from_env(settings).spawner.backend is Backend.local
 
 
-def test_library_mirror_changes_in_place(tmp_path):
-    source, target = tmp_path / "library", tmp_path / "mirror"
-    (source / "data").mkdir(parents=True)
-    (source / "a.ipynb").write_text("v1")
-    (source / "data" / "old.csv").write_text("x")
-    mirror_library(source, target)
-    inode = target.stat().st_ino
-    (source / "a.ipynb").write_text("v2")
-    (source / "data" / "old.csv").unlink()
-    (source / "new").mkdir()
-    (source / "new" / "b.py").write_text("b")
-    mirror_library(source, target)
-    assert target.stat().st_ino == inode
-    assert (target / "a.ipynb").read_text() == "v2"
-    assert not (target / "data" / "old.csv").exists()
-    assert (target / "new" / "b.py").read_text() == "b"
-    assert oct((target / "new" / "b.py").stat().st_mode & 0o777) == "0o644"
+def _run_link_program(home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(home))
+    exec(library_link_program(), {})
+
+
+def test_library_link_points_at_the_current_version(tmp_path, monkeypatch):
+    _run_link_program(tmp_path, monkeypatch)
+    assert os.readlink(tmp_path / "bibliotheque") == "/srv/datalab/library/current"
+    _run_link_program(tmp_path, monkeypatch)  # a second start keeps the link
+    assert os.readlink(tmp_path / "bibliotheque") == "/srv/datalab/library/current"
+
+
+def test_library_link_replaces_an_old_mount_point_but_not_a_persons_folder(tmp_path, monkeypatch):
+    (tmp_path / "bibliotheque").mkdir()  # the empty mount point of the older layout
+    _run_link_program(tmp_path, monkeypatch)
+    assert (tmp_path / "bibliotheque").is_symlink()
+    (tmp_path / "bibliotheque").unlink()
+    (tmp_path / "bibliotheque").mkdir()
+    (tmp_path / "bibliotheque" / "mes-notes.ipynb").write_text("{}")
+    _run_link_program(tmp_path, monkeypatch)
+    assert not (tmp_path / "bibliotheque").is_symlink()
+    assert (tmp_path / "bibliotheque" / "mes-notes.ipynb").read_text() == "{}"

@@ -105,10 +105,10 @@ def test_container_has_its_profile_limits_mounts_and_no_privileges(docker_hub, e
         assert host["NetworkMode"] == "datalab-labs" and not host.get("PortBindings")
         assert attrs["Config"]["User"] == "1000:100"
         mounts = {m["Destination"]: m for m in attrs["Mounts"]}
-        assert set(mounts) == {"/home/jovyan", "/home/jovyan/bibliotheque",
+        assert set(mounts) == {"/home/jovyan", "/srv/datalab/library",
                                "/home/jovyan/partenaire-univ-beta"}
         assert mounts["/home/jovyan"]["Type"] == "volume" and mounts["/home/jovyan"]["RW"]
-        assert not mounts["/home/jovyan/bibliotheque"]["RW"]
+        assert not mounts["/srv/datalab/library"]["RW"]
         assert mounts["/home/jovyan/partenaire-univ-beta"]["RW"]
     finally:
         client.stop_server()

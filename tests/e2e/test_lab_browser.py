@@ -53,6 +53,10 @@ def test_analyst_runs_the_map_notebook_in_the_french_lab(page, hub):
     page.goto(f"{hub.url}/hub/home")
     page.click("#stop")
     expect(page.locator("#start")).to_contain_text("Démarrer", timeout=60_000)
+    # a link into the stopped lab gets the French "not running" page, not the lab
+    page.goto(f"{hub.url}/hub/user/analyste1/lab")
+    expect(page.locator("h1")).to_have_text("Votre lab n'est pas démarré")
+    expect(page.locator("#start")).to_have_text("Démarrer mon lab")
 
 
 def test_decision_maker_lands_on_home_without_a_lab(page, hub):

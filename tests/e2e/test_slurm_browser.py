@@ -50,6 +50,9 @@ def test_analyst_runs_the_map_notebook_on_austral(page, slurm_hub, slurm_cluster
         page.click("input[type=submit]")
         expect(page.locator("#progress-message")).to_contain_text(
             "Raison Slurm : Resources (les ressources demandées ne sont pas libres)", timeout=30_000)
+        expect(page.locator("h1")).to_have_text("Votre lab démarre")
+        expect(page.locator("#cancel")).to_have_text("Annuler le démarrage")
+        expect(page.locator("#progress-log")).to_contain_text("Lab demandé.")
         page.locator("#progress-details").evaluate("d => d.open = true")
         screenshot(page, "slurm-spawn-pending")
     page.wait_for_url(re.compile(r".*/user/analyste1/lab.*"), timeout=60_000)

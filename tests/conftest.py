@@ -24,8 +24,8 @@ pytest_plugins = [
     "tests.services.dockerd",
     "tests.services.oidc",
     "tests.services.slurm",
+    "tests.collabhub",  # before reports_hub, which imports it
     "tests.services.reports_hub",
-    "tests.collabhub",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -422,6 +422,9 @@ def apply_culling(c, settings: Settings) -> None:
     }
     if settings.culling.spare_busy_kernels:
         c.LocalSpawner.extra_lab_args = culling.lab_args()
+    c.JupyterHub.template_vars = {
+        **c.JupyterHub.template_vars, "culling_idle_minutes": culling.idle_minutes(settings),
+    }
     service = {**culling.service(settings), "cwd": str(REPO)}
     c.JupyterHub.services = _extended(c.JupyterHub, "services", [service])
     c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", [culling.role()])

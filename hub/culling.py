@@ -72,6 +72,14 @@ def arbiter(*, inactive: dt.timedelta, inactive_limit: int, server: dict, **_) -
     return should_cull(_culling(), inactive, server, dt.datetime.now(dt.timezone.utc))
 
 
+def idle_minutes(settings: Settings) -> dict[str, int]:
+    """Profile id -> its idle timeout in whole minutes (at least 1), ``""`` for the
+    default: what the hub home page tells a person about their running lab."""
+    culling = settings.culling
+    ids = ["", *(p.id for p in settings.profiles)]
+    return {pid: max(1, round(policy(culling, pid or None)[0] / 60)) for pid in ids}
+
+
 def service(settings: Settings) -> dict:
     """The hub-managed service entry (``c.JupyterHub.services``) of the culler."""
     culling = settings.culling

@@ -7,7 +7,7 @@ runs scans in a worker thread, as its own user (root when isolation is on, so ev
 home is readable).
 
 The French page ``/hub/espace`` (:class:`SpacePage`) shows a person their home (local
-backend: homes live under the data directory; a container's volume or a cluster home is
+backend: under the data directory; docker backend: their home volume; a cluster home is
 not measured here) and the spaces of their partners and projects; an admin also sees
 every home and every space. Above its soft quota (``disk_usage.quotas``) a line is
 flagged; nothing is refused: hard quotas are the file system's (XFS project quotas, see
@@ -143,15 +143,38 @@ def partner_quota(conf: DiskUsage, partner_id: str) -> int | None:
     return disk_bytes(size) if size else None
 
 
+def home_path(settings: Settings, username: str, docker_client=None) -> Path | None:
+    """Where ``username``'s home is on this machine: under the data directory when some
+    profile runs on the local backend; else, with the docker backend, the data directory
+    of their home volume (``docker_client``: a docker-py client, default the local
+    engine); None when it is elsewhere (a cluster home) or does not exist yet."""
+    backends = settings.backends()
+    if Backend.local in backends:
+        account = system_account(username, settings.spawner.account_prefix)
+        return Layout(settings.data_dir).home(account)
+    if Backend.docker in backends:
+        import docker
+
+        from .backends.docker import names
+
+        try:
+            client = docker_client or docker.from_env(timeout=10)
+            volume = client.volumes.get(names(settings.docker.name_prefix, username)["volume"])
+            return Path(volume.attrs["Mountpoint"])
+        except (docker.errors.DockerException, KeyError):
+            return None
+    return None
+
+
 def areas_of(settings: Settings, username: str, partner_ids: set[str]) -> list[Area]:
     """The places shown to ``username``: their home (local backend), their partners'
     spaces and their projects' spaces, in that order."""
     layout = Layout(settings.data_dir)
     conf = settings.disk_usage
     found = []
-    if settings.spawner.backend is Backend.local:
-        account = system_account(username, settings.spawner.account_prefix)
-        found.append(Area("home", username, username, layout.home(account), home_quota(conf, partner_ids)))
+    home = home_path(settings, username)
+    if home is not None:
+        found.append(Area("home", username, username, home, home_quota(conf, partner_ids)))
     for partner in settings.partners:
         if partner.id in partner_ids:
             found.append(Area("partner", partner.id, partner.name, layout.partner_space(partner.id),
@@ -168,10 +191,10 @@ def all_areas(settings: Settings, users: dict[str, set[str]]) -> list[Area]:
     layout = Layout(settings.data_dir)
     conf = settings.disk_usage
     found = []
-    if settings.spawner.backend is Backend.local:
-        for name, partner_ids in sorted(users.items()):
-            account = system_account(name, settings.spawner.account_prefix)
-            found.append(Area("home", name, name, layout.home(account), home_quota(conf, partner_ids)))
+    for name, partner_ids in sorted(users.items()):
+        home = home_path(settings, name)
+        if home is not None:
+            found.append(Area("home", name, name, home, home_quota(conf, partner_ids)))
     for partner in settings.partners:
         found.append(Area("partner", partner.id, partner.name, layout.partner_space(partner.id),
                           partner_quota(conf, partner.id)))
@@ -222,14 +245,17 @@ class SpacePage(BaseHandler):
     async def get(self):
         user = self.current_user
         settings = self.datalab_settings
-        mine = areas_of(settings, user.name, partners_of([g.name for g in user.groups]))
-        everyone = None
+        partner_ids = partners_of([g.name for g in user.groups])
+        users = None
         if self.has_scope("admin:users"):
             users = {u.name: partners_of([g.name for g in u.groups]) for u in self.db.query(User)}
-            everyone = all_areas(settings, users)
         loop = asyncio.get_running_loop()
-        mine_rows = await loop.run_in_executor(None, rows, mine, self.cache)
-        everyone_rows = await loop.run_in_executor(None, rows, everyone, self.cache) if everyone else None
+        mine_rows = await loop.run_in_executor(
+            None, lambda: rows(areas_of(settings, user.name, partner_ids), self.cache)
+        )
+        everyone_rows = None
+        if users is not None:
+            everyone_rows = await loop.run_in_executor(None, lambda: rows(all_areas(settings, users), self.cache))
         html = await self.render_template(
             "espace.html", user=user, mine=mine_rows, everyone=everyone_rows,
             cache_minutes=max(1, self.cache.ttl // 60),

@@ -88,6 +88,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
         "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
         "share_nav": "Partage",
+        "home_idle_notice": (
+            "Sans activité pendant {minutes} min, votre lab est arrêté automatiquement ; "
+            "vos fichiers sont conservés."
+        ),
         "space_nav": "Espace disque",
         "space_title": "Espace disque",
         "space_intro": (
@@ -369,6 +373,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_waiting": "Container started: waiting for the JupyterLab server…",
         "docker_failed": "Docker could not start your lab: {reason}",
         "share_nav": "Sharing",
+        "home_idle_notice": (
+            "After {minutes} min without activity your lab is stopped automatically; "
+            "your files are kept."
+        ),
         "space_nav": "Disk space",
         "space_title": "Disk space",
         "space_intro": (

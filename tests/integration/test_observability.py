@@ -136,6 +136,10 @@ def test_a_start_is_recorded_and_the_lab_counted(obs_hub, people):
     assert "600.0" in buckets
     running = {(s.labels["backend"], s.labels["partner"]): s.value for s in found["datalab_running_servers"]}
     assert running.get(("local", "univ-alpha")) == 1
+    home = analyst.session.get(f"{obs_hub.url}/hub/home")
+    notice = re.search(r'id="idle-notice"[^>]*>([^<]*)<', home.content.decode("utf-8"))
+    assert notice, "no idle notice on the home page"
+    assert "Sans activité pendant 1 min, votre lab est arrêté automatiquement" in notice.group(1)
 
 
 def test_disk_usage_page_shows_the_users_file_and_the_quota_warning(obs_hub, people):

@@ -193,3 +193,27 @@ def test_sizes_are_shown_in_french_units():
     assert diskusage.human(512) == "512 o"
     assert diskusage.human(1536) == "1,5 Kio"
     assert diskusage.human(3 * 1024**3) == "3,0 Gio"
+
+
+class FakeVolumes:
+    def __init__(self, known: dict[str, str]):
+        self.known = known
+
+    def get(self, name):
+        import docker
+
+        if name not in self.known:
+            raise docker.errors.NotFound(f"no volume {name}")
+        return type("Volume", (), {"attrs": {"Mountpoint": self.known[name]}})()
+
+
+def test_home_is_the_home_volume_on_docker_and_under_the_data_dir_on_local():
+    docker_settings = settings_with(
+        spawner={**EXAMPLE["spawner"], "backend": "docker"},
+        profiles=[p for p in EXAMPLE["profiles"] if "backend" not in p],
+    )
+    client = type("Client", (), {"volumes": FakeVolumes({"datalab-home-analyste1": "/var/lib/docker/volumes/x/_data"})})()
+    assert diskusage.home_path(docker_settings, "analyste1", client) == Path("/var/lib/docker/volumes/x/_data")
+    assert diskusage.home_path(docker_settings, "analyste2", client) is None
+    local = settings_with()
+    assert diskusage.home_path(local, "analyste1") == local.data_dir / "homes" / "jupyter-analyste1"

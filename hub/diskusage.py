@@ -167,8 +167,8 @@ def home_path(settings: Settings, username: str, docker_client=None) -> Path | N
 
 
 def areas_of(settings: Settings, username: str, partner_ids: set[str]) -> list[Area]:
-    """The places shown to ``username``: their home (local backend), their partners'
-    spaces and their projects' spaces, in that order."""
+    """The places shown to ``username``: their home (when :func:`home_path` finds it),
+    their partners' spaces and their projects' spaces, in that order."""
     layout = Layout(settings.data_dir)
     conf = settings.disk_usage
     found = []

@@ -1,7 +1,8 @@
-"""Culling, metrics and disk usage on a real hub: an idle lab is culled and a lab whose
-kernel computes is not; /hub/metrics and the services' /metrics answer only the metrics
-token and parse with prometheus_client's parser, a start is in the spawn histogram; the
-disk usage page shows a file the user wrote and warns above a tiny quota."""
+"""Culling, metrics and disk usage on a real hub: an idle lab is culled, a lab whose
+kernel computes is not, nor one whose profile has a longer timeout; /hub/metrics and the
+services' /metrics answer only the metrics token and parse with prometheus_client's
+parser, a start is in the spawn histogram; the disk usage page shows a file the user
+wrote and warns above a tiny quota."""
 
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def server_of(admin: HubClient, name: str) -> dict | None:
     return admin.api("GET", f"/users/{name}").json().get("servers", {}).get("")
 
 
-def test_idle_lab_is_culled_and_computing_lab_is_not(obs_hub, people):
+def test_idle_lab_is_culled_but_not_a_computing_lab_nor_one_with_a_longer_policy(obs_hub, people):
     admin = people("coordinateur")
     busy = people("analyste2")
     r = busy.start_server()
@@ -193,8 +194,14 @@ def test_idle_lab_is_culled_and_computing_lab_is_not(obs_hub, people):
     idle_since = dt.datetime.fromisoformat(last_activity.replace("Z", "+00:00"))
     late = (dt.datetime.now(dt.timezone.utc) - idle_since).total_seconds() - IDLE_TIMEOUT
     print(f"\nidle lab gone {late:.1f} s after its idle timeout ({IDLE_TIMEOUT} s, checks every {CULL_EVERY} s)")
-    # the computing lab has been idle (no request) for longer than the timeout too
-    time.sleep(IDLE_TIMEOUT)
+    # a lab of the profile with its own (one hour) idle timeout, started now, stays idle
+    own_policy = people("analyste1")
+    assert own_policy.start_server({"profile": "calcul"}).status_code in (201, 202)
+    time.sleep(IDLE_TIMEOUT + CULL_EVERY + ACTIVITY_INTERVAL)
+    # by now the computing lab has had no request for far longer than the timeout too
     server = server_of(admin, "analyste2")
     assert server and server["ready"], "the lab whose kernel computes was culled"
+    server = server_of(admin, "analyste1")
+    assert server and server["user_options"]["profile"] == "calcul", "the calcul lab was culled"
     busy.stop_server()
+    own_policy.stop_server()

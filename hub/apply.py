@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import library, oidc, partners, sharing, storage
+from . import culling, diskusage, library, metrics, oidc, partners, sharing, storage
 from .messages import CATALOGUE
 from .secretfiles import kept_secret
 from .settings import Backend, ConfigError, Role, Settings, config_path
@@ -49,6 +49,9 @@ def apply(c, settings: Settings) -> None:
     apply_library(c, settings)
     apply_reports(c, settings)
     apply_dashboards(c, settings)
+    apply_culling(c, settings)
+    apply_metrics(c, settings, layout)
+    apply_disk_usage(c, settings)
 
 
 def publish_library(settings: Settings) -> None:
@@ -401,3 +404,55 @@ def apply_dashboards(c, settings: Settings) -> None:
         },
         partners.service_access_role(SERVICE_NAME),
     ])
+
+
+def apply_culling(c, settings: Settings) -> None:
+    """Idle labs stopped by jupyterhub-idle-culler (:mod:`hub.culling`), a hub-managed
+    service with its least-privilege role; labs and the proxy report activity every
+    ``culling.activity_interval`` seconds; local labs count busy kernels as activity."""
+    if not settings.culling.enabled:
+        return
+    interval = settings.culling.activity_interval
+    c.JupyterHub.last_activity_interval = interval
+    c.Spawner.environment = {
+        **(c.Spawner["environment"] if "environment" in c.Spawner else {}),
+        "JUPYTERHUB_ACTIVITY_INTERVAL": str(interval),
+    }
+    if settings.culling.spare_busy_kernels:
+        c.LocalSpawner.extra_lab_args = culling.lab_args()
+    c.JupyterHub.template_vars = {
+        **c.JupyterHub.template_vars, "culling_idle_minutes": culling.idle_minutes(settings),
+    }
+    service = {**culling.service(settings), "cwd": str(REPO)}
+    c.JupyterHub.services = _extended(c.JupyterHub, "services", [service])
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", [culling.role()])
+
+
+def apply_metrics(c, settings: Settings, layout: storage.Layout) -> None:
+    """Prometheus metrics (:mod:`hub.metrics`): ``/hub/metrics`` and the services'
+    ``/metrics`` answer the token of the ``metrics`` service (kept in
+    ``<data_dir>/hub/metrics_token``, scope ``read:metrics`` only); DataLab's own metrics
+    are registered in the hub process."""
+    c.JupyterHub.authenticate_prometheus = True
+    token = kept_secret(layout.hub / metrics.TOKEN_FILE)
+    c.JupyterHub.services = _extended(c.JupyterHub, "services", [
+        {"name": metrics.SERVICE_NAME, "api_token": token},
+    ])
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", [
+        {
+            "name": metrics.ROLE_NAME,
+            "description": "Read the Prometheus metrics of the hub and its services",
+            "scopes": [metrics.SCOPE],
+            "services": [metrics.SERVICE_NAME],
+        },
+    ])
+    metrics.register_hub_collectors(settings)
+    c.EventLogger.handlers = _extended(c.EventLogger, "handlers", [metrics.SpawnRecorder(settings)])
+
+
+def apply_disk_usage(c, settings: Settings) -> None:
+    """The disk usage page ``/hub/espace`` (:mod:`hub.diskusage`) and its menu entry."""
+    if not settings.disk_usage.enabled:
+        return
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", diskusage.handlers(settings))
+    c.JupyterHub.template_vars = {**c.JupyterHub.template_vars, "space_page": True}

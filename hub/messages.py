@@ -104,6 +104,36 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
         "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
         "share_nav": "Partage",
+        "home_idle_notice": (
+            "Sans activité pendant {minutes} min, votre lab est arrêté automatiquement ; "
+            "vos fichiers sont conservés."
+        ),
+        "space_nav": "Espace disque",
+        "space_title": "Espace disque",
+        "space_intro": (
+            "La place qu'occupent vos fichiers : votre dossier personnel et les espaces "
+            "partagés de vos partenaires et projets. Au-delà du quota indicatif, pensez à "
+            "faire du tri."
+        ),
+        "space_warning": (
+            "Un de vos espaces dépasse son quota indicatif : supprimez ou archivez des "
+            "fichiers, ou contactez l'équipe DataLab."
+        ),
+        "space_mine": "Mes espaces",
+        "space_everyone": "Tous les espaces (administration)",
+        "space_kind": "Type",
+        "space_place": "Espace",
+        "space_used": "Occupé",
+        "space_files": "Fichiers",
+        "space_quota": "Quota indicatif",
+        "space_no_quota": "aucun",
+        "space_over": "Quota dépassé",
+        "space_at_least": "au moins",
+        "space_kind_home": "Dossier personnel",
+        "space_kind_partner": "Espace partenaire",
+        "space_kind_project": "Espace projet",
+        "space_nothing": "Aucun espace mesuré pour vous sur ce hub.",
+        "space_cached": "Mesures mises à jour au plus toutes les {minutes} minute(s).",
         "share_title": "Partager mon lab",
         "share_intro": (
             "Ouvrez votre lab à une personne, à un partenaire ou à un projet de DataLab : "
@@ -375,6 +405,35 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_waiting": "Container started: waiting for the JupyterLab server…",
         "docker_failed": "Docker could not start your lab: {reason}",
         "share_nav": "Sharing",
+        "home_idle_notice": (
+            "After {minutes} min without activity your lab is stopped automatically; "
+            "your files are kept."
+        ),
+        "space_nav": "Disk space",
+        "space_title": "Disk space",
+        "space_intro": (
+            "The space your files take: your home folder and the shared spaces of your "
+            "partners and projects. Above the indicative quota, please tidy up."
+        ),
+        "space_warning": (
+            "One of your spaces is above its indicative quota: delete or archive files, "
+            "or contact the DataLab team."
+        ),
+        "space_mine": "My spaces",
+        "space_everyone": "All spaces (administration)",
+        "space_kind": "Kind",
+        "space_place": "Space",
+        "space_used": "Used",
+        "space_files": "Files",
+        "space_quota": "Indicative quota",
+        "space_no_quota": "none",
+        "space_over": "Over quota",
+        "space_at_least": "at least",
+        "space_kind_home": "Home folder",
+        "space_kind_partner": "Partner space",
+        "space_kind_project": "Project space",
+        "space_nothing": "No space of yours is measured on this hub.",
+        "space_cached": "Measures are refreshed at most every {minutes} minute(s).",
         "share_title": "Share my lab",
         "share_intro": (
             "Open your lab to a person, a partner or a DataLab project: you then work "

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import default
+from traitlets import List, Unicode, default
 
 from .. import storage
 from ..names import system_account
@@ -185,9 +185,16 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
     def _default_cmd(self):
         return lab_command(sys.executable)
 
+    extra_lab_args = List(
+        Unicode(), help="Arguments added to every local lab's command line (after Spawner.args)"
+    ).tag(config=True)
+
     @property
     def person(self) -> Person:
         return Person(self.settings, self.user.name, self.partner_ids)
+
+    def get_args(self):
+        return [*super().get_args(), *self.extra_lab_args]
 
     async def start(self):
         self.notebook_dir = str(self.person.prepare())

@@ -43,6 +43,7 @@ from tornado import web
 from traitlets import Any, Bool, Float, List, Unicode
 
 from .. import storage
+from ..metrics import SLURM_PENDING
 from ..messages import text
 from ..names import safe_name
 from ..settings import (
@@ -573,6 +574,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     async def _follow_start(self) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(5, self.start_timeout - 3)
+        submitted = loop.time()
         last = None
         while True:
             info = await self.query()
@@ -586,6 +588,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                     self.node = info.node
                     self.ip = await self.node_address(info.node)
                     self.walltime_end = _timestamp(info.end)
+                    SLURM_PENDING.labels(partition=self.request.partition).observe(loop.time() - submitted)
                     self._save_state()
                     self._event(60, self._t("slurm_running", job=self.job_id, node=info.node))
                 if self.port and await _listening(self.ip, self.port):

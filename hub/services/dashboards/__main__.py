@@ -18,6 +18,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from .. import until_stopped
+from ...metrics import MetricsHandler
 from ...settings import Backend, ConfigError, load
 from ...storage import Layout
 from .handlers import (
@@ -53,6 +54,7 @@ def make_app(service: DashboardService) -> web.Application:
         [
             (prefix, GalleryHandler),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+            (url_path_join(prefix, "metrics"), MetricsHandler),
             (url_path_join(prefix, f"preview/{ID}"), PreviewHandler),
             (url_path_join(prefix, "api/dashboards"), DashboardsApiHandler),
             (url_path_join(prefix, f"api/dashboards/{ID}"), DashboardApiHandler),

@@ -19,6 +19,7 @@ from jupyterhub.services.auth import HubOAuthenticated
 from tornado import httputil, web, websocket
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from ...metrics import DASHBOARD_VIEWS
 from ...partners import role_group
 from ...settings import Role
 from .runners import StartError
@@ -168,10 +169,13 @@ class ProxyHandler(Base):
             return
         is_page = rest == "" and self.request.method == "GET"
         if is_page and not await self.service.admit(dashboard):
+            DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="busy").inc()
             seconds = self.service.conf.retry_after
             self.set_header("Retry-After", str(seconds))
             self.message_page(503, "dash_busy_title", "dash_busy", seconds=seconds)
             return
+        if is_page:
+            DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="shown").inc()
         self.pending_page = is_page
         self.service.request_started(dashboard.id)
         try:

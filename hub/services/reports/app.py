@@ -28,6 +28,7 @@ from tornado import web
 
 from hub.messages import CATALOGUE
 
+from ...metrics import MetricsHandler
 from .archive import HTML, LOG, NOTEBOOK
 from .db import RunRow, ScheduleRow
 from .service import Caller, Refused, ReportsService, as_local
@@ -276,6 +277,7 @@ def make_app(service: ReportsService, prefix: str, hub_prefix: str, cookie_secre
     jinja.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     routes = [
         (r"oauth_callback", HubOAuthCallbackHandler),
+        (r"metrics", MetricsHandler),
         (r"api/schedules", SchedulesAPI),
         (r"api/schedules/([a-z0-9-]+)", ScheduleAPI),
         (r"api/schedules/([a-z0-9-]+)/runs", RunsAPI),

@@ -32,6 +32,7 @@ from hub.partners import partners_of, role_group
 from hub.settings import MisfirePolicy, ReportSchedule, Role, Settings, complete_models
 from hub.storage import Layout
 
+from ...metrics import REPORT_RUNS
 from .archive import LOG, Archive, RunOutcome
 from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
 from .notebooks import NotebookProblem, check_parameters, declared_parameters, kernel_of, resolve
@@ -361,6 +362,7 @@ class ReportsService:
             self._update(run_id, status=outcome.status, ended=utcnow(), error=outcome.error,
                          files_json=json.dumps(kept))
             log.info("run %s of %s %s", run_id, row.id, outcome.status)
+            REPORT_RUNS.labels(status=outcome.status).inc()
         self._apply_retention(row)
 
     async def _request(self, run_id: int, row: ScheduleRow, log_path) -> RunRequest:

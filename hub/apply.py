@@ -49,6 +49,7 @@ def apply(c, settings: Settings) -> None:
     apply_library(c, settings)
     apply_reports(c, settings)
     apply_dashboards(c, settings)
+    apply_audit(c, settings)
 
 
 def publish_library(settings: Settings) -> None:
@@ -403,3 +404,19 @@ def apply_dashboards(c, settings: Settings) -> None:
         },
         partners.service_access_role(SERVICE_NAME),
     ])
+
+
+def apply_audit(c, settings: Settings) -> None:
+    """The audit trail (:mod:`hub.audit`, :mod:`hub.audit_hooks`): the hub's writer in
+    ``<data_dir>/audit/``, the audited spawner and authenticator classes, the request log
+    function. Runs last: it wraps the classes the other functions chose."""
+    from importlib.metadata import entry_points
+
+    from . import audit, audit_hooks
+
+    audit.configure(settings.data_dir, "hub", settings.audit.retention_days)
+    authenticator = c.JupyterHub.authenticator_class
+    if isinstance(authenticator, str):
+        (entry,) = entry_points(group="jupyterhub.authenticators", name=authenticator)
+        authenticator = entry.load()
+    audit_hooks.apply(c, c.JupyterHub.spawner_class, authenticator)

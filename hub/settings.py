@@ -694,6 +694,13 @@ class Dashboards(Model):
     publish: list[DashboardSeed] = []
 
 
+class AuditSettings(Model):
+    """The audit trail (:mod:`hub.audit`): JSON lines under ``<data_dir>/audit/``, one
+    file per process, rotated at midnight UTC. ``retention_days``: rotated files kept."""
+
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
 class Settings(Model):
     """The whole deployment file. ``base_dir`` is the directory relative paths start from."""
 
@@ -712,6 +719,7 @@ class Settings(Model):
     collaboration: Collaboration = Collaboration()
     reports: Reports = Field(default_factory=lambda: Reports())
     dashboards: Dashboards = Dashboards()
+    audit: AuditSettings = AuditSettings()
 
     @field_validator("partners")
     @classmethod

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.services.dockerd",
     "tests.services.oidc",
     "tests.services.slurm",
+    "tests.services.slurmdbd",
     "tests.services.reports_hub",
     "tests.collabhub",
 ]

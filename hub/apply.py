@@ -409,7 +409,7 @@ def apply_dashboards(c, settings: Settings) -> None:
 def apply_audit(c, settings: Settings) -> None:
     """The audit trail (:mod:`hub.audit`, :mod:`hub.audit_hooks`): the hub's writer in
     ``<data_dir>/audit/``, the audited spawner and authenticator classes, the request log
-    function. Runs last: it wraps the classes the other functions chose."""
+    function, and token-like values masked in the hub's own log. Runs last: it wraps the classes the other functions chose."""
     from importlib.metadata import entry_points
 
     from . import audit, audit_hooks
@@ -420,3 +420,7 @@ def apply_audit(c, settings: Settings) -> None:
         (entry,) = entry_points(group="jupyterhub.authenticators", name=authenticator)
         authenticator = entry.load()
     audit_hooks.apply(c, c.JupyterHub.spawner_class, authenticator)
+    c.JupyterHub.logging_config = {
+        "filters": {"datalab-scrub": {"()": "hub.audit.LogScrubFilter"}},
+        "handlers": {"console": {"filters": ["datalab-scrub"]}},
+    }

@@ -65,23 +65,38 @@ HUB_FILE = "audit.jsonl"
 SECRET_KEY = re.compile(r"token|secret|password|passwd|cookie|authori[sz]ation|credential|"
                         r"api[_-]?key|private|session|nonce|code_verifier|^code$|content|source_code",
                         re.IGNORECASE)
-#: Values that look like a token: JWTs, 24+ hex digits, 32+ base64url characters.
+#: Candidate token runs: JWTs, 24+ hex digits, 32+ base64url characters (see :func:`mask`).
 TOKEN_LIKE = re.compile(
     r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
     r"|(?<![A-Za-z0-9])[0-9a-fA-F]{24,}(?![A-Za-z0-9])"
-    r"|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-])"
+    r"|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}={0,2}(?![A-Za-z0-9_-])"
 )
 MASK = "[masked]"
 MAX_TEXT = 200  # characters kept of any string field
 
 
+def _masked(match: re.Match) -> str:
+    run = match.group(0)
+    if run.startswith("eyJ") or re.fullmatch(r"[0-9a-fA-F]+", run):
+        return MASK
+    # a base64url run is a token when it mixes digits and letters (not a long name)
+    letters = re.search(r"[A-Za-z]", run)
+    return MASK if letters and re.search(r"[0-9]", run) else run
+
+
+def mask(text: str) -> str:
+    """``text`` with every token-like run replaced by :data:`MASK`: JWTs, runs of 24+
+    hexadecimal digits, runs of 32+ base64url characters mixing letters and digits."""
+    return TOKEN_LIKE.sub(_masked, text)
+
+
 def _clean_text(value: str) -> str:
-    return TOKEN_LIKE.sub(MASK, value[:MAX_TEXT])
+    return mask(value[:MAX_TEXT])
 
 
 def scrub(event: dict) -> dict:
     """A copy of ``event`` safe to write: strings truncated to :data:`MAX_TEXT` characters
-    and token-like runs masked (:data:`TOKEN_LIKE`); ``detail`` reduced to scalar values
+    and token-like runs masked (:func:`mask`); ``detail`` reduced to scalar values
     whose keys do not name a secret (:data:`SECRET_KEY`)."""
     clean: dict = {}
     for key, value in event.items():
@@ -110,6 +125,22 @@ class ScrubFilter(logging.Filter):
             return False
         record.msg = json.dumps(scrub(event), ensure_ascii=False, separators=(",", ":"))
         record.args = None
+        return True
+
+
+class LogScrubFilter(logging.Filter):
+    """Masks token-like runs (:func:`mask`) in every record of a log handler: the
+    hub's own log (JupyterHub logs session ids and XSRF values at INFO level) goes through
+    it (see :func:`hub.apply.apply_audit`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        clean = mask(message)
+        if clean != message:
+            record.msg, record.args = clean, None
         return True
 
 

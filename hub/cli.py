@@ -391,7 +391,8 @@ def add_usage(subparsers) -> None:
     parser = subparsers.add_parser("usage", help="per-partner container-hours and Slurm core/GPU-hours of a month")
     parser.add_argument("--month", required=True, help="calendar month (UTC), YYYY-MM")
     parser.add_argument("--csv", action="store_true", help="CSV with a header line (default: a table)")
-    parser.add_argument("--output", help="write to this file (mode 0640) instead of the standard output")
+    parser.add_argument("--output", help="write to this file instead of the standard output (mode 0644: "
+                        "per-partner totals, no personal data; e.g. the admin dashboard's ~/usage/usage-YYYY-MM.csv)")
     parser.add_argument("--no-slurm", action="store_true", help="containers only (no sacct)")
     parser.set_defaults(handler=usage_report)
 
@@ -413,7 +414,8 @@ def usage_report(ctx: Context, args) -> int:
                   for r in rows]
         text = "\n".join(lines) + "\n"
     if args.output:
-        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with open(fd, "w", encoding="utf-8") as f:
             f.write(text)
     else:

@@ -283,9 +283,11 @@ def _audit_admin_group(handler, parts: list[str], method: str, who, fields: dict
     audit.record(action, target=f"group:{group}", partner=partner, **fields)
 
 
-def apply(c, spawner_class: type, authenticator_class: type) -> None:
-    """Wrap the configured spawner and authenticator classes and install
-    :func:`log_request` (merged into ``c.JupyterHub.tornado_settings``)."""
-    c.JupyterHub.spawner_class = audited_spawner(spawner_class)
-    c.JupyterHub.authenticator_class = audited_authenticator(authenticator_class)
+def apply(c, spawner_class: object, authenticator_class: object) -> None:
+    """Wrap the configured spawner and authenticator classes (when they are classes) and
+    install :func:`log_request` (merged into ``c.JupyterHub.tornado_settings``)."""
+    if isinstance(spawner_class, type):
+        c.JupyterHub.spawner_class = audited_spawner(spawner_class)
+    if isinstance(authenticator_class, type):
+        c.JupyterHub.authenticator_class = audited_authenticator(authenticator_class)
     c.JupyterHub.tornado_settings = {**c.JupyterHub.get("tornado_settings", {}), "log_function": log_request}

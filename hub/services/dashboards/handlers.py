@@ -176,12 +176,11 @@ class ProxyHandler(Base):
     async def proxy(self, dashboard_id: str, rest: str) -> None:
         is_page = rest == "" and self.request.method == "GET"
         if is_page:
-            self.audit_event = ("dashboard.view", f"dashboard:{dashboard_id}", [])
+            known = self.service.store.get(dashboard_id)
+            self.audit_event = ("dashboard.view", f"dashboard:{dashboard_id}", [known.partner] if known else [])
         dashboard = self.dashboard_or_page(dashboard_id)
         if dashboard is None:
             return
-        if is_page:
-            self.audit_event = ("dashboard.view", f"dashboard:{dashboard.id}", [dashboard.partner])
         if is_page and not await self.service.admit(dashboard):
             seconds = self.service.conf.retry_after
             self.set_header("Retry-After", str(seconds))

@@ -30,7 +30,12 @@ def overrides() -> dict:
     auth = example["auth"]
     auth["demo_users"].append({"name": "analyste3", "partner": "labo-atlas", "role": "analyst"})
     return {"auth": auth, "reports": {**example["reports"], "schedules": []},
-            "dashboards": {**example["dashboards"], "enabled": False}}
+            "dashboards": {**example["dashboards"], "publish": []}}
+
+
+TINY_NOTEBOOK = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Tableau"}],
+                 "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                 "nbformat": 4, "nbformat_minor": 5}
 
 
 class Scenario:
@@ -110,15 +115,32 @@ def scenario():
         a1.stop_server()
         s.times["analyste1.stopped"] = time.time()
 
+        auth = {"Authorization": f"token {token.json()['token']}"}
+        reports = f"{hub.url}/services/reports"
         schedule = a1.session.post(
-            f"{hub.url}/services/reports/api/schedules",
-            headers={"Authorization": f"token {token.json()['token']}"},
+            f"{reports}/api/schedules", headers=auth,
             json={"id": "audit-test", "notebook": "bibliotheque/03-rapport-departement.ipynb",
                   "cron": "0 7 * * *", "parameters": {"department": "14", "report_date": "2020-03-27"}})
         s.statuses["schedule"] = schedule.status_code
-        s.statuses["schedule_delete"] = a1.session.delete(
-            f"{hub.url}/services/reports/api/schedules/audit-test",
-            headers={"Authorization": f"token {token.json()['token']}"}).status_code
+        run = a1.session.post(f"{reports}/api/schedules/audit-test/runs", headers=auth)
+        s.statuses["run"] = run.status_code
+        deadline = time.monotonic() + 240
+        while run.json()["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(1)
+            run = a1.session.get(f"{reports}/api/runs/{run.json()['id']}", headers=auth)
+        s.run_id = run.json()["id"]
+        s.statuses["download"] = a1.session.get(f"{reports}/runs/{s.run_id}/report.html", headers=auth).status_code
+        s.statuses["schedule_delete"] = a1.session.delete(f"{reports}/api/schedules/audit-test",
+                                                          headers=auth).status_code
+
+        dashboards = f"{hub.url}/services/dashboards"
+        published = a1.session.post(f"{dashboards}/api/dashboards", headers=auth, json={
+            "notebook": TINY_NOTEBOOK, "id": "audit-tableau", "title": "Tableau audité",
+            "audience": {"partners": ["univ-alpha"]}})
+        s.statuses["publish"] = published.status_code
+        s.statuses["view_refused"] = a2.session.get(f"{dashboards}/d/audit-tableau/").status_code
+        s.statuses["unpublish"] = a1.session.delete(f"{dashboards}/api/dashboards/audit-tableau",
+                                                    headers=auth).status_code
 
         assert a2.session.get(f"{hub.url}/hub/logout").status_code == 200
         s.collect_secrets()
@@ -199,12 +221,24 @@ def test_admin_actions_and_a_refused_one(scenario):
     assert refused["result"] == "refused"
 
 
-def test_report_schedule_created_and_deleted(scenario):
+def test_report_schedule_run_download_and_deletion(scenario):
     events = scenario.events()
-    assert scenario.statuses["schedule"] == 201 and scenario.statuses["schedule_delete"] == 204
-    for action in ("report.schedule.create", "report.schedule.delete"):
+    assert [scenario.statuses[k] for k in ("schedule", "run", "download", "schedule_delete")] == [201, 202, 200, 204]
+    for action in ("report.schedule.create", "report.run", "report.schedule.delete"):
         line = only(events, action, actor="analyste1", target="schedule:audit-test")
         assert (line["partner"], line["result"]) == (["univ-alpha"], "success")
+    download = only(events, "report.download", actor="analyste1", target=f"run:{scenario.run_id}/report.html")
+    assert (download["partner"], download["result"]) == (["univ-alpha"], "success")
+
+
+def test_dashboard_published_refused_to_an_outsider_and_unpublished(scenario):
+    events = scenario.events()
+    assert [scenario.statuses[k] for k in ("publish", "view_refused", "unpublish")] == [201, 403, 204]
+    for action in ("dashboard.publish", "dashboard.unpublish"):
+        line = only(events, action, actor="analyste1", target="dashboard:audit-tableau")
+        assert (line["partner"], line["result"]) == (["univ-alpha"], "success")
+    view = only(events, "dashboard.view", actor="analyste2", target="dashboard:audit-tableau")
+    assert (view["partner"], view["result"], view["source"]) == (["univ-alpha"], "refused", "127.0.0.1")
 
 
 def test_no_token_or_secret_in_any_log_or_audit_line(scenario):

@@ -144,7 +144,7 @@ class LogScrubFilter(logging.Filter):
         return True
 
 
-class _Handler(logging.handlers.TimedRotatingFileHandler):
+class AuditFileHandler(logging.handlers.TimedRotatingFileHandler):
     """Daily rotation at midnight UTC; new files created with mode 0640."""
 
     def _open(self):
@@ -173,7 +173,7 @@ class Writer:
         for old in list(self.logger.handlers):
             self.logger.removeHandler(old)
             old.close()
-        handler = _Handler(self.path, when="midnight", utc=True, backupCount=retention_days,
+        handler = AuditFileHandler(self.path, when="midnight", utc=True, backupCount=retention_days,
                            encoding="utf-8")
         handler.addFilter(ScrubFilter())
         handler.setFormatter(logging.Formatter("%(message)s"))

@@ -27,7 +27,6 @@ import io
 import os
 import re
 import subprocess
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 

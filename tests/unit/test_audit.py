@@ -164,3 +164,14 @@ def test_cli_prints_matching_events(tmp_path, capsys):
     assert line.split("\t")[1:7] == ["analyste2", "server.access", "analyste1/", "univ-alpha", "127.0.0.1",
                                      "success"]
     assert line.endswith("shared=True")
+
+
+def test_rotation_keeps_the_old_file_readable_and_the_new_one_private(writer):
+    writer.record("login", actor="before")
+    (handler,) = [h for h in writer.logger.handlers if isinstance(h, audit.AuditFileHandler)]
+    handler.doRollover()
+    writer.record("login", actor="after")
+    rotated = [p for p in audit.files(writer.path.parent) if p != writer.path]
+    assert len(rotated) == 1 and rotated[0].name.startswith("audit.jsonl.")
+    assert writer.path.stat().st_mode & 0o777 == 0o640
+    assert [e["actor"] for e in audit.read(writer.path.parent)] == ["before", "after"]

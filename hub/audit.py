@@ -174,7 +174,7 @@ class Writer:
             self.logger.removeHandler(old)
             old.close()
         handler = AuditFileHandler(self.path, when="midnight", utc=True, backupCount=retention_days,
-                           encoding="utf-8")
+                                   encoding="utf-8")
         handler.addFilter(ScrubFilter())
         handler.setFormatter(logging.Formatter("%(message)s"))
         self.logger.addHandler(handler)
@@ -186,7 +186,10 @@ class Writer:
                **detail) -> dict:
         """Write one event (see the module's docstring for the fields; ``when`` defaults
         to now, ``detail`` are extra scalars). Returns the event as written before
-        scrubbing. ``ValueError`` for an unknown ``result``."""
+        scrubbing. ``ValueError`` for an action not in :data:`ACTIONS` or an unknown
+        ``result``."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}")
         if result not in RESULTS:
             raise ValueError(f"result must be one of {RESULTS}, not {result!r}")
         event = {

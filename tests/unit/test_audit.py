@@ -49,9 +49,11 @@ def test_files_and_directory_are_private(writer):
     assert writer.path.stat().st_mode & 0o777 == 0o640
 
 
-def test_an_unknown_result_is_refused(writer):
+def test_an_unknown_action_or_result_is_refused(writer):
     with pytest.raises(ValueError):
         writer.record("login", actor="a", result="ok")
+    with pytest.raises(ValueError):
+        writer.record("logon", actor="a")
 
 
 def test_the_module_writer_never_breaks_the_audited_action(tmp_path, caplog):

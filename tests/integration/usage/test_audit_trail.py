@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pwd
 import subprocess
 import sys
 import time
+
+from pathlib import Path
 
 import pytest
 import yaml
 
 from hub import audit, usage
+from hub.names import system_account
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 from tests.integration.test_collaboration import visit
@@ -22,14 +26,16 @@ pytestmark = pytest.mark.integration
 
 UTC = dt.timezone.utc
 NOT_CREDENTIALS = {"jupyterhub-session-id", "_xsrf"}
+USAGE_DASHBOARD = "usage-partenaires"
 
 
 def overrides() -> dict:
     example = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
     auth = example["auth"]
     auth["demo_users"].append({"name": "analyste3", "partner": "labo-atlas", "role": "analyst"})
+    usage_seed = [d for d in example["dashboards"]["publish"] if d["id"] == USAGE_DASHBOARD]
     return {"auth": auth, "reports": {**example["reports"], "schedules": []},
-            "dashboards": {**example["dashboards"], "publish": []}}
+            "dashboards": {**example["dashboards"], "publish": usage_seed}}
 
 
 TINY_NOTEBOOK = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Tableau"}],
@@ -285,3 +291,32 @@ def test_cli_answers_who_opened_which_servers_of_a_partner(scenario):
         capture_output=True, text=True, check=True, cwd=REPO,
     ).stdout
     assert earlier == ""
+
+
+def test_an_admin_sees_the_months_usage_on_the_usage_dashboard(scenario):
+    """The deployment's usage dashboard, for admins only: before any export it says so;
+    after `datalab usage --output ~coordinateur/usage/...` it shows each partner's hours."""
+    admin = scenario.clients["coordinateur"]
+    page = f"{scenario.hub.url}/services/dashboards/d/{USAGE_DASHBOARD}/"
+    first = admin.session.get(page)
+    assert first.status_code == 200 and "Aucun export" in first.text
+    assert scenario.clients["analyste1"].session.get(page).status_code == 403
+
+    account = system_account("coordinateur", scenario.hub.account_prefix)
+    try:
+        home = Path(pwd.getpwnam(account).pw_dir)
+    except KeyError:  # no isolation: the author's home is named after them
+        home = scenario.hub.layout.home("coordinateur")
+    month = dt.datetime.now(UTC).strftime("%Y-%m")
+    export = home / "usage" / f"usage-{month}.csv"
+    subprocess.run(
+        [sys.executable, "-m", "hub.cli", "--config", str(scenario.hub.config_path), "usage",
+         "--month", month, "--csv", "--no-slurm", "--output", str(export)],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )
+    rows = {line.split(",")[1]: line.split(",") for line in export.read_text().splitlines()[1:]}
+    assert set(rows) == {"univ-alpha", "labo-atlas"}
+    shown = admin.session.get(page)
+    assert shown.status_code == 200 and "Heures de lab" in shown.text
+    for partner, row in rows.items():
+        assert partner in shown.text and f"{float(row[2]):.6f}" in shown.text

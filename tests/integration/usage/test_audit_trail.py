@@ -57,6 +57,7 @@ class Scenario:
         self.clients: dict[str, HubClient] = {}
         self.times: dict[str, float] = {}
         self.statuses: dict[str, int] = {}
+        self.run_id = 0  # the report run made
 
     def login(self, name: str) -> HubClient:
         client = HubClient(self.hub.url, name, PASSWORD)

@@ -52,6 +52,7 @@ def apply(c, settings: Settings) -> None:
     apply_culling(c, settings)
     apply_metrics(c, settings, layout)
     apply_disk_usage(c, settings)
+    apply_audit(c, settings)
 
 
 def publish_library(settings: Settings) -> None:
@@ -456,3 +457,23 @@ def apply_disk_usage(c, settings: Settings) -> None:
         return
     c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", diskusage.handlers(settings))
     c.JupyterHub.template_vars = {**c.JupyterHub.template_vars, "space_page": True}
+
+
+def apply_audit(c, settings: Settings) -> None:
+    """The audit trail (:mod:`hub.audit`, :mod:`hub.audit_hooks`): the hub's writer in
+    ``<data_dir>/audit/``, the audited spawner and authenticator classes, the request log
+    function, and token-like values masked in the hub's own log. Runs last: it wraps the classes the other functions chose."""
+    from importlib.metadata import entry_points
+
+    from . import audit, audit_hooks
+
+    audit.configure(settings.data_dir, "hub", settings.audit.retention_days)
+    authenticator = c.JupyterHub.authenticator_class
+    if isinstance(authenticator, str):
+        (entry,) = entry_points(group="jupyterhub.authenticators", name=authenticator)
+        authenticator = entry.load()
+    audit_hooks.apply(c, c.JupyterHub.spawner_class, authenticator)
+    c.JupyterHub.logging_config = {
+        "filters": {"datalab-scrub": {"()": "hub.audit.LogScrubFilter"}},
+        "handlers": {"console": {"filters": ["datalab-scrub"]}},
+    }

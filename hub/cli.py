@@ -7,6 +7,8 @@
     datalab [--config FILE] library follow               publish library.ref on schedule
     datalab [--url URL] [--token T] reports list|create|run|runs|delete   scheduled reports
     datalab [--url URL] [--token T] dashboards publish|list|unpublish      Voilà dashboards
+    datalab [--config FILE] audit [--person P] [--partner X] [--action A] [--last 7d] ...
+    datalab [--config FILE] usage --month YYYY-MM [--csv] [--output FILE] [--no-slurm]
 
 Each area registers itself in :data:`AREAS` with a function adding its subparser; every
 command has a ``handler(ctx, args)`` default, where ``ctx`` (:class:`Context`) gives the
@@ -27,11 +29,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from . import library
+from . import audit, library, usage
 from .settings import ConfigError, GitRef, Settings, load
 
 
@@ -331,9 +334,99 @@ def dashboards_unpublish(ctx: Context, args) -> None:
     print(f"{args.id} unpublished")
 
 
+# -- datalab audit --------------------------------------------------------------------
+def _time(value: str):
+    try:
+        return audit.parse_time(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected an ISO date or time, e.g. 2026-11-23") from None
+
+
+def _duration(value: str):
+    try:
+        return audit.parse_duration(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_audit(subparsers) -> None:
+    """``datalab audit``: filter the audit trail (see :mod:`hub.audit`); reads
+    ``<data_dir>/audit/`` directly (run it on the hub's machine, as its user)."""
+    parser = subparsers.add_parser(
+        "audit", help="filter the audit trail by person, partner, action and period",
+        description="Example: who opened which servers of partner X last week: "
+                    "datalab audit --partner X --action server --last 7d",
+    )
+    parser.add_argument("--person", help="the actor, or the owner of the target")
+    parser.add_argument("--partner", help="a partner id among the event's partners")
+    parser.add_argument("--action", help="an action or a dotted prefix (server, share, login, admin...)")
+    parser.add_argument("--since", type=_time, help="from this UTC date/time (ISO 8601), inclusive")
+    parser.add_argument("--until", type=_time, help="until this UTC date/time, exclusive")
+    parser.add_argument("--last", type=_duration, help="the last N minutes/hours/days/weeks: 30m, 12h, 7d, 2w")
+    parser.add_argument("--json", action="store_true", help="print the matching JSON lines as written")
+    parser.set_defaults(handler=audit_query)
+
+
+def audit_query(ctx: Context, args) -> int:
+    since = args.since
+    if args.last is not None:
+        since = datetime.now(timezone.utc) - args.last
+    query = audit.Query(person=args.person, partner=args.partner, action=args.action,
+                        since=since, until=args.until)
+    events = audit.select(audit.read(ctx.settings.data_dir / audit.DIRECTORY), query)
+    for e in events:
+        if args.json:
+            print(json.dumps(e, ensure_ascii=False))
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in (e.get("detail") or {}).items())
+            print("\t".join([e["timestamp"], e.get("actor", ""), e.get("action", ""), e.get("target", ""),
+                             ",".join(e.get("partner") or []), e.get("source", ""), e.get("result", ""), detail]))
+    return 0
+
+
+# -- datalab usage --------------------------------------------------------------------
+def add_usage(subparsers) -> None:
+    """``datalab usage``: per-partner container-hours and Slurm core/GPU-hours of a month
+    (see :mod:`hub.usage`)."""
+    parser = subparsers.add_parser("usage", help="per-partner container-hours and Slurm core/GPU-hours of a month")
+    parser.add_argument("--month", required=True, help="calendar month (UTC), YYYY-MM")
+    parser.add_argument("--csv", action="store_true", help="CSV with a header line (default: a table)")
+    parser.add_argument("--output", help="write to this file instead of the standard output (mode 0644: "
+                        "per-partner totals, no personal data; e.g. the admin dashboard's ~/usage/usage-YYYY-MM.csv)")
+    parser.add_argument("--no-slurm", action="store_true", help="containers only (no sacct)")
+    parser.set_defaults(handler=usage_report)
+
+
+def usage_report(ctx: Context, args) -> int:
+    try:
+        lo, hi = usage.month_bounds(args.month)
+        jobs = [] if args.no_slurm or not ctx.settings.slurm.entitlements else usage.sacct(lo, hi)
+        events = audit.read(ctx.settings.data_dir / audit.DIRECTORY)
+        result = usage.compute(args.month, events, jobs, usage.account_partners(ctx.settings))
+    except usage.UsageError as e:
+        raise Failure(str(e)) from None
+    rows = result.rows()
+    if args.csv:
+        text = usage.to_csv(rows)
+    else:
+        lines = [f"{'partner':24} {'container h':>12} {'core h':>10} {'GPU h':>8}"]
+        lines += [f"{r['partner']:24} {r['container_hours']:>12} {r['core_hours']:>10} {r['gpu_hours']:>8}"
+                  for r in rows]
+        text = "\n".join(lines) + "\n"
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with open(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 #: Areas of the command line: name -> function adding its subparser.
 AREAS: dict[str, Callable] = {
     "library": add_library, "reports": add_reports, "dashboards": add_dashboards,
+    "audit": add_audit, "usage": add_usage,
 }
 
 

@@ -773,6 +773,13 @@ class DiskUsage(Model):
     quotas: Quotas = Quotas()
 
 
+class AuditSettings(Model):
+    """The audit trail (:mod:`hub.audit`): JSON lines under ``<data_dir>/audit/``, one
+    file per process, rotated at midnight UTC. ``retention_days``: rotated files kept."""
+
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
 class Settings(Model):
     """The whole deployment file. ``base_dir`` is the directory relative paths start from."""
 
@@ -793,6 +800,7 @@ class Settings(Model):
     dashboards: Dashboards = Dashboards()
     culling: Culling = Culling()
     disk_usage: DiskUsage = DiskUsage()
+    audit: AuditSettings = AuditSettings()
 
     @field_validator("partners")
     @classmethod

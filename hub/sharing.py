@@ -40,7 +40,8 @@ from jupyterhub.handlers import BaseHandler
 from jupyterhub.orm import Group, Share, User
 from tornado import web
 
-from .partners import partner_group, project_group
+from . import audit
+from .partners import partner_group, partners_of, project_group
 from .settings import Settings
 
 ROLE_NAME = "datalab-sharing"
@@ -134,6 +135,10 @@ class SharingPage(BaseHandler):
             if member.name != user.name:
                 Share.grant(self.db, spawner, member, scopes=scopes)
                 names.append(member.name)
+                audit.record("share.grant", actor=user.name, target=f"{user.name}/",
+                             partner=partners_of({g.name for g in user.groups}),
+                             source=audit.request_source(self), recipient=f"user:{member.name}",
+                             group=name)
         self.finish(json.dumps({"users": sorted(names)}))
 
 

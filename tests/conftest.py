@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.services.oidc",
     "tests.services.slurm",
     "tests.collabhub",  # before reports_hub, which imports it
+    "tests.services.slurmdbd",
     "tests.services.reports_hub",
 ]
 

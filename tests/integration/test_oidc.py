@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 import requests
 
+from hub import audit
 from tests.services.oidc import ACCOUNTS, login_with_requests, oidc_hub, stop_hub
 
 pytestmark = pytest.mark.integration
@@ -148,6 +149,22 @@ def test_refusals_are_french_pages_naming_the_contact(hub, admin, login, reason,
     assert words in page
     assert CONTACT in page
     assert admin.api("GET", f"/users/{ACCOUNTS[login]['preferred_username'].lower()}").status_code == 404
+
+
+def test_logins_and_refusals_are_audited(hub, admin):
+    """A refusal writes one ``login`` line, result refused, with the refusal's reason;
+    the admin's login is a success line with their partner."""
+    def logins() -> list[dict]:
+        return [e for e in audit.read(hub.data_dir / audit.DIRECTORY) if e["action"] == "login"]
+
+    before = len(logins())
+    assert Person(hub, "sans-partenaire").callback.status_code == 403
+    (refused,) = logins()[before:]
+    name = ACCOUNTS["sans-partenaire"]["preferred_username"].lower()
+    assert (refused["actor"], refused["result"], refused["source"]) == (name, "refused", "127.0.0.1")
+    assert refused["detail"] == {"status": 403, "reason": "no_partner"}
+    coord = ACCOUNTS["coord"]["preferred_username"].lower()
+    assert any(e["actor"] == coord and e["result"] == "success" and e["partner"] for e in logins())
 
 
 def test_access_token_is_renewed_before_expiry(hub, oidc_provider):

@@ -38,9 +38,11 @@ def example() -> dict:
 
 def test_example_publishes_the_map_for_every_member():
     settings = load(REPO / "datalab.example.yaml")
-    (seed,) = settings.dashboards.publish
+    seed, usage = settings.dashboards.publish
     assert seed.notebook == Path("shared_notebooks/02-carte-normandie.ipynb")
     assert seed.audience.all and seed.identity_free
+    assert usage.notebook == Path("shared_notebooks/05-usage-partenaires.ipynb")
+    assert usage.audience.roles == ["admin"] and not usage.audience.all and not usage.identity_free
     assert settings.dashboards.max_kernels_per_dashboard <= settings.dashboards.max_kernels_total
 
 

@@ -130,7 +130,7 @@ def test_apply_configures_the_authenticator(tmp_path, monkeypatch):
     c = Config()
     hub_apply.apply(c, settings)
     a = c.DataLabOIDCAuthenticator
-    assert c.JupyterHub.authenticator_class is oidc.DataLabOIDCAuthenticator
+    assert issubclass(c.JupyterHub.authenticator_class, oidc.DataLabOIDCAuthenticator)  # audited
     assert (a.authorize_url, a.token_url, a.userdata_url) == tuple(ENDPOINTS.values())
     assert a.manage_groups and a.enable_auth_state and a.enable_pkce
     assert a.auth_refresh_age == 120

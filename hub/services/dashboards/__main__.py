@@ -17,6 +17,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from ... import audit
 from .. import until_stopped
 from ...metrics import MetricsHandler
 from ...settings import Backend, ConfigError, load
@@ -86,6 +87,7 @@ async def housekeeping(service: DashboardService, interval: float) -> None:
 async def serve() -> None:
     settings = load()
     layout = Layout(settings.data_dir)
+    audit.configure(settings.data_dir, "dashboards", settings.audit.retention_days)
     HubOAuth.instance(cache_max_age=60)
     service = DashboardService(
         settings,

@@ -20,6 +20,7 @@ from tornado import httputil, web, websocket
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ...metrics import DASHBOARD_VIEWS
+from ... import audit
 from ...partners import role_group
 from ...settings import Role
 from .runners import StartError
@@ -43,7 +44,17 @@ PUBLISHERS = {role_group(Role.analyst), role_group(Role.admin)}
 
 
 class Base(HubOAuthenticated, web.RequestHandler):
-    """Authenticated by the hub; renders French (or English) pages."""
+    """Authenticated by the hub; renders French (or English) pages. A handler that sets
+    ``audit_event`` (action, target, partner ids) has it written to the audit trail with
+    the request's result once answered."""
+
+    audit_event: tuple[str, str, list[str]] | None = None
+
+    def on_finish(self):
+        if self.audit_event is not None:
+            action, target, partner = self.audit_event
+            user = self.current_user or {}
+            audit.record_request(self, action, user.get("name", ""), target, partner)
 
     @property
     def service(self) -> DashboardService:
@@ -164,10 +175,13 @@ class ProxyHandler(Base):
         await self.proxy(dashboard_id, rest)
 
     async def proxy(self, dashboard_id: str, rest: str) -> None:
+        is_page = rest == "" and self.request.method == "GET"
+        if is_page:
+            known = self.service.store.get(dashboard_id)
+            self.audit_event = ("dashboard.view", f"dashboard:{dashboard_id}", [known.partner] if known else [])
         dashboard = self.dashboard_or_page(dashboard_id)
         if dashboard is None:
             return
-        is_page = rest == "" and self.request.method == "GET"
         if is_page and not await self.service.admit(dashboard):
             DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="busy").inc()
             seconds = self.service.conf.retry_after
@@ -377,6 +391,7 @@ class DashboardsApiHandler(ApiHandler):
         self.send({"dashboards": [await self.model(d) for d in self.service.visible(user)]})
 
     async def post(self):
+        self.audit_event = ("dashboard.publish", "", [])
         user = self.require_user()
         if not PUBLISHERS & set(user.get("groups", [])):
             raise web.HTTPError(403, "only analysts and admins publish dashboards")
@@ -393,6 +408,7 @@ class DashboardsApiHandler(ApiHandler):
             raise web.HTTPError(400, str(e)) from None
         except PermissionError as e:
             raise web.HTTPError(403, str(e)) from None
+        self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
         log.info("%s published %s version %d", user["name"], dashboard.id, dashboard.version)
         self.send(await self.model(dashboard), 201 if created else 200)
@@ -412,7 +428,9 @@ class DashboardApiHandler(ApiHandler):
         self.send(await self.model(self.visible_or_404(dashboard_id)))
 
     async def delete(self, dashboard_id: str):
+        self.audit_event = ("dashboard.unpublish", f"dashboard:{dashboard_id}", [])
         dashboard = self.visible_or_404(dashboard_id)
+        self.audit_event = ("dashboard.unpublish", f"dashboard:{dashboard.id}", [dashboard.partner])
         if not self.service.may_manage(self.current_user, dashboard):
             raise web.HTTPError(403, "only its author or an admin unpublishes a dashboard")
         await self.service.unpublish(dashboard)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from ... import audit
 from ...messages import text
 from ...partners import partners_of
 from ...settings import Settings
@@ -152,6 +153,8 @@ class DashboardService:
                     "identity_free": seed.identity_free,
                 })
                 await self.stop(dashboard.id)
+                audit.record("dashboard.publish", actor="deployment", target=f"dashboard:{dashboard.id}",
+                             partner=[dashboard.partner], version=dashboard.version, author=seed.author)
                 log.info("published %s version %d from the deployment file", dashboard.id, dashboard.version)
             except (OSError, ValueError, PermissionError) as e:
                 log.error("dashboards.publish %s: %s", seed.id, e)

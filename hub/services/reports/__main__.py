@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from hub.secretfiles import kept_secret
 from hub.settings import ConfigError, load
+from hub import audit
 from hub.storage import Layout
 
 from .. import until_stopped
@@ -27,6 +28,7 @@ from .service import HubAPI, ReportsService
 
 async def serve() -> None:
     settings = load()
+    audit.configure(settings.data_dir, "reports", settings.audit.retention_days)
     service = ReportsService(settings, runner_for(settings), HubAPI(
         os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"]
     ))

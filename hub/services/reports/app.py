@@ -26,6 +26,7 @@ from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from hub import audit
 from hub.messages import CATALOGUE
 
 from ...metrics import MetricsHandler
@@ -45,10 +46,20 @@ REPORT_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inli
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
-    """Identifies the caller (``self.caller``: name and hub groups) on every request."""
+    """Identifies the caller (``self.caller``: name and hub groups) on every request. A
+    handler that sets ``audit_event`` (action, target) has it written to the audit trail
+    with the caller's partners and the request's result once answered."""
 
     caller: Caller | None = None
     api = False
+    audit_event: tuple[str, str] | None = None
+
+    def on_finish(self):
+        if self.audit_event is not None:
+            action, target = self.audit_event
+            caller = self.caller
+            audit.record_request(self, action, caller.name if caller else "", target,
+                                 sorted(caller.partner_ids) if caller else [])
 
     @property
     def service(self) -> ReportsService:
@@ -157,8 +168,10 @@ class SchedulesAPI(APIHandler):
         self.send([self.schedule_model(r) for r in rows])
 
     def post(self):
+        body = self.body()
+        self.audit_event = ("report.schedule.create", f"schedule:{body.get('id', '') if isinstance(body, dict) else ''}")
         try:
-            row = self.service.create(self.caller, self.body())
+            row = self.service.create(self.caller, body)
         except Refused as refused:
             self.refuse(refused)
         self.send(self.schedule_model(row), 201)
@@ -169,6 +182,7 @@ class ScheduleAPI(APIHandler):
         self.send(self.schedule_model(self.managed_schedule(schedule_id)))
 
     def delete(self, schedule_id):
+        self.audit_event = ("report.schedule.delete", f"schedule:{schedule_id}")
         self.managed_schedule(schedule_id)
         self.service.delete(schedule_id)
         self.set_status(204)
@@ -181,6 +195,7 @@ class RunsAPI(APIHandler):
         self.send([self.run_model(run, row) for run in self.service.runs([row.id])])
 
     def post(self, schedule_id):
+        self.audit_event = ("report.run", f"schedule:{schedule_id}")
         row = self.managed_schedule(schedule_id)
         try:
             run = self.service.start_run(row.id, "manual")
@@ -216,6 +231,7 @@ class RunFile(RunAPI):
 
     @web.authenticated
     def get(self, run_id, name):
+        self.audit_event = ("report.download", f"run:{run_id}/{name}")
         run, _ = self.visible_run(int(run_id))
         path = self.service.archive.file(run.id, name)
         if path is None or (name != LOG and name not in run.files):
@@ -246,6 +262,7 @@ class SchedulesPage(BaseHandler):
 class RunNowForm(BaseHandler):
     @web.authenticated
     def post(self, schedule_id):
+        self.audit_event = ("report.run", f"schedule:{schedule_id}")
         row = self.managed_schedule(schedule_id)
         try:
             self.service.start_run(row.id, "manual")

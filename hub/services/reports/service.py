@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+from hub import audit
 from hub.audience import Audience
 from hub.messages import text
 from hub.names import system_account
@@ -325,7 +326,16 @@ class ReportsService:
             run = self.start_run(schedule_id, "cron")
         except Refused as refused:
             log.warning("scheduled run of %s skipped: %s", schedule_id, refused.message)
+            audit.record("report.run", actor="scheduler", target=f"schedule:{schedule_id}",
+                         result="refused", status=refused.status, trigger="cron")
             return
+        owner = self.schedule(schedule_id).owner
+        try:
+            partner = partners_of(await self.groups_of(owner))
+        except (OSError, HTTPClientError):
+            partner = set()
+        audit.record("report.run", actor="scheduler", target=f"schedule:{schedule_id}",
+                     partner=partner, trigger="cron", owner=owner)
         await self._tasks[run.id]
 
     def start_run(self, schedule_id: str, trigger: str) -> RunRow:

@@ -294,7 +294,7 @@ def apply_library(c, settings: Settings) -> None:
 
 REPORTS_SERVICE = "reports"
 #: Backends with a report runner (hub/services/reports/runners.py).
-REPORT_BACKENDS = {Backend.local}
+REPORT_BACKENDS = {Backend.local, Backend.docker, Backend.slurm}
 
 
 def _has_runner(settings: Settings, service: str, backends: set[Backend]) -> bool:

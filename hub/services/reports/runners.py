@@ -2,10 +2,11 @@
 
 Every runner executes :mod:`hub.services.reports.execute` for one :class:`RunRequest`
 in an environment of its backend and returns a :class:`RunOutcome`; the service does the
-rest (queueing, archive, retention). The ``local`` backend's runner is
-:class:`LocalRunner` (a subprocess as the owner's Unix account); the ``docker`` and
-``slurm`` backends add theirs (a container of the lab image with the owner's volumes, a
-batch job under the owner's cluster login) by implementing :class:`Runner`.
+rest (queueing, archive, retention). Each run goes to the runner of its profile's
+backend (:class:`BackendRunners`): :class:`LocalRunner` (a subprocess as the owner's Unix
+account), :class:`~hub.services.reports.docker_runner.DockerRunner` (a container of the
+lab image with the owner's volumes), :class:`~hub.services.reports.slurm_runner.SlurmRunner`
+(a batch job under the owner's cluster login and partner account).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import psutil
 
 from hub.backends.local import Person, isolated
 from hub.messages import text
-from hub.settings import Backend, ConfigError, Profile, Settings, memory_bytes
+from hub.settings import Backend, Profile, Settings, memory_bytes
 
-from .archive import RunOutcome, outcome_of
+from .archive import MAX_FILE, RunOutcome, outcome_of, read_regular
 
 log = logging.getLogger("datalab.reports")
 
@@ -60,6 +61,31 @@ class RunRequest:
     run_timeout: int
     language: str = "fr"
     title: str = ""
+
+
+def run_spec(request: RunRequest, notebook: str, output_dir: str) -> dict:
+    """The spec :mod:`~hub.services.reports.execute` reads, for ``request`` with paths as
+    the run sees them: ``notebook``, ``output_dir`` (the kernel's working directory is
+    ``<output_dir>/work``)."""
+    return {
+        "notebook": notebook,
+        "output_dir": output_dir,
+        "work_dir": f"{output_dir}/work",
+        "parameters": request.parameters,
+        "kernel": request.kernel,
+        "cell_timeout": request.cell_timeout,
+        "language": request.language,
+        "title": request.title,
+    }
+
+
+def stage_notebook(request: RunRequest, target: Path) -> None:
+    """Copy the run's notebook to ``target`` (a regular file of at most
+    :data:`~hub.services.reports.archive.MAX_FILE` bytes, else ``OSError``)."""
+    data = read_regular(request.notebook, MAX_FILE)
+    if data is None:
+        raise OSError(f"{request.notebook}: not a regular file or too large")
+    target.write_bytes(data)
 
 
 class Runner(Protocol):
@@ -100,16 +126,7 @@ class LocalRunner:
             for path in (request.work_area, work, request.work_area / "runtime"):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         os.chmod(request.work_area, 0o700)
-        spec = {
-            "notebook": str(request.notebook),
-            "output_dir": str(request.work_area),
-            "work_dir": str(work),
-            "parameters": request.parameters,
-            "kernel": request.kernel,
-            "cell_timeout": request.cell_timeout,
-            "language": request.language,
-            "title": request.title,
-        }
+        spec = run_spec(request, str(request.notebook), str(request.work_area))
         env = {
             **BASE_ENV,
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -166,11 +183,38 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
+class BackendRunners:
+    """Runs each request on the backend of its profile
+    (:meth:`~hub.settings.Settings.backend_of`): :class:`LocalRunner`,
+    :class:`~hub.services.reports.docker_runner.DockerRunner` or
+    :class:`~hub.services.reports.slurm_runner.SlurmRunner`, each created at its first run."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.runners: dict[Backend, Runner] = {}
+
+    def runner(self, backend: Backend) -> Runner:
+        if backend not in self.runners:
+            if backend is Backend.docker:
+                from .docker_runner import DockerRunner
+
+                self.runners[backend] = DockerRunner(self.settings)
+            elif backend is Backend.slurm:
+                from .slurm_runner import SlurmRunner
+
+                self.runners[backend] = SlurmRunner(self.settings)
+            else:
+                self.runners[backend] = LocalRunner(self.settings)
+        return self.runners[backend]
+
+    async def run(self, request: RunRequest) -> RunOutcome:
+        return await self.runner(self.settings.backend_of(request.profile)).run(request)
+
+    def stop_all(self) -> None:
+        for runner in self.runners.values():
+            runner.stop_all()
+
+
 def runner_for(settings: Settings) -> Runner:
-    """The runner of the deployment's spawner backend. Raises
-    :class:`~hub.settings.ConfigError` for a backend without one yet."""
-    if settings.spawner.backend is Backend.local:
-        return LocalRunner(settings)
-    raise ConfigError(
-        f"spawner.backend: report runs on {settings.spawner.backend.value!r} are not available yet; allowed: local"
-    )
+    """The runner of a deployment: each run goes to its profile's backend."""
+    return BackendRunners(settings)

@@ -29,7 +29,7 @@ from hub.audience import Audience
 from hub.messages import text
 from hub.names import system_account
 from hub.partners import partners_of, role_group
-from hub.settings import MisfirePolicy, ReportSchedule, Role, Settings, complete_models
+from hub.settings import Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings, complete_models
 from hub.storage import Layout
 
 from .archive import LOG, Archive, RunOutcome
@@ -206,7 +206,9 @@ class ReportsService:
         """``spec`` checked for ``owner`` and with every default filled in: the profile is
         offered to the owner, the notebook exists where the owner can read it and has a
         ``parameters`` cell declaring every given parameter with a matching type, the
-        kernelspec exists, the audience names declared partners. Raises :class:`Refused`."""
+        kernelspec exists (on a local profile; a container or a job checks it when it
+        runs, against its own kernelspecs), the audience names declared partners. Raises
+        :class:`Refused`."""
         if not owner.groups & OWNER_ROLES:
             raise Refused(403, self.t("reports_not_allowed"))
         profile = self._profile(owner, spec.profile)
@@ -216,7 +218,8 @@ class ReportsService:
             kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
         except NotebookProblem as problem:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
-        self._check_kernel(kernel)
+        if self.settings.backend_of(self._profile_of(profile)) is Backend.local:
+            self._check_kernel(kernel)
         audience = spec.audience or (
             Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
         )
@@ -245,6 +248,9 @@ class ReportsService:
         if any(p.id == wanted for p in self.settings.profiles):
             raise Refused(403, self.t("profile_forbidden", profile=wanted, allowed=allowed))
         raise Refused(400, self.t("profile_unknown", profile=wanted, allowed=allowed))
+
+    def _profile_of(self, profile_id: str) -> Profile:
+        return next(p for p in self.settings.profiles if p.id == profile_id)
 
     def _notebook(self, owner: Caller, path: str):
         home = self.layout.home(system_account(owner.name, self.settings.spawner.account_prefix))
@@ -377,7 +383,7 @@ class ReportsService:
             notebook=self._notebook(owner, spec.notebook),
             parameters=spec.parameters,
             kernel=spec.kernel,
-            profile=next(p for p in self.settings.profiles if p.id == profile_id),
+            profile=self._profile_of(profile_id),
             work_area=self.archive.work_area(run_id),
             log_path=log_path,
             cell_timeout=self.config.cell_timeout,

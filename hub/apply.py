@@ -336,6 +336,7 @@ def apply_reports(c, settings: Settings) -> None:
                 "DATALAB_CONFIG": str(config_path().absolute()),
                 "DATALAB_PORT": str(public_port(settings)),
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                **{key: os.environ[key] for key in ("SLURM_CONF",) if key in os.environ},
             },
             "oauth_no_confirm": True,
             "info": {"display_name": CATALOGUE[settings.hub.language]["service_reports"]},

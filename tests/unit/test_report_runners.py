@@ -17,7 +17,7 @@ from traitlets.config import Config
 from hub import apply as hub_apply
 from hub.backends.docker import names
 from hub.backends.slurm import SlurmRequest
-from hub.services.reports.archive import RunOutcome
+from hub.services.reports.archive import RunOutcome, read_beneath
 from hub.services.reports.docker_runner import DockerRunner, container_name
 from hub.services.reports.runners import BackendRunners, LocalRunner, RunRequest
 from hub.services.reports.slurm_runner import SlurmRunner, job_end, report_script
@@ -143,3 +143,17 @@ def test_the_reports_service_gets_the_slurm_configuration(tmp_path, monkeypatch)
     hub_apply.apply(c, settings(tmp_path))
     (service,) = [s for s in c.JupyterHub.services if s["name"] == "reports"]
     assert service["environment"]["SLURM_CONF"] == "/etc/austral/slurm.conf"
+
+
+def test_a_staged_notebook_is_read_through_no_link(tmp_path):
+    """A directory swapped for a link after the path was checked is not followed."""
+    (tmp_path / "space" / "dossier").mkdir(parents=True)
+    (tmp_path / "space" / "dossier" / "n.ipynb").write_text("{}")
+    (tmp_path / "ailleurs").mkdir()
+    (tmp_path / "ailleurs" / "n.ipynb").write_text('{"secret": 1}')
+    path = tmp_path / "space" / "dossier" / "n.ipynb"
+    assert read_beneath(path, 1000) == b"{}"
+    (tmp_path / "space" / "dossier").rename(tmp_path / "space" / "vu")
+    (tmp_path / "space" / "dossier").symlink_to(tmp_path / "ailleurs")
+    assert read_beneath(path, 1000) is None
+    assert read_beneath(tmp_path / "space" / "vu" / "n.ipynb", 1) is None  # too large

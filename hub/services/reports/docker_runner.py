@@ -174,6 +174,15 @@ class DockerRunner:
         except docker.errors.NotFound:
             pass
 
+    def home(self, owner: str) -> Path | None:
+        """Where the owner's home volume is on this machine; None when the volume does
+        not exist or the engine does not answer."""
+        try:
+            volume = self.client.volumes.get(backend.names(self.settings.docker.name_prefix, owner)["volume"])
+        except (ConfigError, docker.errors.DockerException):
+            return None
+        return Path(volume.attrs["Mountpoint"])
+
     def stop_all(self) -> None:
         for container_id in list(self._running.values()):
             try:

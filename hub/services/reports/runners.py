@@ -26,9 +26,11 @@ import psutil
 
 from hub.backends.local import Person, isolated
 from hub.messages import text
+from hub.names import system_account
 from hub.settings import Backend, Profile, Settings, memory_bytes
+from hub.storage import Layout
 
-from .archive import MAX_FILE, RunOutcome, outcome_of, read_regular
+from .archive import MAX_FILE, RunOutcome, outcome_of, read_beneath
 
 log = logging.getLogger("datalab.reports")
 
@@ -80,11 +82,13 @@ def run_spec(request: RunRequest, notebook: str, output_dir: str) -> dict:
 
 
 def stage_notebook(request: RunRequest, target: Path) -> None:
-    """Copy the run's notebook to ``target`` (a regular file of at most
-    :data:`~hub.services.reports.archive.MAX_FILE` bytes, else ``OSError``)."""
-    data = read_regular(request.notebook, MAX_FILE)
+    """Copy the run's notebook (its resolved path, read through no symbolic link:
+    :func:`~hub.services.reports.archive.read_beneath`) to ``target``. ``OSError`` when
+    it is not a regular file of at most
+    :data:`~hub.services.reports.archive.MAX_FILE` bytes."""
+    data = read_beneath(request.notebook, MAX_FILE)
     if data is None:
-        raise OSError(f"{request.notebook}: not a regular file or too large")
+        raise OSError(f"{request.notebook}: not a regular file reached without links, or too large")
     target.write_bytes(data)
 
 
@@ -95,6 +99,10 @@ class Runner(Protocol):
     failed :class:`~hub.services.reports.archive.RunOutcome`)."""
 
     async def run(self, request: RunRequest) -> RunOutcome: ...
+
+    def home(self, owner: str) -> Path | None:
+        """Where ``owner``'s lab home is on this machine (notebook paths that name
+        neither the library nor a partner space are in it), None when it has none."""
 
     def stop_all(self) -> None:
         """Stop every run in progress at once (the service is stopping)."""
@@ -163,6 +171,10 @@ class LocalRunner:
                 self._running.pop(request.run_id, None)
         return outcome_of(request.work_area, process.returncode)
 
+    def home(self, owner: str) -> Path | None:
+        """The owner's Unix account's home (:class:`hub.storage.Layout`)."""
+        return Layout(self.settings.data_dir).home(system_account(owner, self.settings.spawner.account_prefix))
+
     def stop_all(self) -> None:
         for process in list(self._running.values()):
             _kill_tree(process.pid)
@@ -210,11 +222,16 @@ class BackendRunners:
     async def run(self, request: RunRequest) -> RunOutcome:
         return await self.runner(self.settings.backend_of(request.profile)).run(request)
 
+    def home(self, owner: str, profile: Profile | None = None) -> Path | None:
+        """``owner``'s lab home for ``profile`` (None: ``spawner.backend``)."""
+        backend = self.settings.backend_of(profile) if profile else self.settings.spawner.backend
+        return self.runner(backend).home(owner)
+
     def stop_all(self) -> None:
         for runner in self.runners.values():
             runner.stop_all()
 
 
-def runner_for(settings: Settings) -> Runner:
+def runner_for(settings: Settings) -> BackendRunners:
     """The runner of a deployment: each run goes to its profile's backend."""
     return BackendRunners(settings)

@@ -35,7 +35,7 @@ from hub.storage import Layout
 from .archive import LOG, Archive, RunOutcome
 from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
 from .notebooks import NotebookProblem, check_parameters, declared_parameters, kernel_of, resolve
-from .runners import Runner, RunRequest
+from .runners import BackendRunners, RunRequest
 
 log = logging.getLogger("datalab.reports")
 
@@ -111,7 +111,7 @@ class ReportsService:
     """Schedules, runs and who sees what, for one deployment (``settings``). Runs execute
     through ``runner``; owners' groups come from ``hub``."""
 
-    def __init__(self, settings: Settings, runner: Runner, hub: HubAPI):
+    def __init__(self, settings: Settings, runner: BackendRunners, hub: HubAPI):
         self.settings = settings
         self.config = settings.reports
         self.language = settings.hub.language
@@ -212,7 +212,7 @@ class ReportsService:
         if not owner.groups & OWNER_ROLES:
             raise Refused(403, self.t("reports_not_allowed"))
         profile = self._profile(owner, spec.profile)
-        notebook = self._notebook(owner, spec.notebook)
+        notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
         try:
             check_parameters(declared_parameters(notebook), spec.parameters)
             kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
@@ -252,8 +252,9 @@ class ReportsService:
     def _profile_of(self, profile_id: str) -> Profile:
         return next(p for p in self.settings.profiles if p.id == profile_id)
 
-    def _notebook(self, owner: Caller, path: str):
-        home = self.layout.home(system_account(owner.name, self.settings.spawner.account_prefix))
+    def _notebook(self, owner: Caller, path: str, profile: Profile):
+        home = self.runner.home(owner.name, profile) or self.layout.home(
+            system_account(owner.name, self.settings.spawner.account_prefix))
         spaces = {p: self.layout.partner_space(p) for p in owner.partner_ids}
         try:
             return resolve(path, home, self.layout.library, spaces)
@@ -380,7 +381,7 @@ class ReportsService:
             run_id=run_id,
             owner=row.owner,
             partner_ids=owner.partner_ids,
-            notebook=self._notebook(owner, spec.notebook),
+            notebook=self._notebook(owner, spec.notebook, self._profile_of(profile_id)),
             parameters=spec.parameters,
             kernel=spec.kernel,
             profile=self._profile_of(profile_id),

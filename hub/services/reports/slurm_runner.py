@@ -222,6 +222,15 @@ class SlurmRunner:
             with open(request.log_path, "ab") as log_file:
                 log_file.write(data)
 
+    def home(self, owner: str) -> Path | None:
+        """The home of the owner's cluster login (the home of their labs on the
+        cluster), None when they have no login."""
+        login = slurm.cluster_login(self.settings, owner, None)
+        try:
+            return Path(slurm.login_home(login)) if login else None
+        except (KeyError, ValueError):
+            return None
+
     def stop_all(self) -> None:
         for login, job_id in list(self._jobs.values()):
             subprocess.run(["sudo", "-n", "-E", "-u", login, "--", "scancel", job_id], env=self._env(),

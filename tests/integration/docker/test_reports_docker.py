@@ -4,6 +4,8 @@ cell, a kernel killed for memory, a missing kernelspec) keep the partial noteboo
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -145,3 +147,22 @@ def test_missing_kernelspec_on_docker_fails_clearly(reports_docker_hub):
     analyste1 = ReportsClient(reports_docker_hub, "analyste1")
     run = run_failing(analyste1, "sans-noyau", "erreur.ipynb", kernel="absent")
     assert run["error"] == "Noyau (kernelspec) « absent » introuvable. Noyaux disponibles : python3."
+
+
+def test_a_notebook_of_the_owner_home_volume_runs_in_a_container(reports_docker_hub, engine):
+    """``mes-rapports/perso.ipynb`` is in analyste2's home volume (as in their lab): the
+    schedule is accepted and the run reads it there."""
+    volume_name = names(reports_docker_hub.name_prefix, "analyste2")["volume"]
+    volume = engine.volumes.create(volume_name, labels={"org.datalab.prefix": reports_docker_hub.name_prefix})
+    folder = Path(volume.attrs["Mountpoint"]) / "mes-rapports"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(REPO / "tests" / "integration" / "reports_notebooks" / "parametres.ipynb", folder / "perso.ipynb")
+    for path in (folder, folder / "perso.ipynb"):
+        os.chown(path, 1000, 100)
+    analyste2 = ReportsClient(reports_docker_hub, "analyste2")
+    r = analyste2.create(id="perso", notebook="mes-rapports/perso.ipynb", cron="0 6 * * *",
+                         parameters={"code": "14"})
+    assert r.status_code == 201, r.text
+    run = analyste2.wait(analyste2.run_now("perso")["id"], timeout=240)
+    assert run["status"] == "succeeded", run["error"]
+    assert "valeurs str '14' 'Normandie' int" in outputs_text(analyste2, run)

@@ -3,6 +3,9 @@ and partner account produces the report; a failing job shows Slurm's state and r
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import time
 
 import pytest
@@ -130,3 +133,22 @@ def test_missing_kernelspec_on_slurm_fails_clearly(reports_slurm_hub):
     assert run["status"] == "failed"
     assert "Noyau (kernelspec) « absent » introuvable. Noyaux disponibles : " in run["error"]
     assert "raison Slurm : NonZeroExitCode" in run["error"]
+
+
+def test_a_notebook_of_the_cluster_login_home_runs_as_a_job(reports_slurm_hub, austral_logins):
+    """``perso.ipynb`` in analyste1's cluster login home (their lab's home on Austral)."""
+    home = austral_logins.home("ana1")
+    target = home / "perso.ipynb"
+    shutil.copy(REPO / "tests" / "integration" / "reports_notebooks" / "parametres.ipynb", target)
+    entry = pwd.getpwnam(austral_logins.login("ana1"))
+    os.chown(target, entry.pw_uid, entry.pw_gid)
+    analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
+    r = analyste1.create(id="perso-austral", notebook="perso.ipynb", cron="0 6 * * *", profile="austral",
+                         parameters={"libelle": "Région"})
+    assert r.status_code == 201, r.text
+    run = analyste1.wait(analyste1.run_now("perso-austral")["id"], timeout=240)
+    assert run["status"] == "succeeded", run["error"]
+    notebook = analyste1.get(run["links"]["notebook.ipynb"].removeprefix("/services/reports/")).json()
+    printed = "".join("".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", []))
+    assert "valeurs str '00' 'Région' int" in printed
+    assert f"compte {entry.pw_name}" in printed

@@ -184,8 +184,9 @@ class DockerRunner:
         return Path(volume.attrs["Mountpoint"])
 
     def stop_all(self) -> None:
+        """Remove (killing) the containers of runs in progress."""
         for container_id in list(self._running.values()):
             try:
-                self.client.containers.get(container_id).kill()
+                self.client.containers.get(container_id).remove(force=True)
             except docker.errors.DockerException:
                 pass

@@ -4,6 +4,7 @@ cell, a kernel killed for memory, a missing kernelspec) keep the partial noteboo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -166,3 +167,37 @@ def test_a_notebook_of_the_owner_home_volume_runs_in_a_container(reports_docker_
     run = analyste2.wait(analyste2.run_now("perso")["id"], timeout=240)
     assert run["status"] == "succeeded", run["error"]
     assert "valeurs str '14' 'Normandie' int" in outputs_text(analyste2, run)
+
+
+def test_a_run_past_its_timeout_is_killed_and_its_container_removed(lab_image, engine, tmp_path):
+    """The docker runner on its own: a run longer than ``run_timeout`` fails as such and
+    leaves no container."""
+    from hub.services.reports.docker_runner import DockerRunner
+    from hub.services.reports.runners import RunRequest
+    from hub.settings import parse
+    from hub.storage import Layout
+
+    workdir = open_workdir("datalab-reports-timeout-")
+    prefix = run_prefix("o")
+    config = {**yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8")),
+              **docker_hub_overrides(prefix, lab_image),
+              "storage": {"data_dir": str(workdir / "data"), "library_source": str(REPO / "shared_notebooks")}}
+    settings = parse(config, REPO)
+    Layout(settings.data_dir).create()
+    (workdir / "data" / "work" / "1").mkdir(parents=True)
+    request = RunRequest(
+        run_id=1, owner="analyste1", partner_ids={"univ-alpha"},
+        notebook=REPO / "tests" / "integration" / "reports_notebooks" / "bloque.ipynb", parameters={},
+        kernel="python3", profile=settings.profiles[0], work_area=workdir / "data" / "work" / "1",
+        log_path=workdir / "run.log", cell_timeout=600, run_timeout=8,
+    )
+    try:
+        began = time.monotonic()
+        outcome = asyncio.run(DockerRunner(settings).run(request))
+        assert outcome.status == "failed"
+        assert outcome.error == "L'exécution a dépassé le délai total de 8 s et a été arrêtée."
+        assert time.monotonic() - began < 60
+        assert engine.containers.list(all=True, filters={"label": f"org.datalab.prefix={prefix}"}) == []
+    finally:
+        remove_docker_objects(prefix)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -19,6 +19,7 @@ from hub.backends.docker import names
 from hub.backends.slurm import SlurmRequest
 from hub.services.reports.archive import RunOutcome, read_beneath
 from hub.services.reports.docker_runner import DockerRunner, container_name
+from hub.services.reports.notebooks import NotebookProblem, resolve
 from hub.services.reports.runners import BackendRunners, LocalRunner, RunRequest
 from hub.services.reports.slurm_runner import SlurmRunner, job_end, report_script
 from hub.settings import Backend, parse
@@ -157,3 +158,14 @@ def test_a_staged_notebook_is_read_through_no_link(tmp_path):
     (tmp_path / "space" / "dossier").symlink_to(tmp_path / "ailleurs")
     assert read_beneath(path, 1000) is None
     assert read_beneath(tmp_path / "space" / "vu" / "n.ipynb", 1) is None  # too large
+
+
+def test_without_a_home_only_library_and_partner_paths_resolve(tmp_path):
+    """A backend that gives the owner no home (no cluster login): home paths are not
+    found, the library still is."""
+    (tmp_path / "library").mkdir()
+    (tmp_path / "library" / "n.ipynb").write_text("{}")
+    assert resolve("bibliotheque/n.ipynb", None, tmp_path / "library", {}) == (tmp_path / "library" / "n.ipynb").resolve()
+    with pytest.raises(NotebookProblem) as problem:
+        resolve("n.ipynb", None, tmp_path / "library", {})
+    assert problem.value.key == "not_found"

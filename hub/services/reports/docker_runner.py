@@ -101,10 +101,9 @@ class DockerRunner:
                          work_area / "input.ipynb", work_area / "spec.json"):
                 os.chown(path, backend.LAB_UID, backend.LAB_GID)
         settings = self.settings
-        prefix = settings.docker.name_prefix
-        names = backend.names(prefix, request.owner)
-        labels = {f"{backend.LABEL}.prefix": prefix, f"{backend.LABEL}.user": safe_name(request.owner)}
-        self.client.volumes.create(names["volume"], labels=labels)
+        self._home_volume(request.owner)
+        labels = {f"{backend.LABEL}.prefix": settings.docker.name_prefix,
+                  f"{backend.LABEL}.user": safe_name(request.owner)}
         volumes = backend.lab_mounts(settings, request.owner, request.partner_ids)
         volumes[str(work_area)] = {"bind": RUN_DIR, "mode": "rw"}
         volumes[str(Path(hub.__file__).parent)] = {"bind": f"{CODE_DIR}/hub", "mode": "ro"}
@@ -175,13 +174,18 @@ class DockerRunner:
             pass
 
     def home(self, owner: str) -> Path | None:
-        """Where the owner's home volume is on this machine; None when the volume does
-        not exist or the engine does not answer."""
+        """Where the owner's home volume is on this machine (created when missing, as
+        their first lab or run would); None when the engine does not answer."""
         try:
-            volume = self.client.volumes.get(backend.names(self.settings.docker.name_prefix, owner)["volume"])
+            volume = self._home_volume(owner)
         except (ConfigError, docker.errors.DockerException):
             return None
         return Path(volume.attrs["Mountpoint"])
+
+    def _home_volume(self, owner: str):
+        prefix = self.settings.docker.name_prefix
+        labels = {f"{backend.LABEL}.prefix": prefix, f"{backend.LABEL}.user": safe_name(owner)}
+        return self.client.volumes.create(backend.names(prefix, owner)["volume"], labels=labels)
 
     def stop_all(self) -> None:
         """Remove (killing) the containers of runs in progress."""

@@ -27,7 +27,6 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from hub.audience import Audience
 from hub.messages import text
-from hub.names import system_account
 from hub.partners import partners_of, role_group
 from hub.settings import Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings, complete_models
 from hub.storage import Layout
@@ -253,8 +252,7 @@ class ReportsService:
         return next(p for p in self.settings.profiles if p.id == profile_id)
 
     def _notebook(self, owner: Caller, path: str, profile: Profile):
-        home = self.runner.home(owner.name, profile) or self.layout.home(
-            system_account(owner.name, self.settings.spawner.account_prefix))
+        home = self.runner.home(owner.name, profile)
         spaces = {p: self.layout.partner_space(p) for p in owner.partner_ids}
         try:
             return resolve(path, home, self.layout.library, spaces)

@@ -13,27 +13,31 @@ import yaml
 
 from hub.services.reports.slurm_runner import job_name
 from tests.conftest import REPO, RunningHub, open_workdir, served
-from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient, reports_library
+from tests.services.reports_hub import SKIP_AFTER, ReportsClient, reports_library
 from tests.services.slurm import slurm_hub_overrides
 
 pytestmark = pytest.mark.integration
 
 REPORT = "bibliotheque/03-rapport-departement.ipynb"
 TESTS = "bibliotheque/tests-rapports"
+CELL_TIMEOUT_HERE = 300
 
 
 @pytest.fixture(scope="module")
 def reports_slurm_hub(slurm_cluster, austral_logins):
-    """A hub whose univ-alpha users may schedule reports on the ``austral`` profile."""
+    """A hub whose univ-alpha users may schedule reports on the ``austral`` profile. Their
+    jobs get the entitlement's default walltime, one minute here; cells may run longer
+    (:data:`CELL_TIMEOUT_HERE`), so that a hanging cell meets the walltime first."""
     example = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
     workdir = open_workdir("datalab-reports-slurm-")
     library = reports_library(workdir)
     overrides = {
         **slurm_hub_overrides(slurm_cluster, austral_logins),
         "storage": {"data_dir": str(workdir / "data"), "library_source": str(library)},
-        "reports": {**example["reports"], "cell_timeout": CELL_TIMEOUT, "skip_after": SKIP_AFTER,
+        "reports": {**example["reports"], "cell_timeout": CELL_TIMEOUT_HERE, "skip_after": SKIP_AFTER,
                     "schedules": []},
     }
+    overrides["slurm"]["entitlements"][0]["default_walltime"] = "0:01"
     with served(RunningHub(workdir, overrides), "reports-slurm-hub.log") as running:
         try:
             yield running
@@ -75,6 +79,7 @@ def test_slurm_run_produces_the_report_as_the_owner_login_and_account(reports_sl
     assert f"Slurm job {job['id']}: COMPLETED" in log and "run succeeded" in log
     script = script_of(log)
     assert "#SBATCH --account=univ-alpha" in script and "#SBATCH --partition=debug" in script
+    assert "#SBATCH --time=0:01:00" in script
     assert "2020-03-27" not in script and "department" not in script
     print(f"Slurm run of the department report: {run['duration']:.1f} s in the archive, "
           f"{elapsed:.1f} s from run now (submit) to done")
@@ -152,3 +157,16 @@ def test_a_notebook_of_the_cluster_login_home_runs_as_a_job(reports_slurm_hub, a
     printed = "".join("".join(o.get("text", "")) for c in notebook["cells"] for o in c.get("outputs", []))
     assert "valeurs str '00' 'Région' int" in printed
     assert f"compte {entry.pw_name}" in printed
+
+
+def test_a_job_past_its_walltime_fails_with_the_slurm_reason(reports_slurm_hub):
+    """A hanging cell: Slurm ends the job at its walltime (one minute); the run shows
+    TIMEOUT and the reason, and keeps the notebook up to the hanging cell."""
+    analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
+    r = analyste1.create(id="bloque-austral", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+                         profile="austral")
+    assert r.status_code == 201, r.text
+    run = analyste1.wait(analyste1.run_now("bloque-austral")["id"], timeout=240)
+    assert run["status"] == "failed"
+    assert "s'est terminé avec l'état TIMEOUT (raison Slurm : TimeLimit" in run["error"], run["error"]
+    assert "report.html" not in run["links"] and "notebook.ipynb" in run["links"]

@@ -205,14 +205,21 @@ class SlurmRunner:
 
     async def _wait_end(self, login: str, job_id: str) -> tuple[str, str, str]:
         """Poll the job until it has ended; its (state, reason, exit code), state "" when
-        Slurm forgot it before its end was seen."""
+        Slurm forgot it before its end was seen. A controller that does not answer is
+        asked again at the next poll (the caller bounds the wait)."""
         while True:
-            rc, out, _ = await self._run(login, "scontrol", "-o", "show", "job", job_id)
-            if rc != 0 or not out:
+            try:
+                rc, out, err = await self._run(login, "scontrol", "-o", "show", "job", job_id)
+            except asyncio.TimeoutError:
+                rc, out, err = -1, "", "timeout"
+            if rc == 0 and out:
+                state, reason, code = job_end(out.splitlines()[0])
+                if state in ENDED:
+                    return state, reason, code
+            elif "Invalid job id" in err:
                 return "", "", ""
-            state, reason, code = job_end(out.splitlines()[0])
-            if state in ENDED:
-                return state, reason, code
+            else:
+                log.warning("scontrol show job %s: %s", job_id, err or f"exit status {rc}")
             await asyncio.sleep(POLL_INTERVAL)
 
     def _keep_job_log(self, request: RunRequest) -> None:

@@ -296,7 +296,7 @@ def apply_library(c, settings: Settings) -> None:
 
 REPORTS_SERVICE = "reports"
 #: Backends with a report runner (hub/services/reports/runners.py).
-REPORT_BACKENDS = {Backend.local}
+REPORT_BACKENDS = {Backend.local, Backend.docker, Backend.slurm}
 
 
 def _has_runner(settings: Settings, service: str, backends: set[Backend]) -> bool:
@@ -338,6 +338,7 @@ def apply_reports(c, settings: Settings) -> None:
                 "DATALAB_CONFIG": str(config_path().absolute()),
                 "DATALAB_PORT": str(public_port(settings)),
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                **{key: os.environ[key] for key in ("SLURM_CONF",) if key in os.environ},
             },
             "oauth_no_confirm": True,
             "info": {"display_name": CATALOGUE[settings.hub.language]["service_reports"]},

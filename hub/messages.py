@@ -268,6 +268,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "reports_cell_timeout": "la cellule a dépassé le délai de {seconds} s",
         "reports_run_timeout": "L'exécution a dépassé le délai total de {seconds} s et a été arrêtée.",
+        "reports_oom": (
+            "Mémoire dépassée : le conteneur a atteint la limite de son profil ({memory}) "
+            "et le noyau a été tué."
+        ),
+        "reports_container_failed": "Docker n'a pas pu exécuter le rapport : {reason}",
+        "reports_slurm_failed": (
+            "Le job Slurm {job} s'est terminé avec l'état {state} (raison Slurm : {reason}, "
+            "code de sortie {code})."
+        ),
+        "reports_slurm_lost": "{cluster} ne connaît plus le job {job} : son état final est inconnu.",
+        "reports_slurm_not_entitled": (
+            "Aucun partenaire de {owner} n'a de droits sur {cluster} : ce rapport ne peut pas y être exécuté."
+        ),
         "reports_interrupted": "Exécution interrompue par l'arrêt du service de rapports.",
         "reports_not_allowed": (
             "Seuls les analystes et les administrateurs peuvent planifier des rapports."
@@ -561,6 +574,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_dead_kernel": "the kernel died (killed, for instance out of memory)",
         "reports_cell_timeout": "the cell ran past its {seconds} s timeout",
         "reports_run_timeout": "The run exceeded its {seconds} s overall timeout and was stopped.",
+        "reports_oom": (
+            "Out of memory: the container reached its profile's limit ({memory}) and the "
+            "kernel was killed."
+        ),
+        "reports_container_failed": "Docker could not run the report: {reason}",
+        "reports_slurm_failed": (
+            "Slurm job {job} ended in state {state} (Slurm reason: {reason}, exit code {code})."
+        ),
+        "reports_slurm_lost": "{cluster} no longer knows job {job}: its final state is unknown.",
+        "reports_slurm_not_entitled": (
+            "None of {owner}'s partners is entitled to {cluster}: this report cannot run there."
+        ),
         "reports_interrupted": "Run interrupted: the reports service stopped.",
         "reports_not_allowed": "Only analysts and administrators can schedule reports.",
         "reports_unknown_partner": "Unknown partner '{partner}'. Declared partners: {known}.",

@@ -7,9 +7,10 @@ Per server, on the project's Docker engine:
   profile's CPU and memory (no swap beyond it);
 - the user's home: the volume ``<prefix>home-<user>``, mounted at ``/home/jovyan``, kept
   when the container is stopped or removed;
-- the library, read-only, at ``/home/jovyan/bibliotheque``; each of the user's partner
-  spaces, read-write, at ``/home/jovyan/partenaire-<id>``; other partners' spaces are not
-  mounted at all.
+- the library's root, read-only, at ``/srv/datalab/library``, linked from
+  ``/home/jovyan/bibliotheque`` (see :func:`library_link_program`); each of the user's
+  partner and project spaces, read-write, at ``/home/jovyan/partenaire-<id>`` and
+  ``/home/jovyan/projet-<id>``; other spaces are not mounted at all.
 
 ``<user>`` and ``<server>`` are :func:`hub.names.safe_name` escapes (see :func:`names`).
 
@@ -43,7 +44,7 @@ from traitlets import default
 
 from .. import storage
 from ..names import safe_name
-from ..settings import ConfigError, Settings, memory_bytes
+from ..settings import ConfigError, Profile, Settings, memory_bytes
 from .base import DataLabSpawnerMixin, lab_command
 
 HOME = "/home/jovyan"
@@ -211,6 +212,68 @@ def prepare_shared_space(space: Path) -> Path:
     return space
 
 
+def lab_mounts(settings: Settings, username: str, partner_ids: set[str]) -> dict[str, dict[str, str]]:
+    """The mounts of a container of ``username``, member of ``partner_ids`` (and of
+    their projects), as docker-py ``volumes``: ``{source: {"bind", "mode"}}``. The home
+    volume, the library read-only, each partner space read-write, each project space
+    (read-only once the project has ended). Creates the shared spaces when missing."""
+    layout = storage.Layout(settings.data_dir)
+    volumes = {
+        names(settings.docker.name_prefix, username)["volume"]: {"bind": HOME, "mode": "rw"},
+        str(layout.library_root): {"bind": LIBRARY_ROOT, "mode": "ro"},
+    }
+    for p in sorted(partner_ids):
+        space = prepare_shared_space(layout.partner_space(p))
+        volumes[str(space)] = {"bind": f"{HOME}/{storage.PARTNER_LINK_PREFIX}{p}", "mode": "rw"}
+    for project in settings.projects_of(username):
+        space = prepare_shared_space(layout.project_space(project.id))
+        volumes[str(space)] = {
+            "bind": f"{HOME}/{storage.PROJECT_LINK_PREFIX}{project.id}",
+            "mode": "ro" if project.ended() else "rw",
+        }
+    return volumes
+
+
+def module_command(module: str, *args: str) -> list[str]:
+    """The command running ``python -m module *args`` in a container of the lab image,
+    after :func:`library_link_program` (``module`` and ``args``: our own constants and
+    paths, never user input)."""
+    argv = [module, *args]
+    return [LAB_PYTHON, "-c", library_link_program() + (
+        "import runpy, sys\n"
+        f"sys.argv = {argv!r}\n"
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+    )]
+
+
+def confined_host_config() -> dict:
+    """docker-py host options every lab container gets: no capabilities, no privilege
+    gain, an init process, never restarted."""
+    return {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "init": True,
+        "restart_policy": {"Name": "no"},
+    }
+
+
+def profile_limits(profile: Profile) -> dict[str, int]:
+    """docker-py host options limiting a container to ``profile``: ``mem_limit`` and
+    ``memswap_limit`` (bytes: no swap beyond the memory), ``nano_cpus`` (1e9 per core)."""
+    memory = memory_bytes(profile.memory)
+    return {"mem_limit": memory, "memswap_limit": memory, "nano_cpus": int(profile.cpu * 1e9)}
+
+
+def lab_env(partner_ids: set[str], profile: Profile | None) -> dict[str, str]:
+    """The DataLab variables of a lab container: the library on ``PYTHONPATH`` and in
+    ``DATALAB_LIBRARY``, ``DATALAB_PARTNERS`` (comma-separated ids), ``DATALAB_PROFILE``."""
+    env = {"PYTHONPATH": LIBRARY_CURRENT, "DATALAB_LIBRARY": LIBRARY_CURRENT,
+           "DATALAB_PARTNERS": ",".join(sorted(partner_ids))}
+    if profile is not None:
+        env["DATALAB_PROFILE"] = profile.id
+    return env
+
+
 class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
     """DockerSpawner with DataLab's names, mounts, limits, network and messages."""
 
@@ -233,10 +296,6 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return _verbatim
 
     @property
-    def layout(self) -> storage.Layout:
-        return storage.Layout(self.settings.data_dir)
-
-    @property
     def docker_names(self) -> dict[str, str]:
         return names(self.settings.docker.name_prefix, self.user.name, self.name or "")
 
@@ -249,31 +308,11 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return self.docker_names["container"]
 
     def mounts_for(self, partner_ids: set[str]) -> dict[str, dict[str, str]]:
-        """``volumes`` for a member of ``partner_ids`` (and of this user's projects):
-        ``{source: {"bind", "mode"}}``. An ended project's space is mounted read-only."""
-        layout = self.layout
-        volumes = {
-            self.docker_names["volume"]: {"bind": HOME, "mode": "rw"},
-            str(layout.library_root): {"bind": LIBRARY_ROOT, "mode": "ro"},
-        }
-        for p in sorted(partner_ids):
-            space = prepare_shared_space(layout.partner_space(p))
-            volumes[str(space)] = {"bind": f"{HOME}/{storage.PARTNER_LINK_PREFIX}{p}", "mode": "rw"}
-        for project in self.settings.projects_of(self.user.name):
-            space = prepare_shared_space(layout.project_space(project.id))
-            volumes[str(space)] = {
-                "bind": f"{HOME}/{storage.PROJECT_LINK_PREFIX}{project.id}",
-                "mode": "ro" if project.ended() else "rw",
-            }
-        return volumes
+        """``volumes`` for a member of ``partner_ids`` (see :func:`lab_mounts`)."""
+        return lab_mounts(self.settings, self.user.name, partner_ids)
 
     def _host_config(self, spawner) -> dict:
-        config = {
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "init": True,
-            "restart_policy": {"Name": "no"},
-        }
+        config = confined_host_config()
         if self.selected_profile is not None:
             config["memswap_limit"] = memory_bytes(self.selected_profile.memory)
         return config
@@ -298,13 +337,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return self._create_kwargs
 
     def get_env(self):
-        env = super().get_env()
-        env["PYTHONPATH"] = LIBRARY_CURRENT
-        env["DATALAB_LIBRARY"] = LIBRARY_CURRENT
-        env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
-        if self.selected_profile is not None:
-            env["DATALAB_PROFILE"] = self.selected_profile.id
-        return env
+        return {**super().get_env(), **lab_env(self.partner_ids, self.selected_profile)}
 
     # -- progress and errors ------------------------------------------------------------
     def _event(self, key: str, progress: int, **values: object) -> None:

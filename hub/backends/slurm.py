@@ -314,6 +314,47 @@ def cluster_login(settings: Settings, username: str, auth_state: dict | None) ->
     return None
 
 
+def login_home(login: str) -> str:
+    """The home directory of cluster login ``login``. Raises ``KeyError`` when there is
+    no such account, ``ValueError`` when its home is not a plain absolute path."""
+    home = pwd.getpwnam(login).pw_dir
+    if not _HOME.fullmatch(home) or ".." in home.split("/"):
+        raise ValueError(f"home directory of {login} is not a plain path: {home!r}")
+    return home
+
+
+def submitted_job_id(returncode: int, output: str) -> str:
+    """The job id ``sbatch --parsable`` printed (``<id>[;<cluster>]``), "" when it
+    refused the job or printed something else."""
+    job_id = output.splitlines()[-1].split(";")[0] if returncode == 0 and output else ""
+    return job_id if _JOB_ID.fullmatch(job_id) else ""
+
+
+async def run_as(
+    login: str, argv: list[str], *, env: dict[str, str], timeout: float, stdin: str | None = None
+) -> tuple[int, str, str]:
+    """Run ``argv`` as cluster login ``login`` (``sudo -n -E -u <login> --``, an argument
+    list, no shell) with environment ``env`` and ``stdin`` (text); returns (exit status,
+    stdout, stderr), both stripped. Raises ``asyncio.TimeoutError`` after ``timeout``
+    seconds (the command is killed)."""
+    process = await asyncio.create_subprocess_exec(
+        "sudo", "-n", "-E", "-u", login, "--", *argv,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else None), timeout
+        )
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return process.returncode, out.decode(errors="replace").strip(), err.decode(errors="replace").strip()
+
+
 # -- the batch script -------------------------------------------------------------------
 
 
@@ -450,26 +491,13 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         """Run a command as the cluster login (argument list, no shell); (rc, out, err).
         ``stdin`` (a batch script) also passes the lab's environment.
         Raises :class:`SlurmError` 503 when it does not answer within command_timeout."""
-        full = ["sudo", "-n", "-E", "-u", self.login, "--", *argv]
-        process = await asyncio.create_subprocess_exec(
-            *full,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self._command_env(lab=stdin is not None),
-        )
         try:
-            out, err = await asyncio.wait_for(
-                process.communicate(stdin.encode() if stdin is not None else None),
-                self.settings.slurm.command_timeout,
-            )
+            return await run_as(self.login, list(argv), env=self._command_env(lab=stdin is not None),
+                                timeout=self.settings.slurm.command_timeout, stdin=stdin)
         except asyncio.TimeoutError:
-            process.kill()
-            await process.wait()
             raise SlurmError(
                 503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=f"{argv[0]}: timeout")
             ) from None
-        return process.returncode, out.decode(errors="replace").strip(), err.decode(errors="replace").strip()
 
     async def query(self) -> JobInfo | None:
         """The job as squeue reports it, None when Slurm no longer knows it.
@@ -521,11 +549,11 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         if login is None:
             raise SlurmError(403, self._t("slurm_no_login", cluster=cluster, contact=contact))
         try:
-            home = pwd.getpwnam(login).pw_dir
+            home = login_home(login)
         except KeyError:
             raise SlurmError(403, self._t("slurm_login_unknown", login=login, cluster=cluster, contact=contact)) from None
-        if not _HOME.fullmatch(home) or ".." in home.split("/"):
-            raise SlurmError(500, f"home directory of {login} is not a plain path: {home!r}")
+        except ValueError as e:
+            raise SlurmError(500, str(e)) from None
         self.login = login
         return home
 
@@ -553,8 +581,8 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         script = self.render_script(home)
         self.log.info("Submitting %s's lab to Slurm as %s:\n%s", self.user.name, self.login, script)
         rc, out, err = await self._run("sbatch", "--parsable", stdin=script)
-        job_id = out.splitlines()[-1].split(";")[0] if rc == 0 and out else ""
-        if not _JOB_ID.fullmatch(job_id):
+        job_id = submitted_job_id(rc, out)
+        if not job_id:
             raise SlurmError(400, self._t("slurm_refused", cluster=self.settings.slurm.name,
                                           message=(err or out or f"exit status {rc}").removeprefix("sbatch: error: ")))
         self.job_id = job_id

@@ -35,14 +35,21 @@ def reports_overrides(library: Path, data_dir: Path) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def reports_hub():
-    """A running hub (and its reports service) shared by the reports tests."""
-    workdir = open_workdir("datalab-reports-")
+def reports_library(workdir: Path) -> Path:
+    """A library repository in ``workdir``: the real library plus the test notebooks in
+    ``tests-rapports/``; returns its library folder (a ``storage.library_source``)."""
     library = library_repository(workdir / "library-source")
     shutil.copytree(NOTEBOOKS, library / "tests-rapports")
     git(library.parent, "add", "library")
     git(library.parent, "commit", "--quiet", "-m", "Report test notebooks")
+    return library
+
+
+@pytest.fixture(scope="session")
+def reports_hub():
+    """A running hub (and its reports service) shared by the reports tests."""
+    workdir = open_workdir("datalab-reports-")
+    library = reports_library(workdir)
     running = RunningHub(workdir, reports_overrides(library, workdir / "data"))
     with served(running, "reports-hub.log"):
         yield running

@@ -117,6 +117,41 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         return f.read(limit + 1)[:limit]
 
 
+def read_beneath(path: Path, limit: int) -> bytes | None:
+    """Like :func:`read_regular` for an absolute ``path`` that must not pass through any
+    symbolic link (each directory is opened without following links): a path checked
+    once cannot be redirected elsewhere by swapping a directory for a link afterwards.
+    None when a component is a link, missing or not a directory, or the file is not a
+    regular file of at most ``limit`` bytes."""
+    parts = path.parts
+    if not path.is_absolute() or len(parts) < 2:
+        return None
+    flags = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        fd = os.open("/", flags)
+    except OSError:
+        return None
+    try:
+        for part in parts[1:-1]:
+            try:
+                next_fd = os.open(part, flags, dir_fd=fd)
+            except OSError:
+                return None
+            os.close(fd)
+            fd = next_fd
+        try:
+            file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        except OSError:
+            return None
+    finally:
+        os.close(fd)
+    with os.fdopen(file_fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return f.read(limit + 1)[:limit]
+
+
 def outcome_of(work_area: Path, returncode: int | None, error: str | None = None) -> RunOutcome:
     """Read what :mod:`~hub.services.reports.execute` left in ``work_area``.
 

@@ -1,7 +1,8 @@
 """One report run, inside the runner's environment (a subprocess as the owner, a
 container, a batch job): papermill, then the HTML rendering.
 
-``python -m hub.services.reports.execute`` reads the run's spec (JSON) on standard input::
+``python -m hub.services.reports.execute [SPEC]`` reads the run's spec (JSON) from the
+file ``SPEC``, or from standard input without it::
 
     {"notebook": "/abs/input.ipynb", "output_dir": "/abs/dir", "work_dir": "/abs/dir/work",
      "parameters": {...}, "kernel": "python3", "cell_timeout": 600, "language": "fr",
@@ -35,7 +36,10 @@ class RunFailed(Exception):
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
-    spec = json.load(sys.stdin)
+    if len(sys.argv) > 1:
+        spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    else:
+        spec = json.load(sys.stdin)
     output_dir = Path(spec["output_dir"])
     try:
         execute(spec)

@@ -33,12 +33,12 @@ class NotebookProblem(ValueError):
         self.values = values
 
 
-def resolve(path: str, home: Path, library: Path, partner_spaces: dict[str, Path]) -> Path:
+def resolve(path: str, home: Path | None, library: Path, partner_spaces: dict[str, Path]) -> Path:
     """The file a notebook path names, as seen from the owner's lab.
 
     ``path`` is relative: ``bibliotheque/<...>`` is in ``library``,
     ``partenaire-<id>/<...>`` in ``partner_spaces[id]`` (the owner's partners only), anything
-    else in ``home``. Symbolic links are followed and the target must stay inside that
+    else in ``home`` (None: the owner has no home there, such paths are not found). Symbolic links are followed and the target must stay inside that
     root. Raises :class:`NotebookProblem` (``bad_path``, ``not_found``).
     """
     from hub.storage import LIBRARY_LINK, PARTNER_LINK_PREFIX
@@ -54,6 +54,8 @@ def resolve(path: str, home: Path, library: Path, partner_spaces: dict[str, Path
         if partner not in partner_spaces:
             raise NotebookProblem("not_found", path=path)
         root, rest = partner_spaces[partner], parts[1:]
+    elif home is None:
+        raise NotebookProblem("not_found", path=path)
     else:
         root, rest = home, parts
     target = root.joinpath(*rest).resolve()

@@ -2,10 +2,11 @@
 
 Every runner executes :mod:`hub.services.reports.execute` for one :class:`RunRequest`
 in an environment of its backend and returns a :class:`RunOutcome`; the service does the
-rest (queueing, archive, retention). The ``local`` backend's runner is
-:class:`LocalRunner` (a subprocess as the owner's Unix account); the ``docker`` and
-``slurm`` backends add theirs (a container of the lab image with the owner's volumes, a
-batch job under the owner's cluster login) by implementing :class:`Runner`.
+rest (queueing, archive, retention). Each run goes to the runner of its profile's
+backend (:class:`BackendRunners`): :class:`LocalRunner` (a subprocess as the owner's Unix
+account), :class:`~hub.services.reports.docker_runner.DockerRunner` (a container of the
+lab image with the owner's volumes), :class:`~hub.services.reports.slurm_runner.SlurmRunner`
+(a batch job under the owner's cluster login and partner account).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import psutil
 
 from hub.backends.local import Person, isolated
 from hub.messages import text
-from hub.settings import Backend, ConfigError, Profile, Settings, memory_bytes
+from hub.names import system_account
+from hub.settings import Backend, Profile, Settings, memory_bytes
+from hub.storage import Layout
 
-from .archive import RunOutcome, outcome_of
+from .archive import MAX_FILE, RunOutcome, outcome_of, read_beneath
 
 log = logging.getLogger("datalab.reports")
 
@@ -62,6 +65,33 @@ class RunRequest:
     title: str = ""
 
 
+def run_spec(request: RunRequest, notebook: str, output_dir: str) -> dict:
+    """The spec :mod:`~hub.services.reports.execute` reads, for ``request`` with paths as
+    the run sees them: ``notebook``, ``output_dir`` (the kernel's working directory is
+    ``<output_dir>/work``)."""
+    return {
+        "notebook": notebook,
+        "output_dir": output_dir,
+        "work_dir": f"{output_dir}/work",
+        "parameters": request.parameters,
+        "kernel": request.kernel,
+        "cell_timeout": request.cell_timeout,
+        "language": request.language,
+        "title": request.title,
+    }
+
+
+def stage_notebook(request: RunRequest, target: Path) -> None:
+    """Copy the run's notebook (its resolved path, read through no symbolic link:
+    :func:`~hub.services.reports.archive.read_beneath`) to ``target``. ``OSError`` when
+    it is not a regular file of at most
+    :data:`~hub.services.reports.archive.MAX_FILE` bytes."""
+    data = read_beneath(request.notebook, MAX_FILE)
+    if data is None:
+        raise OSError(f"{request.notebook}: not a regular file reached without links, or too large")
+    target.write_bytes(data)
+
+
 class Runner(Protocol):
     """A backend's way of executing runs. ``run`` must bound the run by
     ``request.run_timeout``, leave nothing running when it returns, leave the outputs in
@@ -69,6 +99,10 @@ class Runner(Protocol):
     failed :class:`~hub.services.reports.archive.RunOutcome`)."""
 
     async def run(self, request: RunRequest) -> RunOutcome: ...
+
+    def home(self, owner: str) -> Path | None:
+        """Where ``owner``'s lab home is on this machine (notebook paths that name
+        neither the library nor a partner space are in it), None when it has none."""
 
     def stop_all(self) -> None:
         """Stop every run in progress at once (the service is stopping)."""
@@ -100,16 +134,7 @@ class LocalRunner:
             for path in (request.work_area, work, request.work_area / "runtime"):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         os.chmod(request.work_area, 0o700)
-        spec = {
-            "notebook": str(request.notebook),
-            "output_dir": str(request.work_area),
-            "work_dir": str(work),
-            "parameters": request.parameters,
-            "kernel": request.kernel,
-            "cell_timeout": request.cell_timeout,
-            "language": request.language,
-            "title": request.title,
-        }
+        spec = run_spec(request, str(request.notebook), str(request.work_area))
         env = {
             **BASE_ENV,
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
@@ -146,6 +171,10 @@ class LocalRunner:
                 self._running.pop(request.run_id, None)
         return outcome_of(request.work_area, process.returncode)
 
+    def home(self, owner: str) -> Path | None:
+        """The owner's Unix account's home (:class:`hub.storage.Layout`)."""
+        return Layout(self.settings.data_dir).home(system_account(owner, self.settings.spawner.account_prefix))
+
     def stop_all(self) -> None:
         for process in list(self._running.values()):
             _kill_tree(process.pid)
@@ -166,11 +195,43 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
-def runner_for(settings: Settings) -> Runner:
-    """The runner of the deployment's spawner backend. Raises
-    :class:`~hub.settings.ConfigError` for a backend without one yet."""
-    if settings.spawner.backend is Backend.local:
-        return LocalRunner(settings)
-    raise ConfigError(
-        f"spawner.backend: report runs on {settings.spawner.backend.value!r} are not available yet; allowed: local"
-    )
+class BackendRunners:
+    """Runs each request on the backend of its profile
+    (:meth:`~hub.settings.Settings.backend_of`): :class:`LocalRunner`,
+    :class:`~hub.services.reports.docker_runner.DockerRunner` or
+    :class:`~hub.services.reports.slurm_runner.SlurmRunner`, each created at its first run."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.runners: dict[Backend, Runner] = {}
+
+    def runner(self, backend: Backend) -> Runner:
+        if backend not in self.runners:
+            if backend is Backend.docker:
+                from .docker_runner import DockerRunner
+
+                self.runners[backend] = DockerRunner(self.settings)
+            elif backend is Backend.slurm:
+                from .slurm_runner import SlurmRunner
+
+                self.runners[backend] = SlurmRunner(self.settings)
+            else:
+                self.runners[backend] = LocalRunner(self.settings)
+        return self.runners[backend]
+
+    async def run(self, request: RunRequest) -> RunOutcome:
+        return await self.runner(self.settings.backend_of(request.profile)).run(request)
+
+    def home(self, owner: str, profile: Profile | None = None) -> Path | None:
+        """``owner``'s lab home for ``profile`` (None: ``spawner.backend``)."""
+        backend = self.settings.backend_of(profile) if profile else self.settings.spawner.backend
+        return self.runner(backend).home(owner)
+
+    def stop_all(self) -> None:
+        for runner in self.runners.values():
+            runner.stop_all()
+
+
+def runner_for(settings: Settings) -> BackendRunners:
+    """The runner of a deployment: each run goes to its profile's backend."""
+    return BackendRunners(settings)

@@ -28,16 +28,15 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from hub import audit
 from hub.audience import Audience
 from hub.messages import text
-from hub.names import system_account
 from hub.partners import partners_of, role_group
-from hub.settings import MisfirePolicy, ReportSchedule, Role, Settings, complete_models
+from hub.settings import Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings, complete_models
 from hub.storage import Layout
 
 from ...metrics import REPORT_RUNS
 from .archive import LOG, Archive, RunOutcome
 from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
 from .notebooks import NotebookProblem, check_parameters, declared_parameters, kernel_of, resolve
-from .runners import Runner, RunRequest
+from .runners import BackendRunners, RunRequest
 
 log = logging.getLogger("datalab.reports")
 
@@ -113,7 +112,7 @@ class ReportsService:
     """Schedules, runs and who sees what, for one deployment (``settings``). Runs execute
     through ``runner``; owners' groups come from ``hub``."""
 
-    def __init__(self, settings: Settings, runner: Runner, hub: HubAPI):
+    def __init__(self, settings: Settings, runner: BackendRunners, hub: HubAPI):
         self.settings = settings
         self.config = settings.reports
         self.language = settings.hub.language
@@ -208,17 +207,20 @@ class ReportsService:
         """``spec`` checked for ``owner`` and with every default filled in: the profile is
         offered to the owner, the notebook exists where the owner can read it and has a
         ``parameters`` cell declaring every given parameter with a matching type, the
-        kernelspec exists, the audience names declared partners. Raises :class:`Refused`."""
+        kernelspec exists (on a local profile; a container or a job checks it when it
+        runs, against its own kernelspecs), the audience names declared partners. Raises
+        :class:`Refused`."""
         if not owner.groups & OWNER_ROLES:
             raise Refused(403, self.t("reports_not_allowed"))
         profile = self._profile(owner, spec.profile)
-        notebook = self._notebook(owner, spec.notebook)
+        notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
         try:
             check_parameters(declared_parameters(notebook), spec.parameters)
             kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
         except NotebookProblem as problem:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
-        self._check_kernel(kernel)
+        if self.settings.backend_of(self._profile_of(profile)) is Backend.local:
+            self._check_kernel(kernel)
         audience = spec.audience or (
             Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
         )
@@ -248,8 +250,11 @@ class ReportsService:
             raise Refused(403, self.t("profile_forbidden", profile=wanted, allowed=allowed))
         raise Refused(400, self.t("profile_unknown", profile=wanted, allowed=allowed))
 
-    def _notebook(self, owner: Caller, path: str):
-        home = self.layout.home(system_account(owner.name, self.settings.spawner.account_prefix))
+    def _profile_of(self, profile_id: str) -> Profile:
+        return next(p for p in self.settings.profiles if p.id == profile_id)
+
+    def _notebook(self, owner: Caller, path: str, profile: Profile):
+        home = self.runner.home(owner.name, profile)
         spaces = {p: self.layout.partner_space(p) for p in owner.partner_ids}
         try:
             return resolve(path, home, self.layout.library, spaces)
@@ -386,10 +391,10 @@ class ReportsService:
             run_id=run_id,
             owner=row.owner,
             partner_ids=owner.partner_ids,
-            notebook=self._notebook(owner, spec.notebook),
+            notebook=self._notebook(owner, spec.notebook, self._profile_of(profile_id)),
             parameters=spec.parameters,
             kernel=spec.kernel,
-            profile=next(p for p in self.settings.profiles if p.id == profile_id),
+            profile=self._profile_of(profile_id),
             work_area=self.archive.work_area(run_id),
             log_path=log_path,
             cell_timeout=self.config.cell_timeout,

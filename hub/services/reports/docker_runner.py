@@ -1,0 +1,196 @@
+"""The ``docker`` backend's report runner: each run in a fresh container of the lab image.
+
+The container is the owner's lab without its server (:mod:`hub.backends.docker`): the
+lab image, uid 1000, no capabilities, the owner's home volume, their partner and project
+spaces and the library (read-only) at the same places, the profile's CPU and memory
+limits (no swap beyond the memory). It has no network at all (``network_mode: none``:
+papermill and the kernel talk over the container's own loopback). Its own directory,
+the run's work area, is mounted at :data:`RUN_DIR`: the notebook copy, the spec, the
+kernel's working directory ``work/`` and the outputs. The hub's ``hub`` package is
+mounted read-only at :data:`CODE_DIR` for ``python -m hub.services.reports.execute``.
+
+The container is removed once the run has ended and its log has been kept. A run killed
+for memory (the container's ``State.OOMKilled``) fails with a message naming the
+profile's limit; the partial notebook is kept as for any failed run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+
+import docker
+import requests
+
+import hub
+from hub.backends import docker as backend
+from hub.messages import text
+from hub.names import safe_name
+from hub.settings import ConfigError, Settings
+
+from .archive import RunOutcome, outcome_of
+from .execute import HTML
+from .runners import BASE_ENV, RunRequest, run_spec, stage_notebook
+
+log = logging.getLogger("datalab.reports")
+
+#: Where the run's work area is mounted in the container.
+RUN_DIR = "/srv/rapport"
+#: Where the hub's code is mounted (``CODE_DIR/hub``), read-only.
+CODE_DIR = "/opt/datalab-hub"
+#: Seconds the engine may take for one API call other than waiting for the run.
+API_TIMEOUT = 60
+
+
+def container_name(settings: Settings, owner: str, run_id: int) -> str:
+    """``<owner's lab container name>.rapport-<run id>``: ``.`` never occurs in a lab's
+    name (:func:`hub.backends.docker.names`), so a run's container never takes a lab's."""
+    return f"{backend.names(settings.docker.name_prefix, owner)['container']}.rapport-{run_id}"
+
+
+class DockerRunner:
+    """Runs on the deployment's Docker engine (see the module docstring)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._client: docker.DockerClient | None = None
+        self._running: dict[int, str] = {}
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine's client; ``ConfigError`` when the engine does not answer."""
+        if self._client is None:
+            self._client = backend.engine()
+        return self._client
+
+    async def run(self, request: RunRequest) -> RunOutcome:
+        loop = asyncio.get_running_loop()
+        try:
+            container = await loop.run_in_executor(None, self._create, request)
+        except (ConfigError, OSError) as e:
+            return RunOutcome("failed", str(e))
+        except docker.errors.DockerException as e:
+            return RunOutcome("failed", self._refused(request, e))
+        self._running[request.run_id] = container.id
+        try:
+            return await loop.run_in_executor(None, self._follow, container, request)
+        except docker.errors.DockerException as e:
+            return outcome_of(request.work_area, None, self._refused(request, e))
+        finally:
+            self._running.pop(request.run_id, None)
+            await loop.run_in_executor(None, self._remove, container)
+
+    def _refused(self, request: RunRequest, error: docker.errors.DockerException) -> str:
+        reason = getattr(error, "explanation", None) or str(error)
+        return text(request.language, "reports_container_failed", reason=reason)
+
+    def _create(self, request: RunRequest):
+        """Prepare the work area (owned by the lab user) and the home volume; create the
+        container (not started). docker-py errors, ``ConfigError``, ``OSError``."""
+        work_area = request.work_area
+        for sub in ("work", "runtime"):
+            (work_area / sub).mkdir()
+        stage_notebook(request, work_area / "input.ipynb")
+        spec = run_spec(request, f"{RUN_DIR}/input.ipynb", RUN_DIR)
+        (work_area / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        if os.geteuid() == 0:
+            for path in (work_area, work_area / "work", work_area / "runtime",
+                         work_area / "input.ipynb", work_area / "spec.json"):
+                os.chown(path, backend.LAB_UID, backend.LAB_GID)
+        settings = self.settings
+        self._home_volume(request.owner)
+        labels = {f"{backend.LABEL}.prefix": settings.docker.name_prefix,
+                  f"{backend.LABEL}.user": safe_name(request.owner)}
+        volumes = backend.lab_mounts(settings, request.owner, request.partner_ids)
+        volumes[str(work_area)] = {"bind": RUN_DIR, "mode": "rw"}
+        volumes[str(Path(hub.__file__).parent)] = {"bind": f"{CODE_DIR}/hub", "mode": "ro"}
+        env = {
+            **BASE_ENV,
+            **backend.lab_env(request.partner_ids, request.profile),
+            "HOME": backend.HOME,
+            "JUPYTER_RUNTIME_DIR": f"{RUN_DIR}/runtime",
+            "IPYTHONDIR": f"{RUN_DIR}/runtime/ipython",
+        }
+        env["PYTHONPATH"] = f"{CODE_DIR}:{env['PYTHONPATH']}"
+        name = container_name(settings, request.owner, request.run_id)
+        self._remove_named(name)
+        return self.client.containers.create(
+            backend.image_of(settings),
+            backend.module_command("hub.services.reports.execute", f"{RUN_DIR}/spec.json"),
+            name=name,
+            hostname=f"rapport-{request.run_id}",
+            user=f"{backend.LAB_UID}:{backend.LAB_GID}",
+            working_dir=f"{RUN_DIR}/work",
+            environment=env,
+            volumes=volumes,
+            network_mode="none",
+            labels={**labels, f"{backend.LABEL}.report-run": str(request.run_id),
+                    f"{backend.LABEL}.profile": request.profile.id},
+            **backend.confined_host_config(),
+            **backend.profile_limits(request.profile),
+        )
+
+    def _follow(self, container, request: RunRequest) -> RunOutcome:
+        """Start the container, wait for its end (``run_timeout`` at most, then kill it),
+        keep its log, and read the outcome."""
+        container.start()
+        timed_out = False
+        try:
+            status = container.wait(timeout=request.run_timeout)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            timed_out = True
+            container.kill()
+            container.wait(timeout=API_TIMEOUT)
+        with open(request.log_path, "ab") as log_file:
+            log_file.write(container.logs(stdout=True, stderr=True))
+        container.reload()
+        state = container.attrs["State"]
+        if timed_out:
+            message = text(request.language, "reports_run_timeout", seconds=request.run_timeout)
+            return outcome_of(request.work_area, None, message)
+        outcome = outcome_of(request.work_area, status.get("StatusCode", state.get("ExitCode")))
+        if state.get("OOMKilled"):
+            oom = text(request.language, "reports_oom", memory=request.profile.memory)
+            outcome = RunOutcome("failed", f"{oom} {outcome.error or ''}".strip(), outcome.files)
+            outcome.files.pop(HTML, None)
+        return outcome
+
+    def _remove(self, container) -> None:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as e:
+            log.warning("report container %s not removed: %s", container.name, e)
+
+    def _remove_named(self, name: str) -> None:
+        """Remove a container left by an earlier service process under this run's name."""
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def home(self, owner: str) -> Path | None:
+        """Where the owner's home volume is on this machine (created when missing, as
+        their first lab or run would); None when the engine does not answer."""
+        try:
+            volume = self._home_volume(owner)
+        except (ConfigError, docker.errors.DockerException):
+            return None
+        return Path(volume.attrs["Mountpoint"])
+
+    def _home_volume(self, owner: str):
+        prefix = self.settings.docker.name_prefix
+        labels = {f"{backend.LABEL}.prefix": prefix, f"{backend.LABEL}.user": safe_name(owner)}
+        return self.client.volumes.create(backend.names(prefix, owner)["volume"], labels=labels)
+
+    def stop_all(self) -> None:
+        """Remove (killing) the containers of runs in progress."""
+        for container_id in list(self._running.values()):
+            try:
+                self.client.containers.get(container_id).remove(force=True)
+            except docker.errors.DockerException:
+                pass

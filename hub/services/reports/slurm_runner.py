@@ -1,0 +1,244 @@
+"""The ``slurm`` backend's report runner: each run is a batch job on Austral.
+
+The job runs as the owner's cluster login (:func:`hub.backends.slurm.cluster_login`:
+table, then pattern; the reports service has no auth_state, so logins given by a claim
+only are refused), charged to the first entitled partner's account with its default
+partition, QOS, cores, memory and walltime (:func:`hub.backends.slurm.validate_request`
+with no options). Commands run through ``sudo -n -E -u <login>`` like the lab's.
+
+The run's work area (under the hub's data directory, which the nodes must see at the same
+path, as for ``slurm.lab.library_dir: null``) is given to the login: it holds the
+notebook copy, ``spec.json`` (the validated parameters and kernel), the kernel's working
+directory ``work/``, the outputs and ``job.log``. The batch script (:func:`report_script`)
+holds only validated values and operator settings: paths from the deployment, the
+validated request, the run id; no parameter, notebook path or kernel name.
+
+A job that ends in another state than COMPLETED fails the run with Slurm's state, reason
+and exit code (``scontrol show job``) before the run's own error; a job still running
+after ``reports.run_timeout`` is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import pwd
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from hub import storage
+from hub.backends import slurm
+from hub.messages import text
+from hub.names import safe_name
+from hub.settings import Settings
+
+from .archive import MAX_ERROR, MAX_FILE, RunOutcome, outcome_of, read_regular
+from .runners import BASE_ENV, RunRequest, run_spec, stage_notebook
+
+log = logging.getLogger("datalab.reports")
+
+JOB_LOG = "job.log"
+POLL_INTERVAL = 1.0
+#: Job states after which Slurm runs nothing more for the job.
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
+         "PREEMPTED", "BOOT_FAIL", "DEADLINE"}
+_FIELD = re.compile(r"\b(JobState|Reason|ExitCode)=(\S+)")
+
+
+def job_name(owner: str) -> str:
+    """``datalab-rapport-<escaped owner>``: the Slurm job name of a report run."""
+    return "datalab-rapport-" + safe_name(owner, 40)
+
+
+def report_script(
+    *, name: str, request: slurm.SlurmRequest, work_area: Path, home: str, venv: Path,
+    setup: str, prefix: list[str], library: Path, partner_ids: set[str], profile: str,
+    cluster: str,
+) -> str:
+    """The batch script of a report run. ``name`` comes from :func:`job_name`,
+    ``request`` is validated, ``work_area`` is the hub's (data directory and run id),
+    ``home`` a plain path (:func:`hub.backends.slurm.login_home`), ``partner_ids`` and
+    ``profile`` slugs; ``venv``, ``setup``, ``prefix``, ``library``, ``cluster`` come from
+    the deployment file. Every shell word is quoted; the run's parameters stay in
+    ``spec.json``."""
+    q = shlex.quote
+    directives = [
+        f"--job-name={name}",
+        *request.directives(),
+        f"--chdir={work_area}/work",
+        f"--output={work_area}/{JOB_LOG}",
+        "--export=ALL",
+    ]
+    env = {
+        **BASE_ENV,
+        "HOME": home,
+        "PYTHONPATH": str(library),
+        "DATALAB_LIBRARY": str(library),
+        "DATALAB_PARTNERS": ",".join(sorted(partner_ids)),
+        "DATALAB_PROFILE": profile,
+        "DATALAB_CLUSTER": cluster,
+        "JUPYTER_RUNTIME_DIR": f"{work_area}/runtime",
+        "IPYTHONDIR": f"{work_area}/runtime/ipython",
+    }
+    command = [*prefix, "python", "-m", "hub.services.reports.execute", f"{work_area}/spec.json"]
+    lines = ["#!/bin/bash", *(f"#SBATCH {d}" for d in directives), "set -euo pipefail"]
+    if setup.strip():
+        lines += ["# operator setup (slurm.lab.setup)", setup.rstrip()]
+    lines.append(f'export PATH={q(str(venv / "bin"))}:"$PATH"')
+    lines += [f"export {key}={q(value)}" for key, value in env.items()]
+    lines.append(" ".join(q(word) for word in command))
+    return "\n".join(lines) + "\n"
+
+
+def job_end(scontrol_line: str) -> tuple[str, str, str]:
+    """(state, reason, exit code) of one ``scontrol -o show job`` line; "" for absent
+    fields. The exit code is Slurm's ``<status>:<signal>``."""
+    fields = dict(_FIELD.findall(scontrol_line))
+    return fields.get("JobState", ""), fields.get("Reason", ""), fields.get("ExitCode", "")
+
+
+class SlurmRunner:
+    """Runs on the deployment's Slurm cluster (see the module docstring)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._jobs: dict[int, tuple[str, str]] = {}
+
+    def _env(self) -> dict[str, str]:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **BASE_ENV}
+        if "SLURM_CONF" in os.environ:
+            env["SLURM_CONF"] = os.environ["SLURM_CONF"]
+        return env
+
+    async def _run(self, login: str, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        return await slurm.run_as(login, list(argv), env=self._env(),
+                                  timeout=self.settings.slurm.command_timeout, stdin=stdin)
+
+    async def run(self, request: RunRequest) -> RunOutcome:
+        def t(key: str, **values: object) -> str:
+            return text(request.language, key, **values)
+
+        config = self.settings.slurm
+        cluster = config.name
+        contact = self.settings.hub.contact
+        login = slurm.cluster_login(self.settings, request.owner, None)
+        if login is None:
+            return RunOutcome("failed", t("slurm_no_login", cluster=cluster, contact=contact))
+        try:
+            home = slurm.login_home(login)
+        except KeyError:
+            return RunOutcome("failed", t("slurm_login_unknown", login=login, cluster=cluster, contact=contact))
+        except ValueError as e:
+            return RunOutcome("failed", str(e))
+        entitlements = config.entitlements_of(request.partner_ids)
+        if not entitlements:
+            return RunOutcome("failed", t("reports_slurm_not_entitled", owner=request.owner, cluster=cluster))
+        try:
+            resources = slurm.validate_request({}, entitlements, t)
+        except slurm.SlurmError as e:
+            return RunOutcome("failed", e.jupyterhub_message)
+        try:
+            self._prepare(request, login)
+        except OSError as e:
+            return RunOutcome("failed", f"{type(e).__name__}: {e}")
+        lab = config.lab
+        script = report_script(
+            name=job_name(request.owner), request=resources, work_area=request.work_area, home=home,
+            venv=self.settings.path(lab.venv) if lab.venv else Path(sys.prefix), setup=lab.setup,
+            prefix=lab.prefix,
+            library=self.settings.path(lab.library_dir) if lab.library_dir else storage.Layout(self.settings.data_dir).library,
+            partner_ids=request.partner_ids, profile=request.profile.id, cluster=cluster,
+        )
+        try:
+            return await self._submit_and_follow(request, login, script, t)
+        except asyncio.TimeoutError:
+            return outcome_of(request.work_area, None, t("slurm_unavailable", cluster=cluster, message="timeout"))
+        finally:
+            self._jobs.pop(request.run_id, None)
+
+    def _prepare(self, request: RunRequest, login: str) -> None:
+        """The work area, its spec and notebook copy, owned by ``login``."""
+        work_area = request.work_area
+        for sub in ("work", "runtime"):
+            (work_area / sub).mkdir()
+        stage_notebook(request, work_area / "input.ipynb")
+        spec = run_spec(request, str(work_area / "input.ipynb"), str(work_area))
+        (work_area / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(login)
+            for path in (work_area, work_area / "work", work_area / "runtime",
+                         work_area / "input.ipynb", work_area / "spec.json"):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    async def _submit_and_follow(self, request: RunRequest, login: str, script: str, t) -> RunOutcome:
+        cluster = self.settings.slurm.name
+        with open(request.log_path, "a", encoding="utf-8") as log_file:
+            log_file.write(f"sbatch as {login}:\n{script}\n")
+        rc, out, err = await self._run(login, "sbatch", "--parsable", stdin=script)
+        job_id = slurm.submitted_job_id(rc, out)
+        if not job_id:
+            message = (err or out or f"exit status {rc}").removeprefix("sbatch: error: ")
+            return RunOutcome("failed", t("slurm_refused", cluster=cluster, message=message))
+        self._jobs[request.run_id] = (login, job_id)
+        log.info("run %s: Slurm job %s as %s", request.run_id, job_id, login)
+        try:
+            state, reason, code = await asyncio.wait_for(self._wait_end(login, job_id), request.run_timeout)
+        except asyncio.TimeoutError:
+            await self._run(login, "scancel", job_id)
+            self._keep_job_log(request)
+            return outcome_of(request.work_area, None, t("reports_run_timeout", seconds=request.run_timeout))
+        self._keep_job_log(request)
+        with open(request.log_path, "a", encoding="utf-8") as log_file:
+            log_file.write(f"\nSlurm job {job_id}: {state or '?'} reason={reason or '?'} exit={code or '?'}\n")
+        if not state:
+            return outcome_of(request.work_area, None, t("reports_slurm_lost", cluster=cluster, job=job_id))
+        outcome = outcome_of(request.work_area, 0 if state == "COMPLETED" else None)
+        if outcome.status == "succeeded":
+            return outcome
+        slurm_message = t("reports_slurm_failed", job=job_id, state=state, reason=reason, code=code)
+        return RunOutcome("failed", f"{slurm_message} {outcome.error or ''}".strip()[:MAX_ERROR], outcome.files)
+
+    async def _wait_end(self, login: str, job_id: str) -> tuple[str, str, str]:
+        """Poll the job until it has ended; its (state, reason, exit code), state "" when
+        Slurm forgot it before its end was seen. A controller that does not answer is
+        asked again at the next poll (the caller bounds the wait)."""
+        while True:
+            try:
+                rc, out, err = await self._run(login, "scontrol", "-o", "show", "job", job_id)
+            except asyncio.TimeoutError:
+                rc, out, err = -1, "", "timeout"
+            if rc == 0 and out:
+                state, reason, code = job_end(out.splitlines()[0])
+                if state in ENDED:
+                    return state, reason, code
+            elif "Invalid job id" in err:
+                return "", "", ""
+            else:
+                log.warning("scontrol show job %s: %s", job_id, err or f"exit status {rc}")
+            await asyncio.sleep(POLL_INTERVAL)
+
+    def _keep_job_log(self, request: RunRequest) -> None:
+        """Append the job's log (written by the login, read without following links)."""
+        data = read_regular(request.work_area / JOB_LOG, MAX_FILE)
+        if data:
+            with open(request.log_path, "ab") as log_file:
+                log_file.write(data)
+
+    def home(self, owner: str) -> Path | None:
+        """The home of the owner's cluster login (the home of their labs on the
+        cluster), None when they have no login."""
+        login = slurm.cluster_login(self.settings, owner, None)
+        try:
+            return Path(slurm.login_home(login)) if login else None
+        except (KeyError, ValueError):
+            return None
+
+    def stop_all(self) -> None:
+        for login, job_id in list(self._jobs.values()):
+            subprocess.run(["sudo", "-n", "-E", "-u", login, "--", "scancel", job_id], env=self._env(),
+                           capture_output=True, timeout=self.settings.slurm.command_timeout, check=False)

@@ -190,10 +190,13 @@ def library_link_program() -> str:
     return (
         "import os\n"
         f"link = os.path.join(os.environ['HOME'], {storage.LIBRARY_LINK!r})\n"
-        "if os.path.isdir(link) and not os.path.islink(link) and not os.listdir(link):\n"
-        "    os.rmdir(link)\n"
-        "if not os.path.lexists(link):\n"
-        f"    os.symlink({LIBRARY_CURRENT!r}, link)\n"
+        "try:\n"
+        "    if os.path.isdir(link) and not os.path.islink(link) and not os.listdir(link):\n"
+        "        os.rmdir(link)\n"
+        "    if not os.path.lexists(link):\n"
+        f"        os.symlink({LIBRARY_CURRENT!r}, link)\n"
+        "except OSError as e:\n"
+        "    print(f'bibliotheque: no link in the home ({e})', flush=True)\n"
     )
 
 

@@ -43,7 +43,7 @@ from traitlets import default
 
 from .. import storage
 from ..names import safe_name
-from ..settings import ConfigError, Settings, memory_bytes
+from ..settings import ConfigError, Profile, Settings, memory_bytes
 from .base import DataLabSpawnerMixin, lab_command
 
 HOME = "/home/jovyan"
@@ -232,6 +232,54 @@ def prepare_shared_space(space: Path) -> Path:
     return space
 
 
+def lab_volumes(settings: Settings, user: str, partner_ids: set[str]) -> dict[str, dict[str, str]]:
+    """``volumes`` of a container run as ``user``, a member of ``partner_ids`` (and of
+    their projects): ``{source: {"bind", "mode"}}`` with their home volume, the library
+    (read-only) and their shared spaces. An ended project's space is mounted read-only."""
+    layout = storage.Layout(settings.data_dir)
+    volumes = {
+        names(settings.docker.name_prefix, user)["volume"]: {"bind": HOME, "mode": "rw"},
+        str(library_mirror(layout)): {"bind": f"{HOME}/{storage.LIBRARY_LINK}", "mode": "ro"},
+    }
+    for p in sorted(partner_ids):
+        space = prepare_shared_space(layout.partner_space(p))
+        volumes[str(space)] = {"bind": f"{HOME}/{storage.PARTNER_LINK_PREFIX}{p}", "mode": "rw"}
+    for project in settings.projects_of(user):
+        space = prepare_shared_space(layout.project_space(project.id))
+        volumes[str(space)] = {
+            "bind": f"{HOME}/{storage.PROJECT_LINK_PREFIX}{project.id}",
+            "mode": "ro" if project.ended() else "rw",
+        }
+    return volumes
+
+
+def confinement(profile: Profile | None) -> dict:
+    """Host configuration of every DataLab container: no capabilities, no privilege
+    gain, an init process, no restart; with a profile, no swap beyond its memory."""
+    config = {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "init": True,
+        "restart_policy": {"Name": "no"},
+    }
+    if profile is not None:
+        config["memswap_limit"] = memory_bytes(profile.memory)
+    return config
+
+
+def home_volume_labels(prefix: str, user: str) -> dict[str, str]:
+    """Labels of a user's home volume (found and removed by prefix)."""
+    return {f"{LABEL}.prefix": prefix, f"{LABEL}.user": safe_name(user)}
+
+
+def lab_environment(partner_ids: set[str]) -> dict[str, str]:
+    """Environment a user's code finds in a container: the library on ``PYTHONPATH``
+    and ``DATALAB_LIBRARY``, their partners in ``DATALAB_PARTNERS`` (comma-separated)."""
+    library = f"{HOME}/{storage.LIBRARY_LINK}"
+    return {"PYTHONPATH": library, "DATALAB_LIBRARY": library,
+            "DATALAB_PARTNERS": ",".join(sorted(partner_ids))}
+
+
 class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
     """DockerSpawner with DataLab's names, mounts, limits, network and messages."""
 
@@ -254,10 +302,6 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return _verbatim
 
     @property
-    def layout(self) -> storage.Layout:
-        return storage.Layout(self.settings.data_dir)
-
-    @property
     def docker_names(self) -> dict[str, str]:
         return names(self.settings.docker.name_prefix, self.user.name, self.name or "")
 
@@ -270,34 +314,11 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return self.docker_names["container"]
 
     def mounts_for(self, partner_ids: set[str]) -> dict[str, dict[str, str]]:
-        """``volumes`` for a member of ``partner_ids`` (and of this user's projects):
-        ``{source: {"bind", "mode"}}``. An ended project's space is mounted read-only."""
-        layout = self.layout
-        volumes = {
-            self.docker_names["volume"]: {"bind": HOME, "mode": "rw"},
-            str(library_mirror(layout)): {"bind": f"{HOME}/{storage.LIBRARY_LINK}", "mode": "ro"},
-        }
-        for p in sorted(partner_ids):
-            space = prepare_shared_space(layout.partner_space(p))
-            volumes[str(space)] = {"bind": f"{HOME}/{storage.PARTNER_LINK_PREFIX}{p}", "mode": "rw"}
-        for project in self.settings.projects_of(self.user.name):
-            space = prepare_shared_space(layout.project_space(project.id))
-            volumes[str(space)] = {
-                "bind": f"{HOME}/{storage.PROJECT_LINK_PREFIX}{project.id}",
-                "mode": "ro" if project.ended() else "rw",
-            }
-        return volumes
+        """``volumes`` of this user's server (see :func:`lab_volumes`)."""
+        return lab_volumes(self.settings, self.user.name, partner_ids)
 
     def _host_config(self, spawner) -> dict:
-        config = {
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "init": True,
-            "restart_policy": {"Name": "no"},
-        }
-        if self.selected_profile is not None:
-            config["memswap_limit"] = memory_bytes(self.selected_profile.memory)
-        return config
+        return confinement(self.selected_profile)
 
     def _create_kwargs(self, spawner) -> dict:
         labels = {
@@ -320,10 +341,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     def get_env(self):
         env = super().get_env()
-        library = f"{HOME}/{storage.LIBRARY_LINK}"
-        env["PYTHONPATH"] = library
-        env["DATALAB_LIBRARY"] = library
-        env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
+        env.update(lab_environment(self.partner_ids))
         if self.selected_profile is not None:
             env["DATALAB_PROFILE"] = self.selected_profile.id
         return env
@@ -355,8 +373,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
             self._event("docker_volume", 20, volume=names_["volume"])
             await self.docker(
                 "create_volume", names_["volume"],
-                labels={f"{LABEL}.prefix": self.settings.docker.name_prefix,
-                        f"{LABEL}.user": safe_name(self.user.name)},
+                labels=home_volume_labels(self.settings.docker.name_prefix, self.user.name),
             )
             self._event("docker_container", 40, container=names_["container"])
             ip, port = await super().start()

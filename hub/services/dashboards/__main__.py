@@ -29,7 +29,7 @@ from .handlers import (
     WebSocketProxyHandler,
     jinja_environment,
 )
-from .runners import LocalRunner, Runner
+from .runners import DockerRunner, LocalRunner, Runner
 from .service import DashboardService, HubAPI
 from .store import Store
 
@@ -41,8 +41,10 @@ def make_runner(settings, layout: Layout) -> Runner:
     """The runner of the deployment's backend (``spawner.backend``)."""
     if settings.spawner.backend is Backend.local:
         return LocalRunner(settings, layout.dashboards / ".kernelspec")
+    if settings.spawner.backend is Backend.docker:
+        return DockerRunner(settings)
     raise ConfigError(
-        f"spawner.backend: dashboards cannot run on {settings.spawner.backend.value!r} yet; allowed: local"
+        f"spawner.backend: dashboards cannot run on {settings.spawner.backend.value!r} yet; allowed: local, docker"
     )
 
 

@@ -120,3 +120,44 @@ def test_a_viewer_past_the_cap_gets_the_busy_page(browser, dashboards_hub, peopl
         for context in contexts:
             context.close()
         assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+
+
+def test_an_analyst_publishes_from_the_lab_menu_and_the_dashboard_joins_the_gallery(page, dashboards_hub, people):
+    login(page, dashboards_hub, "analyste1")
+    page.click("input[type=submit]")  # the spawn form: the first profile
+    page.wait_for_url(re.compile(r".*/user/analyste1/lab.*"), timeout=120_000)
+    page.goto(f"{dashboards_hub.url}/user/analyste1/lab/tree/bibliotheque/02-carte-normandie.ipynb")
+    file_menu = page.get_by_role("menuitem", name="Fichier", exact=True)
+    expect(file_menu).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Python 3 (ipykernel) | Inactif")).to_be_visible(timeout=60_000)
+    file_menu.click()
+    entry = page.get_by_role("menuitem", name="Publier comme tableau de bord…")
+    expect(entry).to_be_visible()
+    screenshot(page, "lab-publish-menu")
+    with page.context.expect_page() as opened:
+        entry.click()
+    form = opened.value
+    expect(form.locator("h1")).to_have_text("Publier un tableau de bord", timeout=60_000)
+    # opened from the map notebook's tab: that notebook is selected, listed as analyste1 sees it
+    expect(form.locator("#notebook")).to_have_value("bibliotheque/02-carte-normandie.ipynb")
+    form.fill("#title", "Carte publiée depuis le lab")
+    form.fill("#description", "Publiée depuis le menu Fichier.")
+    form.check("input[name=audience][value=some]")
+    form.check("input[name=roles][value=decision-maker]")
+    screenshot(form, "dashboard-publish-form")
+    form.click("#publish")
+    expect(form.locator("#published")).to_contain_text("« Carte publiée depuis le lab » est publié (version 1)")
+    card = form.locator("article[data-dashboard=carte-publiee-depuis-le-lab]")
+    expect(card.locator("h2")).to_have_text("Carte publiée depuis le lab")
+    screenshot(form, "dashboard-published-gallery")
+    try:
+        decision_maker = people("decideur1")
+        assert "Carte publiée depuis le lab" in decision_maker.get("").text
+        assert "Carte publiée depuis le lab" not in people("analyste2").get("").text
+        model = people("analyste1").call("GET", "dashboards/carte-publiee-depuis-le-lab").json()
+        assert model["audience"] == {"all": False, "partners": ["univ-alpha"], "roles": ["decision-maker"]}
+    finally:
+        assert people("analyste1").call("DELETE", "dashboards/carte-publiee-depuis-le-lab").status_code == 204
+        page.goto(f"{dashboards_hub.url}/hub/home")
+        page.click("#stop")
+        expect(page.locator("#start")).to_contain_text("Démarrer", timeout=60_000)

@@ -130,3 +130,20 @@ def test_an_unviewed_dashboard_frees_its_container_and_comes_back(docker_dashboa
     finally:
         author.call("DELETE", "dashboards/sommeil-docker")
     assert containers(docker_dashboards_hub, "sommeil-docker") == []
+
+
+def test_the_publish_page_reads_the_authors_notebooks_in_a_container(people):
+    author = people("analyste1")
+    page = author.get("publish")
+    assert page.status_code == 200
+    assert '<option value="bibliotheque/02-carte-normandie.ipynb">' in page.text
+    assert "partenaire-chu-exemple-nord" not in page.text
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    published = author.session.post(f"{author.service}/publish", data={
+        "_xsrf": xsrf, "notebook": "bibliotheque/02-carte-normandie.ipynb", "title": "Carte conteneur",
+        "audience": "all"})
+    try:
+        assert published.url.endswith("?published=carte-conteneur"), published.text
+        assert "Carte conteneur" in people("decideur1").get("").text
+    finally:
+        assert author.call("DELETE", "dashboards/carte-conteneur").status_code == 204

@@ -26,6 +26,7 @@ from .handlers import (
     GalleryHandler,
     PreviewHandler,
     ProxyHandler,
+    PublishHandler,
     WebSocketProxyHandler,
     jinja_environment,
 )
@@ -56,6 +57,7 @@ def make_app(service: DashboardService) -> web.Application:
             (prefix, GalleryHandler),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
             (url_path_join(prefix, f"preview/{ID}"), PreviewHandler),
+            (url_path_join(prefix, "publish"), PublishHandler),
             (url_path_join(prefix, "api/dashboards"), DashboardsApiHandler),
             (url_path_join(prefix, f"api/dashboards/{ID}"), DashboardApiHandler),
             (url_path_join(prefix, f"d/{ID}"), web.RedirectHandler, {"url": prefix + "d/{0}/"}),

@@ -38,12 +38,20 @@ from .store import Dashboard
 HERE = Path(__file__).resolve().parent
 VOILA_APP = HERE / "voila_app.py"
 KERNEL_STARTUP = HERE / "kernel_startup.py"
+NOTEBOOK_FILES = HERE / "notebook_files.py"
+#: Seconds a listing or reading of the author's notebooks may take.
+FILES_TIMEOUT = 60
 KERNELSPEC_NAME = "python3"
 PR_SET_PDEATHSIG = 1
 
 
 class StartError(RuntimeError):
     """A dashboard's server could not start; the message says why (for logs)."""
+
+
+class FilesError(RuntimeError):
+    """The author's notebooks could not be listed or read; the message says why (it may be
+    shown to the author)."""
 
 
 @dataclass
@@ -89,6 +97,32 @@ class Runner(ABC):
 
     async def stop_all(self) -> None:
         """Stop every server this runner started."""
+
+    @abstractmethod
+    async def author_files(self, author: str, partners: set[str], profile: Profile, *args: str) -> bytes:
+        """Run :mod:`notebook_files` with ``args`` (its ``HOME`` argument inserted after
+        the first) as ``author``, a member of ``partners``, within ``profile``'s limits;
+        returns its standard output. Raises :class:`FilesError`."""
+
+    async def notebooks(self, author: str, partners: set[str], profile: Profile) -> list[str]:
+        """The ``.ipynb`` paths in the author's home (relative to it), as they see it."""
+        output = await self.author_files(author, partners, profile, "list")
+        try:
+            return json.loads(output)
+        except ValueError:
+            raise FilesError(f"unexpected listing: {output[:200]!r}") from None
+
+    async def read_notebook(self, author: str, partners: set[str], profile: Profile, path: str) -> dict:
+        """The author's notebook at ``path`` (relative to their home), read as the author.
+        Raises :class:`FilesError` (unreadable, not a notebook, not JSON)."""
+        data = await self.author_files(author, partners, profile, "read", path)
+        try:
+            notebook = json.loads(data)
+        except ValueError:
+            raise FilesError(f"{path} is not a notebook (invalid JSON)") from None
+        if not isinstance(notebook, dict):
+            raise FilesError(f"{path} is not a notebook")
+        return notebook
 
 
 def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
@@ -151,6 +185,12 @@ def write_kernelspec(directory: Path) -> Path:
         os.chmod(path, 0o755)
     os.chmod(spec_dir / "kernel.json", 0o644)
     return directory
+
+
+def last_line(output: bytes, default: str) -> str:
+    """The last non-empty line of a program's ``output``, else ``default``."""
+    lines = output.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else default
 
 
 def _die_with_parent() -> None:
@@ -256,6 +296,28 @@ class LocalRunner(Runner):
             os.chown(dirpath, 0, gid)
             for name in filenames:
                 os.chown(os.path.join(dirpath, name), 0, gid)
+
+    async def author_files(self, author: str, partners: set[str], profile: Profile, *args: str) -> bytes:
+        person = self.local.Person(self.settings, author, partners)
+        try:
+            home = await asyncio.to_thread(person.prepare)
+        except (RuntimeError, OSError) as e:
+            raise FilesError(f"cannot prepare {author}'s account: {e}") from None
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(NOTEBOOK_FILES), args[0], str(home), *args[1:],
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **person.env()}, cwd=home,
+            preexec_fn=person.preexec_fn(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), FILES_TIMEOUT)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
+        if process.returncode != 0:
+            raise FilesError(last_line(err, f"exit status {process.returncode}"))
+        return out
 
     async def stop(self, dashboard_id: str) -> None:
         process = self.processes.pop(dashboard_id, None)
@@ -366,10 +428,17 @@ class DockerRunner(Runner):
                 f"{upstream.url}{launch.prefix}datalab/kernels", token,
                 lambda: self.running(launch.dashboard.id), timeout,
             )
-        except StartError:
+        except StartError as e:
+            output = await asyncio.to_thread(self._log_tail, container.id)
             await self.stop(launch.dashboard.id)
-            raise
+            raise StartError(f"{e}; its last output:\n{output}") from None
         return upstream
+
+    def _log_tail(self, container_id: str, lines: int = 20) -> str:
+        try:
+            return self.client.api.logs(container_id, tail=lines).decode("utf-8", "replace")
+        except self.backend.docker.errors.DockerException as e:
+            return f"(unavailable: {e})"
 
     def _create(self, launch: Launch, arguments: list[str], token: str):
         """Create the home volume and the container, copy the files in, start it;
@@ -417,6 +486,40 @@ class DockerRunner(Runner):
             container.remove(force=True)
             raise
         return container
+
+    async def author_files(self, author: str, partners: set[str], profile: Profile, *args: str) -> bytes:
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._author_files, author, partners, profile, args), FILES_TIMEOUT
+            )
+        except asyncio.TimeoutError:
+            raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
+
+    def _author_files(self, author: str, partners: set[str], profile: Profile, args: tuple[str, ...]) -> bytes:
+        """A throw-away container of the lab image as the author (their volumes read-only,
+        no network) runs :mod:`notebook_files`."""
+        backend = self.backend
+        volumes = {
+            source: {**mount, "mode": "ro"}
+            for source, mount in backend.lab_volumes(self.settings, author, partners).items()
+        }
+        self.client.volumes.create(
+            backend.names(self.prefix, author)["volume"], labels=backend.home_volume_labels(self.prefix, author)
+        )
+        try:
+            return self.client.containers.run(
+                self.image, [backend.LAB_PYTHON, "-c", NOTEBOOK_FILES.read_text(encoding="utf-8"),
+                             args[0], backend.HOME, *args[1:]],
+                user=f"{backend.LAB_UID}:{backend.LAB_GID}", working_dir=backend.HOME,
+                labels={f"{backend.LABEL}.prefix": self.prefix, f"{backend.LABEL}.user": backend.safe_name(author)},
+                network_mode="none", volumes=volumes, remove=True, stdout=True, stderr=False,
+                mem_limit=memory_bytes(profile.memory), nano_cpus=int(profile.cpu * 1e9),
+                **backend.confinement(profile),
+            )
+        except backend.docker.errors.ContainerError as e:
+            raise FilesError(last_line(e.stderr or b"", f"exit status {e.exit_status}")) from None
+        except backend.docker.errors.DockerException as e:
+            raise FilesError(f"Docker: {e}") from None
 
     async def stop(self, dashboard_id: str) -> None:
         known = self.containers.pop(dashboard_id, None)

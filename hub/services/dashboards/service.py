@@ -13,7 +13,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ...messages import text
 from ...partners import partners_of
-from ...settings import Settings
+from ...settings import Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, voila_arguments, voila_environment
 from .store import Dashboard, PublishError, Store
 
@@ -155,6 +155,28 @@ class DashboardService:
                 log.info("published %s version %d from the deployment file", dashboard.id, dashboard.version)
             except (OSError, ValueError, PermissionError) as e:
                 log.error("dashboards.publish %s: %s", seed.id, e)
+
+    def author_profile(self, user: dict, profile_id: str = "") -> tuple[set[str], Profile]:
+        """``(partners, profile)`` an author's code runs with: ``profile_id`` if open to
+        them, else their first profile. ``PermissionError`` when none is."""
+        partners = partners_of(user.get("groups", []))
+        allowed = self.settings.profiles_for(partners)
+        for profile in allowed:
+            if profile.id == profile_id or not profile_id:
+                return partners, profile
+        raise PermissionError(f"profile {profile_id!r} is not open to you")
+
+    async def author_notebooks(self, user: dict) -> list[str]:
+        """The notebooks in ``user``'s home, listed as that user (see
+        :meth:`Runner.notebooks`). Raises :class:`FilesError`, ``PermissionError``."""
+        partners, profile = self.author_profile(user)
+        return await self.runner.notebooks(user["name"], partners, profile)
+
+    async def author_notebook(self, user: dict, path: str, profile_id: str = "") -> dict:
+        """``user``'s notebook at ``path`` (relative to their home), read as that user.
+        Raises :class:`FilesError`, ``PermissionError``."""
+        partners, profile = self.author_profile(user, profile_id)
+        return await self.runner.read_notebook(user["name"], partners, profile, path)
 
     async def unpublish(self, dashboard: Dashboard) -> None:
         self.store.unpublish(dashboard.id)

@@ -138,13 +138,14 @@ def people(dashboards_hub):
 
 def docker_dashboards_overrides(prefix: str, image: str) -> dict:
     """The dashboards tests' deployment on the docker backend (name prefix ``prefix``,
-    lab image ``image``): the same users, caps and published map."""
+    lab image ``image``): the same users, caps and published map, whose server keeps one
+    pre-executed kernel."""
     from tests.services.dockerd import docker_hub_overrides
 
     overrides = docker_hub_overrides(prefix, image)
     dashboards = dashboards_overrides()
     overrides["auth"] = dashboards["auth"]
-    overrides["dashboards"] = dashboards["dashboards"]
+    overrides["dashboards"] = {**dashboards["dashboards"], "preheat_kernels": 1}
     return overrides
 
 
@@ -180,3 +181,13 @@ def notebook(*cells: str | tuple[str, list]) -> dict:
 
 def map_notebook() -> dict:
     return json.loads((REPO / "shared_notebooks" / "02-carte-normandie.ipynb").read_text(encoding="utf-8"))
+
+
+def record_timing(name: str, seconds: float) -> None:
+    """Keep a measured duration in ``tests/artifacts/dashboards-timings.json`` (merged
+    across tests and runs; a report, not a threshold)."""
+    path = ARTIFACTS / "dashboards-timings.json"
+    ARTIFACTS.mkdir(exist_ok=True)
+    timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    timings[name] = round(seconds, 2)
+    path.write_text(json.dumps(timings, indent=1, sort_keys=True), encoding="utf-8")

@@ -16,6 +16,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     dashboards_hub,
     map_notebook,
     people,
+    record_timing,
 )
 from tests.e2e.conftest import screenshot
 
@@ -161,3 +162,40 @@ def test_an_analyst_publishes_from_the_lab_menu_and_the_dashboard_joins_the_gall
         page.goto(f"{dashboards_hub.url}/hub/home")
         page.click("#stop")
         expect(page.locator("#start")).to_contain_text("Démarrer", timeout=60_000)
+
+
+def first_paint(page, hub, dashboard_id: str) -> float:
+    """Seconds from opening a map dashboard to its map image being visible."""
+    started = time.monotonic()
+    assert open_dashboard(page, hub, dashboard_id).status == 200
+    expect(map_image(page)).to_be_visible(timeout=120_000)
+    return time.monotonic() - started
+
+
+def measure_first_paint(page, hub, people, backend: str) -> None:
+    """The map's first paint for a viewer: cold (the dashboard's server stopped), warm
+    (server running, a fresh kernel), and from the identity-free map's pool when the
+    deployment preheats kernels. Timings go to tests/artifacts/dashboards-timings.json."""
+    author = people("analyste1")
+    dashboard_id = f"carte-mesure-{backend}"
+    assert author.publish(map_notebook(), id=dashboard_id, title="Carte (mesure)").status_code == 201
+    try:
+        assert author.call("GET", f"dashboards/{dashboard_id}").json()["running"] is False
+        login(page, hub, "decideur1")
+        page.wait_for_url(re.compile(r".*/hub/home$"))
+        record_timing(f"{backend}: first paint, cold", first_paint(page, hub, dashboard_id))
+        record_timing(f"{backend}: first paint, warm server", first_paint(page, hub, dashboard_id))
+    finally:
+        assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+    state = author.call("GET", f"dashboards/{MAP_ID}").json()
+    if state["pool_size"]:
+        page.goto(f"{hub.url}/hub/home")
+        deadline = time.monotonic() + 60
+        while author.call("GET", f"dashboards/{MAP_ID}").json()["pool_size"] == 0:
+            assert time.monotonic() < deadline, "the map's pool did not refill"
+            time.sleep(0.5)
+        record_timing(f"{backend}: first paint, preheated", first_paint(page, hub, MAP_ID))
+
+
+def test_first_paint_of_the_map_cold_and_warm(page, dashboards_hub, people):
+    measure_first_paint(page, dashboards_hub, people, "local")

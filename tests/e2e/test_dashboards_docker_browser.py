@@ -21,7 +21,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     people_of,
 )
 from tests.e2e.conftest import screenshot
-from tests.e2e.test_dashboards_browser import MAP_TITLE, login, map_image
+from tests.e2e.test_dashboards_browser import MAP_TITLE, login, map_image, measure_first_paint
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +147,11 @@ def test_the_publish_page_reads_the_authors_notebooks_in_a_container(people):
         assert "Carte conteneur" in people("decideur1").get("").text
     finally:
         assert author.call("DELETE", "dashboards/carte-conteneur").status_code == 204
+
+
+def test_first_paint_of_the_map_in_containers_cold_warm_and_preheated(page, docker_dashboards_hub, people):
+    deadline = time.monotonic() + 120
+    while people("analyste1").call("GET", f"dashboards/{MAP_ID}").json().get("pool_size", 0) < 1:
+        assert time.monotonic() < deadline, "the identity-free map has no pre-executed kernel"
+        time.sleep(1)
+    measure_first_paint(page, docker_dashboards_hub, people, "docker")

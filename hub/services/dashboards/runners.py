@@ -393,7 +393,8 @@ class DockerRunner(Runner):
     snapshot and the Voilà app are copied into the container (nothing of the service's is
     mounted); the service reaches Voilà at the container's address on that network, with
     a per-server token. Containers of a previous run of the service are removed when it
-    starts. Docker API calls run in threads."""
+    starts. Docker API calls run in threads, except :meth:`running`'s (a few
+    milliseconds, at most every :data:`STATE_TTL` seconds per dashboard)."""
 
     def __init__(self, settings: Settings):
         from ...backends import docker as backend

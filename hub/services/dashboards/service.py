@@ -22,8 +22,6 @@ log = logging.getLogger("datalab.dashboards")
 #: Seconds a kernel stays after its last view's websocket closed (a reconnecting page
 #: keeps it).
 CLOSE_GRACE = 2.0
-#: Seconds the render made before the first viewer may take.
-WARM_UP_TIMEOUT = 20.0
 
 
 class HubAPI:
@@ -210,28 +208,10 @@ class DashboardService:
             upstream = await self.runner.start(
                 launch, voila_arguments(self.settings, launch), self.conf.start_timeout
             )
-            await self.warm_up(dashboard.id, upstream)
             log.info("dashboard %s started as %s in %.1f s", dashboard.id, dashboard.author,
                      time.monotonic() - started)
             self.upstreams[dashboard.id] = upstream
             return upstream
-
-    async def warm_up(self, dashboard_id: str, upstream: Upstream) -> None:
-        """Render the page once before any viewer, then shut that kernel down: the first
-        render of a fresh Voilà server sometimes never completes (measured with Voilà
-        0.5.13 and ipykernel 7), so a viewer never gets that one. Gives up after
-        :data:`WARM_UP_TIMEOUT` seconds (a normal render takes 1-5 s here)."""
-        try:
-            await AsyncHTTPClient().fetch(
-                upstream.url + self.dashboard_prefix(dashboard_id),
-                headers={"Authorization": f"token {upstream.token}", "X-DataLab-Viewer": "viewer"},
-                request_timeout=WARM_UP_TIMEOUT, raise_error=False,
-            )
-        except (OSError, HTTPClientError) as e:
-            log.warning("dashboard %s: warm-up render did not complete: %s", dashboard_id, e)
-        kernels, _ = await self.kernels(dashboard_id, upstream)
-        for kernel in kernels:
-            await self.shutdown_kernel(dashboard_id, kernel["id"], upstream)
 
     async def stop(self, dashboard_id: str) -> None:
         """Shut the dashboard's kernels down and stop its server."""

@@ -41,6 +41,36 @@ def map_image(page):
     return page.locator(".widget-output img, .jp-OutputArea-output img").first
 
 
+class BrowserLog:
+    """What a page asked for and did not get: requests started and not finished, failed
+    requests, script errors. Shown when a wait for the map fails."""
+
+    def __init__(self, page):
+        self.pending: dict = {}
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.pending.__setitem__(r, r.url))
+        page.on("requestfinished", lambda r: self.pending.pop(r, None))
+        page.on("requestfailed", self._failed)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+
+    def _failed(self, request) -> None:
+        self.pending.pop(request, None)
+        self.errors.append(f"failed: {request.url}: {request.failure}")
+
+    def __str__(self) -> str:
+        lines = [f"unfinished: {url}" for url in self.pending.values()] + self.errors[-20:]
+        return "\n".join(lines) or "no unfinished request, no error"
+
+
+def wait_for_map(page, log: BrowserLog | None = None) -> None:
+    """The map image is visible (the page's kernel ran and its widgets connected)."""
+    try:
+        expect(map_image(page)).to_be_visible(timeout=120_000)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nbrowser: {log}") from None
+
+
 def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_hub):
     login(page, dashboards_hub, "decideur1")
     page.wait_for_url(re.compile(r".*/hub/home$"))
@@ -76,10 +106,11 @@ def test_ten_reloads_leave_one_kernel_for_the_open_view(page, dashboards_hub, pe
     try:
         login(page, dashboards_hub, "decideur1")
         page.wait_for_url(re.compile(r".*/hub/home$"))
+        log = BrowserLog(page)
         for _ in range(11):
             response = open_dashboard(page, dashboards_hub, dashboard_id)
             assert response.status == 200
-            expect(map_image(page)).to_be_visible(timeout=120_000)
+            wait_for_map(page, log)
         deadline = time.monotonic() + 30
         while True:
             state = author.call("GET", f"dashboards/{dashboard_id}").json()
@@ -108,8 +139,9 @@ def test_a_viewer_past_the_cap_gets_the_busy_page(browser, dashboards_hub, peopl
             page.wait_for_url(re.compile(r".*/hub/home$"))
             pages.append(page)
         for page in pages[:CAP_PER_DASHBOARD]:
+            log = BrowserLog(page)
             assert open_dashboard(page, dashboards_hub, dashboard_id).status == 200
-            expect(map_image(page)).to_be_visible(timeout=120_000)
+            wait_for_map(page, log)
         late = pages[-1]
         response = open_dashboard(late, dashboards_hub, dashboard_id)
         assert response.status == 503
@@ -166,9 +198,10 @@ def test_an_analyst_publishes_from_the_lab_menu_and_the_dashboard_joins_the_gall
 
 def first_paint(page, hub, dashboard_id: str) -> float:
     """Seconds from opening a map dashboard to its map image being visible."""
+    log = BrowserLog(page)
     started = time.monotonic()
     assert open_dashboard(page, hub, dashboard_id).status == 200
-    expect(map_image(page)).to_be_visible(timeout=120_000)
+    wait_for_map(page, log)
     return time.monotonic() - started
 
 

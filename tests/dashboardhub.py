@@ -1,6 +1,7 @@
 """The dashboards tests' hub (one per test module): the dashboards service with small caps
-and short idle times, the library's map published by the deployment (as analyste1) and an
-author whose user name needs escaping in URLs and account names; a client for the service."""
+and short idle times, the library's map published by the deployment (as analyste1, one
+pre-executed kernel) and an author whose user name needs escaping in URLs and account
+names; a client for the service."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def dashboards_overrides() -> dict:
             "idle_timeout": IDLE_TIMEOUT,
             "kernel_idle_timeout": 600,
             "retry_after": 20,
+            "preheat_kernels": 1,
             "publish": [{
                 "id": MAP_ID,
                 "notebook": "shared_notebooks/02-carte-normandie.ipynb",
@@ -138,14 +140,13 @@ def people(dashboards_hub):
 
 def docker_dashboards_overrides(prefix: str, image: str) -> dict:
     """The dashboards tests' deployment on the docker backend (name prefix ``prefix``,
-    lab image ``image``): the same users, caps and published map, whose server keeps one
-    pre-executed kernel."""
+    lab image ``image``): the same users, caps and published map."""
     from tests.services.dockerd import docker_hub_overrides
 
     overrides = docker_hub_overrides(prefix, image)
     dashboards = dashboards_overrides()
     overrides["auth"] = dashboards["auth"]
-    overrides["dashboards"] = {**dashboards["dashboards"], "preheat_kernels": 1}
+    overrides["dashboards"] = dashboards["dashboards"]
     return overrides
 
 

@@ -150,8 +150,4 @@ def test_the_publish_page_reads_the_authors_notebooks_in_a_container(people):
 
 
 def test_first_paint_of_the_map_in_containers_cold_warm_and_preheated(page, docker_dashboards_hub, people):
-    deadline = time.monotonic() + 120
-    while people("analyste1").call("GET", f"dashboards/{MAP_ID}").json().get("pool_size", 0) < 1:
-        assert time.monotonic() < deadline, "the identity-free map has no pre-executed kernel"
-        time.sleep(1)
     measure_first_paint(page, docker_dashboards_hub, people, "docker")

@@ -371,7 +371,7 @@ def _unreachable_module(name: str) -> Path | None:
 
 
 #: Backends with a dashboard runner (hub/services/dashboards/runners.py).
-DASHBOARD_BACKENDS = {Backend.local}
+DASHBOARD_BACKENDS = {Backend.local, Backend.docker}
 
 
 def apply_dashboards(c, settings: Settings) -> None:

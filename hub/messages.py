@@ -327,6 +327,35 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Son auteur dispose du détail de l'erreur ; réessayez plus tard ou contactez-le."
         ),
         "dash_back": "Retour aux tableaux de bord",
+        "dash_publish_link": "Publier un notebook",
+        "dash_publish_title": "Publier un tableau de bord",
+        "dash_publish_intro": (
+            "Le notebook est copié au moment de la publication : après l'avoir modifié, "
+            "publiez-le à nouveau (même titre) pour en faire une nouvelle version."
+        ),
+        "dash_publish_notebook": "Notebook de votre espace",
+        "dash_publish_choose": "— choisir un notebook —",
+        "dash_publish_path": "ou son chemin depuis votre dossier personnel",
+        "dash_publish_field_title": "Titre",
+        "dash_publish_description": "Description",
+        "dash_publish_audience": "Qui peut le voir",
+        "dash_publish_all": "Tous les membres de DataLab",
+        "dash_publish_some": "Seulement ces partenaires et rôles :",
+        "dash_publish_roles": "Rôles",
+        "dash_publish_partners": "Partenaires",
+        "dash_publish_profile": "Environnement d'exécution",
+        "dash_publish_identity_free": (
+            "Le résultat ne dépend pas de qui le regarde (des noyaux peuvent être préparés à l'avance)"
+        ),
+        "dash_publish_submit": "Publier",
+        "dash_published": "« {title} » est publié (version {version}).",
+        "dash_publish_forbidden": "Seuls les analystes et les administrateurs publient des tableaux de bord.",
+        "dash_publish_error": "Publication impossible : {reason}",
+        "dash_publish_no_list": "Vos notebooks ne peuvent pas être listés : {reason}",
+        "dash_publish_no_notebook": "Choisissez un notebook ou indiquez son chemin.",
+        "dash_role_analyst": "Analystes",
+        "dash_role_decision-maker": "Décideurs",
+        "dash_role_admin": "Administrateurs",
     },
     "en": {
         "site_name": "DataLab Hub",
@@ -629,6 +658,33 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "the details; try again later or contact them."
         ),
         "dash_back": "Back to the dashboards",
+        "dash_publish_link": "Publish a notebook",
+        "dash_publish_title": "Publish a dashboard",
+        "dash_publish_intro": (
+            "The notebook is copied when you publish: after editing it, publish it again "
+            "(same title) to make a new version."
+        ),
+        "dash_publish_notebook": "Notebook from your space",
+        "dash_publish_choose": "— choose a notebook —",
+        "dash_publish_path": "or its path from your home folder",
+        "dash_publish_field_title": "Title",
+        "dash_publish_description": "Description",
+        "dash_publish_audience": "Who may see it",
+        "dash_publish_all": "Every DataLab member",
+        "dash_publish_some": "Only these partners and roles:",
+        "dash_publish_roles": "Roles",
+        "dash_publish_partners": "Partners",
+        "dash_publish_profile": "Runtime environment",
+        "dash_publish_identity_free": "The output does not depend on who views it (kernels may be prepared in advance)",
+        "dash_publish_submit": "Publish",
+        "dash_published": "'{title}' is published (version {version}).",
+        "dash_publish_forbidden": "Only analysts and admins publish dashboards.",
+        "dash_publish_error": "Cannot publish: {reason}",
+        "dash_publish_no_list": "Your notebooks cannot be listed: {reason}",
+        "dash_publish_no_notebook": "Choose a notebook or give its path.",
+        "dash_role_analyst": "Analysts",
+        "dash_role_decision-maker": "Decision-makers",
+        "dash_role_admin": "Admins",
     },
 }
 

@@ -678,8 +678,7 @@ class Dashboards(Model):
     its Voilà process (it starts again at the next view); identity-free dashboards keep
     theirs running (started with the service), so their first paint skips that start.
     ``preheat_kernels``: kernels Voilà keeps pre-executed for each identity-free dashboard,
-    on top of the caps; 0 (default) because Voilà 0.5's pool can leave a page
-    half-rendered when it is requested while the pool refills (measured here).
+    on top of the caps (each holds its memory whether viewed or not); 0 by default.
     ``start_timeout``: how long a dashboard's Voilà process may take to answer.
     """
 

@@ -1,6 +1,7 @@
 """The dashboards tests' hub (one per test module): the dashboards service with small caps
-and short idle times, the library's map published by the deployment (as analyste1) and an
-author whose user name needs escaping in URLs and account names; a client for the service."""
+and short idle times, the library's map published by the deployment (as analyste1, one
+pre-executed kernel) and an author whose user name needs escaping in URLs and account
+names; a client for the service."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def dashboards_overrides() -> dict:
             "idle_timeout": IDLE_TIMEOUT,
             "kernel_idle_timeout": 600,
             "retry_after": 20,
+            "preheat_kernels": 1,
             "publish": [{
                 "id": MAP_ID,
                 "notebook": "shared_notebooks/02-carte-normandie.ipynb",
@@ -117,18 +119,54 @@ class DashboardsClient(HubClient):
         return self.call("POST", "dashboards", json={"notebook": notebook, **fields})
 
 
-@pytest.fixture(scope="module")
-def people(dashboards_hub):
-    """name -> DashboardsClient, logged in once per module."""
+def people_of(hub: RunningHub):
+    """name -> DashboardsClient of ``hub``, each logged in once."""
     cache: dict[str, DashboardsClient] = {}
 
     def person(name: str) -> DashboardsClient:
         if name not in cache:
-            cache[name] = DashboardsClient(dashboards_hub.url, name, PASSWORD)
+            cache[name] = DashboardsClient(hub.url, name, PASSWORD)
             cache[name].get("")  # completes the service's OAuth login
         return cache[name]
 
     return person
+
+
+@pytest.fixture(scope="module")
+def people(dashboards_hub):
+    """name -> DashboardsClient, logged in once per module."""
+    return people_of(dashboards_hub)
+
+
+def docker_dashboards_overrides(prefix: str, image: str) -> dict:
+    """The dashboards tests' deployment on the docker backend (name prefix ``prefix``,
+    lab image ``image``): the same users, caps and published map."""
+    from tests.services.dockerd import docker_hub_overrides
+
+    overrides = docker_hub_overrides(prefix, image)
+    dashboards = dashboards_overrides()
+    overrides["auth"] = dashboards["auth"]
+    overrides["dashboards"] = dashboards["dashboards"]
+    return overrides
+
+
+@pytest.fixture(scope="module")
+def docker_dashboards_hub(lab_image):
+    """A docker-backend hub whose dashboards run in containers of the lab image; on exit
+    its containers and volumes are removed."""
+    from tests.conftest import open_workdir, served
+    from tests.services.dockerd import remove_docker_objects, run_prefix
+
+    prefix = run_prefix("dash")
+    running = RunningHub(open_workdir("datalab-dash-docker-"),
+                         overrides=docker_dashboards_overrides(prefix, lab_image))
+    running.name_prefix = prefix
+    try:
+        with served(running, "hub-dashboards-docker.log"):
+            wait_published(running, MAP_ID)
+            yield running
+    finally:
+        remove_docker_objects(prefix)
 
 
 def notebook(*cells: str | tuple[str, list]) -> dict:
@@ -144,3 +182,13 @@ def notebook(*cells: str | tuple[str, list]) -> dict:
 
 def map_notebook() -> dict:
     return json.loads((REPO / "shared_notebooks" / "02-carte-normandie.ipynb").read_text(encoding="utf-8"))
+
+
+def record_timing(name: str, seconds: float) -> None:
+    """Keep a measured duration in ``tests/artifacts/dashboards-timings.json`` (merged
+    across tests and runs; a report, not a threshold)."""
+    path = ARTIFACTS / "dashboards-timings.json"
+    ARTIFACTS.mkdir(exist_ok=True)
+    timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    timings[name] = round(seconds, 2)
+    path.write_text(json.dumps(timings, indent=1, sort_keys=True), encoding="utf-8")

@@ -224,6 +224,8 @@ def lab_mounts(settings: Settings, username: str, partner_ids: set[str]) -> dict
     volumes = {
         names(settings.docker.name_prefix, username)["volume"]: {"bind": HOME, "mode": "rw"},
         str(layout.library_root): {"bind": LIBRARY_ROOT, "mode": "ro"},
+
+
     }
     for p in sorted(partner_ids):
         space = prepare_shared_space(layout.partner_space(p))
@@ -275,6 +277,11 @@ def lab_env(partner_ids: set[str], profile: Profile | None) -> dict[str, str]:
     if profile is not None:
         env["DATALAB_PROFILE"] = profile.id
     return env
+
+
+def home_volume_labels(prefix: str, user: str) -> dict[str, str]:
+    """Labels of a user's home volume (found and removed by prefix)."""
+    return {f"{LABEL}.prefix": prefix, f"{LABEL}.user": safe_name(user)}
 
 
 class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
@@ -369,8 +376,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
             self._event("docker_volume", 20, volume=names_["volume"])
             await self.docker(
                 "create_volume", names_["volume"],
-                labels={f"{LABEL}.prefix": self.settings.docker.name_prefix,
-                        f"{LABEL}.user": safe_name(self.user.name)},
+                labels=home_volume_labels(self.settings.docker.name_prefix, self.user.name),
             )
             self._event("docker_container", 40, container=names_["container"])
             ip, port = await super().start()

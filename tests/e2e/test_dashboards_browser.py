@@ -16,6 +16,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     dashboards_hub,
     map_notebook,
     people,
+    record_timing,
 )
 from tests.e2e.conftest import screenshot
 
@@ -38,6 +39,36 @@ def open_dashboard(page, hub, dashboard_id: str):
 
 def map_image(page):
     return page.locator(".widget-output img, .jp-OutputArea-output img").first
+
+
+class BrowserLog:
+    """What a page asked for and did not get: requests started and not finished, failed
+    requests, script errors. Shown when a wait for the map fails."""
+
+    def __init__(self, page):
+        self.pending: dict = {}
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.pending.__setitem__(r, r.url))
+        page.on("requestfinished", lambda r: self.pending.pop(r, None))
+        page.on("requestfailed", self._failed)
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+
+    def _failed(self, request) -> None:
+        self.pending.pop(request, None)
+        self.errors.append(f"failed: {request.url}: {request.failure}")
+
+    def __str__(self) -> str:
+        lines = [f"unfinished: {url}" for url in self.pending.values()] + self.errors[-20:]
+        return "\n".join(lines) or "no unfinished request, no error"
+
+
+def wait_for_map(page, log: BrowserLog | None = None) -> None:
+    """The map image is visible (the page's kernel ran and its widgets connected)."""
+    try:
+        expect(map_image(page)).to_be_visible(timeout=120_000)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nbrowser: {log}") from None
 
 
 def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_hub):
@@ -75,10 +106,11 @@ def test_ten_reloads_leave_one_kernel_for_the_open_view(page, dashboards_hub, pe
     try:
         login(page, dashboards_hub, "decideur1")
         page.wait_for_url(re.compile(r".*/hub/home$"))
+        log = BrowserLog(page)
         for _ in range(11):
             response = open_dashboard(page, dashboards_hub, dashboard_id)
             assert response.status == 200
-            expect(map_image(page)).to_be_visible(timeout=120_000)
+            wait_for_map(page, log)
         deadline = time.monotonic() + 30
         while True:
             state = author.call("GET", f"dashboards/{dashboard_id}").json()
@@ -107,8 +139,9 @@ def test_a_viewer_past_the_cap_gets_the_busy_page(browser, dashboards_hub, peopl
             page.wait_for_url(re.compile(r".*/hub/home$"))
             pages.append(page)
         for page in pages[:CAP_PER_DASHBOARD]:
+            log = BrowserLog(page)
             assert open_dashboard(page, dashboards_hub, dashboard_id).status == 200
-            expect(map_image(page)).to_be_visible(timeout=120_000)
+            wait_for_map(page, log)
         late = pages[-1]
         response = open_dashboard(late, dashboards_hub, dashboard_id)
         assert response.status == 503
@@ -120,3 +153,80 @@ def test_a_viewer_past_the_cap_gets_the_busy_page(browser, dashboards_hub, peopl
         for context in contexts:
             context.close()
         assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+
+
+def test_an_analyst_publishes_from_the_lab_menu_and_the_dashboard_joins_the_gallery(page, dashboards_hub, people):
+    login(page, dashboards_hub, "analyste1")
+    page.click("input[type=submit]")  # the spawn form: the first profile
+    page.wait_for_url(re.compile(r".*/user/analyste1/lab.*"), timeout=120_000)
+    page.goto(f"{dashboards_hub.url}/user/analyste1/lab/tree/bibliotheque/02-carte-normandie.ipynb")
+    file_menu = page.get_by_role("menuitem", name="Fichier", exact=True)
+    expect(file_menu).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Python 3 (ipykernel) | Inactif")).to_be_visible(timeout=60_000)
+    file_menu.click()
+    entry = page.get_by_role("menuitem", name="Publier comme tableau de bord…")
+    expect(entry).to_be_visible()
+    screenshot(page, "lab-publish-menu")
+    with page.context.expect_page() as opened:
+        entry.click()
+    form = opened.value
+    expect(form.locator("h1")).to_have_text("Publier un tableau de bord", timeout=60_000)
+    # opened from the map notebook's tab: that notebook is selected, listed as analyste1 sees it
+    expect(form.locator("#notebook")).to_have_value("bibliotheque/02-carte-normandie.ipynb")
+    form.fill("#title", "Carte publiée depuis le lab")
+    form.fill("#description", "Publiée depuis le menu Fichier.")
+    form.check("input[name=audience][value=some]")
+    form.check("input[name=roles][value=decision-maker]")
+    screenshot(form, "dashboard-publish-form")
+    form.click("#publish")
+    expect(form.locator("#published")).to_contain_text("« Carte publiée depuis le lab » est publié (version 1)")
+    card = form.locator("article[data-dashboard=carte-publiee-depuis-le-lab]")
+    expect(card.locator("h2")).to_have_text("Carte publiée depuis le lab")
+    screenshot(form, "dashboard-published-gallery")
+    try:
+        decision_maker = people("decideur1")
+        assert "Carte publiée depuis le lab" in decision_maker.get("").text
+        assert "Carte publiée depuis le lab" not in people("analyste2").get("").text
+        model = people("analyste1").call("GET", "dashboards/carte-publiee-depuis-le-lab").json()
+        assert model["audience"] == {"all": False, "partners": ["univ-alpha"], "roles": ["decision-maker"]}
+    finally:
+        assert people("analyste1").call("DELETE", "dashboards/carte-publiee-depuis-le-lab").status_code == 204
+        page.goto(f"{dashboards_hub.url}/hub/home")
+        page.click("#stop")
+        expect(page.locator("#start")).to_contain_text("Démarrer", timeout=60_000)
+
+
+def first_paint(page, hub, dashboard_id: str) -> float:
+    """Seconds from opening a map dashboard to its map image being visible."""
+    log = BrowserLog(page)
+    started = time.monotonic()
+    assert open_dashboard(page, hub, dashboard_id).status == 200
+    wait_for_map(page, log)
+    return time.monotonic() - started
+
+
+def measure_first_paint(page, hub, people, backend: str) -> None:
+    """The map's first paint for a viewer: cold (the dashboard's server stopped), warm
+    (server running, a fresh kernel), and from the identity-free map's pre-executed
+    kernel (the test hubs preheat one). Timings go to tests/artifacts/dashboards-timings.json."""
+    author = people("analyste1")
+    dashboard_id = f"carte-mesure-{backend}"
+    assert author.publish(map_notebook(), id=dashboard_id, title="Carte (mesure)").status_code == 201
+    try:
+        assert author.call("GET", f"dashboards/{dashboard_id}").json()["running"] is False
+        login(page, hub, "decideur1")
+        page.wait_for_url(re.compile(r".*/hub/home$"))
+        record_timing(f"{backend}: first paint, cold", first_paint(page, hub, dashboard_id))
+        record_timing(f"{backend}: first paint, warm server", first_paint(page, hub, dashboard_id))
+    finally:
+        assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
+    page.goto(f"{hub.url}/hub/home")
+    deadline = time.monotonic() + 120
+    while author.call("GET", f"dashboards/{MAP_ID}").json()["pool_size"] < 1:
+        assert time.monotonic() < deadline, "the identity-free map has no pre-executed kernel"
+        time.sleep(0.5)
+    record_timing(f"{backend}: first paint, preheated", first_paint(page, hub, MAP_ID))
+
+
+def test_first_paint_of_the_map_cold_warm_and_preheated(page, dashboards_hub, people):
+    measure_first_paint(page, dashboards_hub, people, "local")

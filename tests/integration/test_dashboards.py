@@ -235,3 +235,26 @@ def test_the_cli_publishes_lists_and_unpublishes(dashboards_hub, people, tmp_pat
     assert refused.returncode == 1 and "unknown partner" in refused.stderr
     assert run("unpublish", "carte-cli").returncode == 0
     assert "carte-cli" not in run("list").stdout
+
+
+def test_the_publish_page_lists_the_authors_notebooks_and_refuses_paths_outside_their_home(people):
+    assert people("decideur1").get("publish").status_code == 403
+    author = people("analyste1")
+    page = author.get("publish?path=bibliotheque/02-carte-normandie.ipynb")
+    assert page.status_code == 200
+    assert "Publier un tableau de bord" in page.text
+    assert '<option value="bibliotheque/02-carte-normandie.ipynb" selected>' in page.text
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    refused = author.session.post(f"{author.service}/publish", data={
+        "_xsrf": xsrf, "path": "../../etc/passwd.ipynb", "title": "Intrus", "audience": "all"})
+    assert refused.status_code == 400
+    assert "Publication impossible" in html.unescape(refused.text)
+    assert "Intrus" not in author.get("").text
+    published = author.session.post(f"{author.service}/publish", data={
+        "_xsrf": xsrf, "notebook": "bibliotheque/02-carte-normandie.ipynb", "title": "Carte du formulaire",
+        "audience": "all"})
+    try:
+        assert published.status_code == 200 and published.url.endswith("?published=carte-du-formulaire")
+        assert "« Carte du formulaire » est publié (version 1)" in html.unescape(published.text)
+    finally:
+        assert author.call("DELETE", "dashboards/carte-du-formulaire").status_code == 204

@@ -90,3 +90,12 @@ def test_data_dir_unreachable_by_lab_accounts_is_refused(tmp_path, monkeypatch):
     data["storage"] = {"data_dir": str(private / "data"), "library_source": str(REPO / "shared_notebooks")}
     with pytest.raises(ConfigError, match=rf"storage.data_dir: .* cannot traverse {private} \(mode 700\)"):
         hub_apply.apply(Config(), parse(data, REPO))
+
+
+@pytest.mark.parametrize("backend", ["local", "docker"])
+def test_the_dashboards_service_runs_on_local_and_docker_deployments(tmp_path, monkeypatch, backend):
+    monkeypatch.setenv("DATALAB_PORT", "18123")
+    settings = settings_in(tmp_path, spawner={**EXAMPLE["spawner"], "backend": backend})
+    c = Config()
+    hub_apply.apply_dashboards(c, settings)
+    assert [s["name"] for s in c.JupyterHub.services] == ["dashboards"]

@@ -151,3 +151,41 @@ def test_voila_options_follow_the_settings(tmp_path):
     preheating = svc.settings.model_copy(update={"dashboards": svc.settings.dashboards.model_copy(
         update={"preheat_kernels": 2})})
     assert "--VoilaConfiguration.default_pool_size=2" in voila_arguments(preheating, launch)
+
+
+def test_a_dashboard_container_gets_the_voila_app_the_kernelspec_and_the_snapshot(tmp_path):
+    import io
+    import json as json_
+    import tarfile
+
+    from hub.backends.docker import LAB_PYTHON
+    from hub.services.dashboards.runners import CONTAINER_DIR, container_files
+
+    snapshot = tmp_path / "notebook.ipynb"
+    snapshot.write_text('{"cells": []}', encoding="utf-8")
+    with tarfile.open(fileobj=io.BytesIO(container_files(snapshot))) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        root = CONTAINER_DIR.lstrip("/")
+        assert {f"{root}/voila_app.py", f"{root}/kernel_startup.py", f"{root}/notebook/notebook.ipynb",
+                f"{root}/kernels/python3/kernel.json"} <= set(members)
+        assert all(m.uid == 0 and m.mode in (0o644, 0o755) for m in members.values())
+        spec = json_.load(tar.extractfile(f"{root}/kernels/python3/kernel.json"))
+        assert spec["argv"][0] == LAB_PYTHON
+        assert f"--IPKernelApp.exec_files={CONTAINER_DIR}/kernel_startup.py" in spec["argv"]
+        assert tar.extractfile(f"{root}/notebook/notebook.ipynb").read() == b'{"cells": []}'
+
+
+def test_the_authors_notebooks_are_listed_without_hidden_ones_and_read_only_under_their_home(tmp_path):
+    from hub.services.dashboards import notebook_files
+
+    (tmp_path / "etudes" / ".ipynb_checkpoints").mkdir(parents=True)
+    (tmp_path / "etudes" / "carte.ipynb").write_text("{}", encoding="utf-8")
+    (tmp_path / "etudes" / ".ipynb_checkpoints" / "carte-checkpoint.ipynb").write_text("{}", encoding="utf-8")
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "x.ipynb").write_text("{}", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("", encoding="utf-8")
+    assert notebook_files.notebooks(str(tmp_path)) == ["etudes/carte.ipynb"]
+    assert notebook_files.read(str(tmp_path), "etudes/carte.ipynb") == b"{}"
+    for path in ("../etc/passwd.ipynb", "/etc/x.ipynb", "notes.txt", "etudes/../../x.ipynb"):
+        with pytest.raises(ValueError):
+            notebook_files.read(str(tmp_path), path)

@@ -28,10 +28,11 @@ from .handlers import (
     GalleryHandler,
     PreviewHandler,
     ProxyHandler,
+    PublishHandler,
     WebSocketProxyHandler,
     jinja_environment,
 )
-from .runners import LocalRunner, Runner
+from .runners import DockerRunner, LocalRunner, Runner
 from .service import DashboardService, HubAPI
 from .store import Store
 
@@ -43,8 +44,10 @@ def make_runner(settings, layout: Layout) -> Runner:
     """The runner of the deployment's backend (``spawner.backend``)."""
     if settings.spawner.backend is Backend.local:
         return LocalRunner(settings, layout.dashboards / ".kernelspec")
+    if settings.spawner.backend is Backend.docker:
+        return DockerRunner(settings)
     raise ConfigError(
-        f"spawner.backend: dashboards cannot run on {settings.spawner.backend.value!r} yet; allowed: local"
+        f"spawner.backend: dashboards cannot run on {settings.spawner.backend.value!r} yet; allowed: local, docker"
     )
 
 
@@ -57,6 +60,7 @@ def make_app(service: DashboardService) -> web.Application:
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
             (url_path_join(prefix, "metrics"), MetricsHandler),
             (url_path_join(prefix, f"preview/{ID}"), PreviewHandler),
+            (url_path_join(prefix, "publish"), PublishHandler),
             (url_path_join(prefix, "api/dashboards"), DashboardsApiHandler),
             (url_path_join(prefix, f"api/dashboards/{ID}"), DashboardApiHandler),
             (url_path_join(prefix, f"d/{ID}"), web.RedirectHandler, {"url": prefix + "d/{0}/"}),

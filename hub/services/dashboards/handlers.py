@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from jupyterhub.services.auth import HubOAuthenticated
 from tornado import httputil, web, websocket
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from ...metrics import DASHBOARD_VIEWS
 from ... import audit
-from ...partners import role_group
+from ...metrics import DASHBOARD_VIEWS
+from ...partners import partners_of, role_group
 from ...settings import Role
-from .runners import StartError
+from .runners import FilesError, StartError
 from .service import DashboardService
 from .store import Dashboard, PublishError
 
@@ -41,6 +43,7 @@ DROPPED_RESPONSE = {
     "server", "date",
 }
 PUBLISHERS = {role_group(Role.analyst), role_group(Role.admin)}
+LAB_TREE = re.compile(r"/user/(?P<user>[^/]+)/(?:[^/]+/)?lab(?:/workspaces/[^/]+)?/tree/(?P<path>.+\.ipynb)$")
 
 
 class Base(HubOAuthenticated, web.RequestHandler):
@@ -116,13 +119,90 @@ class GalleryHandler(Base):
              "preview": self.service.store.preview_path(d) is not None}
             for d in self.service.visible(self.current_user)
         ]
+        published = self.service.store.get(self.get_argument("published", ""))
+        if published is not None and not self.service.may_view(self.current_user, published):
+            published = None
         if query:
             words = query.lower().split()
             cards = [
                 c for c in cards
                 if all(w in f"{c['d'].title} {c['partner']} {c['d'].description} {c['d'].excerpt}".lower() for w in words)
             ]
-        self.render_page("gallery.html", cards=cards, query=query)
+        self.render_page("gallery.html", cards=cards, query=query, published=published,
+                         may_publish=bool(PUBLISHERS & set(self.current_user.get("groups", []))))
+
+
+class PublishHandler(Base):
+    """``GET /publish``: the publish form (the author's notebooks, listed as the author;
+    ``?path=`` or the lab page it was opened from, via ``Referer``, selects one);
+    ``POST``: publish, then the gallery says so. Analysts and admins only."""
+
+    def publisher(self) -> dict | None:
+        if PUBLISHERS & set(self.current_user.get("groups", [])):
+            return self.current_user
+        self.message_page(403, "dash_forbidden_title", "dash_publish_forbidden")
+        return None
+
+    @web.authenticated
+    async def get(self):
+        user = self.publisher()
+        if user is not None:
+            path = self.get_argument("path", "") or lab_notebook(self.request.headers.get("Referer", ""), user["name"])
+            own = sorted(partners_of(user.get("groups", [])))
+            await self.form(user, {"path": path, "partners": own[:1], "roles": []})
+
+    async def form(self, user: dict, values: dict, error: str = "", status: int = 200) -> None:
+        partners = partners_of(user.get("groups", []))
+        listing_error, notebooks = "", []
+        try:
+            notebooks = await self.service.author_notebooks(user)
+        except (FilesError, PermissionError) as e:
+            listing_error = str(e)
+        xsrf = self.xsrf_token
+        self.render_page(
+            "publish.html", status, values=values, error=error, notebooks=notebooks,
+            listing_error=listing_error, partners=self.service.settings.partners,
+            roles=[r.value for r in Role], profiles=self.service.settings.profiles_for(partners),
+            xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf,
+        )
+
+    @web.authenticated
+    async def post(self):
+        user = self.publisher()
+        if user is None:
+            return
+        values = {k: self.get_argument(k, "").strip() for k in ("title", "description", "audience", "profile")}
+        values["path"] = self.get_argument("notebook", "").strip() or self.get_argument("path", "").strip()
+        values["partners"] = self.get_arguments("partners")
+        values["roles"] = self.get_arguments("roles")
+        values["identity_free"] = bool(self.get_argument("identity_free", ""))
+        t = self.t_catalogue()
+        if not values["path"]:
+            await self.form(user, values, t["dash_publish_no_notebook"], 400)
+            return
+        audience = {"all": True} if values["audience"] != "some" else {
+            "partners": values["partners"], "roles": values["roles"]}
+        try:
+            notebook = await self.service.author_notebook(user, values["path"], values["profile"])
+            dashboard, _ = self.service.publish(user, notebook, {
+                "title": values["title"], "description": values["description"], "audience": audience,
+                "profile": values["profile"] or None, "identity_free": values["identity_free"],
+            })
+        except (FilesError, PublishError, PermissionError, ValueError) as e:
+            await self.form(user, values, t["dash_publish_error"].format(reason=e), 400)
+            return
+        await self.service.stop(dashboard.id)
+        log.info("%s published %s version %d from %s", user["name"], dashboard.id, dashboard.version, values["path"])
+        self.redirect(f"{self.service.prefix}?published={dashboard.id}")
+
+
+def lab_notebook(referer: str, user: str) -> str:
+    """The notebook path of a JupyterLab page URL of ``user``
+    (``.../user/<user>/[<server>/]lab[/workspaces/<w>]/tree/<path>.ipynb``), else ``""``."""
+    match = LAB_TREE.search(urlsplit(referer).path)
+    if match is None or unquote(match["user"]) != user:
+        return ""
+    return unquote(match["path"])
 
 
 class PreviewHandler(Base):

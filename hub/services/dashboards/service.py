@@ -14,7 +14,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from ... import audit
 from ...messages import text
 from ...partners import partners_of
-from ...settings import Settings
+from ...settings import Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, voila_arguments, voila_environment
 from .store import Dashboard, PublishError, Store
 
@@ -23,8 +23,6 @@ log = logging.getLogger("datalab.dashboards")
 #: Seconds a kernel stays after its last view's websocket closed (a reconnecting page
 #: keeps it).
 CLOSE_GRACE = 2.0
-#: Seconds the render made before the first viewer may take.
-WARM_UP_TIMEOUT = 20.0
 
 
 class HubAPI:
@@ -159,6 +157,28 @@ class DashboardService:
             except (OSError, ValueError, PermissionError) as e:
                 log.error("dashboards.publish %s: %s", seed.id, e)
 
+    def author_profile(self, user: dict, profile_id: str = "") -> tuple[set[str], Profile]:
+        """``(partners, profile)`` an author's code runs with: ``profile_id`` if open to
+        them, else their first profile. ``PermissionError`` when none is."""
+        partners = partners_of(user.get("groups", []))
+        allowed = self.settings.profiles_for(partners)
+        for profile in allowed:
+            if profile.id == profile_id or not profile_id:
+                return partners, profile
+        raise PermissionError(f"profile {profile_id!r} is not open to you")
+
+    async def author_notebooks(self, user: dict) -> list[str]:
+        """The notebooks in ``user``'s home, listed as that user (see
+        :meth:`Runner.notebooks`). Raises :class:`FilesError`, ``PermissionError``."""
+        partners, profile = self.author_profile(user)
+        return await self.runner.notebooks(user["name"], partners, profile)
+
+    async def author_notebook(self, user: dict, path: str, profile_id: str = "") -> dict:
+        """``user``'s notebook at ``path`` (relative to their home), read as that user.
+        Raises :class:`FilesError`, ``PermissionError``."""
+        partners, profile = self.author_profile(user, profile_id)
+        return await self.runner.read_notebook(user["name"], partners, profile, path)
+
     async def unpublish(self, dashboard: Dashboard) -> None:
         self.store.unpublish(dashboard.id)
         await self.stop(dashboard.id)
@@ -191,28 +211,10 @@ class DashboardService:
             upstream = await self.runner.start(
                 launch, voila_arguments(self.settings, launch), self.conf.start_timeout
             )
-            await self.warm_up(dashboard.id, upstream)
             log.info("dashboard %s started as %s in %.1f s", dashboard.id, dashboard.author,
                      time.monotonic() - started)
             self.upstreams[dashboard.id] = upstream
             return upstream
-
-    async def warm_up(self, dashboard_id: str, upstream: Upstream) -> None:
-        """Render the page once before any viewer, then shut that kernel down: the first
-        render of a fresh Voilà server sometimes never completes (measured with Voilà
-        0.5.13 and ipykernel 7), so a viewer never gets that one. Gives up after
-        :data:`WARM_UP_TIMEOUT` seconds (a normal render takes 1-5 s here)."""
-        try:
-            await AsyncHTTPClient().fetch(
-                upstream.url + self.dashboard_prefix(dashboard_id),
-                headers={"Authorization": f"token {upstream.token}", "X-DataLab-Viewer": "viewer"},
-                request_timeout=WARM_UP_TIMEOUT, raise_error=False,
-            )
-        except (OSError, HTTPClientError) as e:
-            log.warning("dashboard %s: warm-up render did not complete: %s", dashboard_id, e)
-        kernels, _ = await self.kernels(dashboard_id, upstream)
-        for kernel in kernels:
-            await self.shutdown_kernel(dashboard_id, kernel["id"], upstream)
 
     async def stop(self, dashboard_id: str) -> None:
         """Shut the dashboard's kernels down and stop its server."""

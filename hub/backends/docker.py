@@ -196,7 +196,8 @@ def library_link_program() -> str:
         "    if not os.path.lexists(link):\n"
         f"        os.symlink({LIBRARY_CURRENT!r}, link)\n"
         "except OSError as e:\n"
-        "    print(f'bibliotheque: no link in the home ({e})', flush=True)\n"
+        "    import sys\n"
+        "    print(f'bibliotheque: no link in the home ({e})', file=sys.stderr, flush=True)\n"
     )
 
 
@@ -239,16 +240,32 @@ def lab_mounts(settings: Settings, username: str, partner_ids: set[str]) -> dict
     return volumes
 
 
+def python_command(code: str, argv: list[str]) -> list[str]:
+    """The command running the Python statements ``code`` with ``sys.argv == argv`` in a
+    container of the lab image, after :func:`library_link_program` (``code`` and
+    ``argv``: our own programs and paths, never user input)."""
+    return [LAB_PYTHON, "-c", library_link_program() + f"import sys\nsys.argv = {argv!r}\n" + code]
+
+
 def module_command(module: str, *args: str) -> list[str]:
-    """The command running ``python -m module *args`` in a container of the lab image,
-    after :func:`library_link_program` (``module`` and ``args``: our own constants and
-    paths, never user input)."""
-    argv = [module, *args]
-    return [LAB_PYTHON, "-c", library_link_program() + (
-        "import runpy, sys\n"
-        f"sys.argv = {argv!r}\n"
-        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
-    )]
+    """:func:`python_command` running ``python -m module *args``."""
+    return python_command(
+        f"import runpy\nrunpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n",
+        [module, *args],
+    )
+
+
+def script_command(path: str, *args: str) -> list[str]:
+    """:func:`python_command` running ``python path *args`` (a path in the container)."""
+    return python_command(f"import runpy\nrunpy.run_path({path!r}, run_name='__main__')\n", [path, *args])
+
+
+def source_command(source: str, name: str, *args: str) -> list[str]:
+    """:func:`python_command` running the program ``source`` (our own file's text, shown
+    as ``name`` in tracebacks) with ``args``."""
+    return python_command(
+        f"exec(compile({source!r}, {name!r}, 'exec'), {{'__name__': '__main__'}})\n", [name, *args],
+    )
 
 
 def confined_host_config() -> dict:

@@ -451,11 +451,11 @@ class DockerRunner(Runner):
         profile = launch.profile
         container = self.client.containers.create(
             self.image,
-            command=[
-                backend.LAB_PYTHON, f"{CONTAINER_DIR}/{VOILA_APP.name}", notebook,
+            command=backend.script_command(
+                f"{CONTAINER_DIR}/{VOILA_APP.name}", notebook,
                 "--Voila.ip=0.0.0.0", f"--port={CONTAINER_PORT}",
                 f"--Voila.root_dir={CONTAINER_DIR}/notebook", *arguments,
-            ],
+            ),
             name=self.container_name(dashboard.id),
             hostname=f"voila-{dashboard.id}"[:63],
             user=f"{backend.LAB_UID}:{backend.LAB_GID}",
@@ -496,11 +496,12 @@ class DockerRunner(Runner):
             raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
 
     def _author_files(self, author: str, partners: set[str], profile: Profile, args: tuple[str, ...]) -> bytes:
-        """A throw-away container of the lab image as the author (their volumes read-only,
-        no network) runs :mod:`notebook_files`."""
+        """A throw-away container of the lab image as the author (their shared spaces
+        read-only, their home writable only for the library link a lab makes too, no
+        network) runs :mod:`notebook_files`."""
         backend = self.backend
         volumes = {
-            source: {**mount, "mode": "ro"}
+            source: {**mount, "mode": "rw" if mount["bind"] == backend.HOME else "ro"}
             for source, mount in backend.lab_mounts(self.settings, author, partners).items()
         }
         self.client.volumes.create(
@@ -508,8 +509,8 @@ class DockerRunner(Runner):
         )
         try:
             return self.client.containers.run(
-                self.image, [backend.LAB_PYTHON, "-c", NOTEBOOK_FILES.read_text(encoding="utf-8"),
-                             args[0], backend.HOME, *args[1:]],
+                self.image, backend.source_command(NOTEBOOK_FILES.read_text(encoding="utf-8"), NOTEBOOK_FILES.name,
+                                                   args[0], backend.HOME, *args[1:]),
                 user=f"{backend.LAB_UID}:{backend.LAB_GID}", working_dir=backend.HOME,
                 labels={f"{backend.LABEL}.prefix": self.prefix, f"{backend.LABEL}.user": backend.safe_name(author)},
                 network_mode="none", volumes=volumes, remove=True, stdout=True, stderr=False,

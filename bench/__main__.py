@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .measure import loadavg, summary
+from .report import plot, ratios
 from .systems import BareDocker, DataLabHub, VanillaHub, user_names
 from .users import SimulatedUser
 
@@ -64,7 +65,8 @@ async def spawn_round(system, users: list[str], kernels: bool, timeout: float) -
     record["errors"] = [f"{type(e).__name__}: {e}" for e in spawned if isinstance(e, BaseException)]
     record["spawn"] = summary([s[0] for s in ok])
     record["spawn_latencies"] = [round(s[0], 3) for s in ok]
-    record["container_cpu"] = summary([s[1] for s in ok if s[1] is not None])
+    record["container_cpus"] = [round(s[1], 3) for s in ok if s[1] is not None]
+    record["container_cpu"] = summary(record["container_cpus"])
     record["loadavg_after_spawn"] = loadavg()
     if kernels and system.label != "bare":
         done = await asyncio.gather(
@@ -117,76 +119,6 @@ async def login_round(hub, per_minute: int, seconds: float, timeout: float) -> d
     record.update(logins=summary(logins), api_loaded=summary(api), errors=errors,
                   duration=round(time.perf_counter() - start, 1), loadavg_after=loadavg())
     return record
-
-
-def ratio(a, b):
-    return None if a is None or b is None or b == 0 else round(a / b, 2)
-
-
-def ratios(spawns: list[dict], logins: list[dict]) -> dict:
-    """Figures the issue asks for, each against its reference measured in this run."""
-    out = {}
-    by = {}
-    for r in spawns:
-        by.setdefault((r["system"], r["concurrency"]), []).append(r)
-    for (system, n), rounds in sorted(by.items()):
-        latencies = [x for r in rounds for x in r["spawn_latencies"]]
-        cpu = [r["container_cpu"]["p50"] for r in rounds if r["container_cpu"]["p50"] is not None]
-        by[(system, n)] = {"spawn": summary(latencies), "cpu_p50": min(cpu) if cpu else None,
-                           "stop_wall": max((r["stop_wall"] or 0) for r in rounds),
-                           "spawn_wall": max(r["spawn_wall"] for r in rounds)}
-    for n in sorted({n for _, n in by}):
-        d, b, v = by.get(("datalab", n)), by.get(("bare", n)), by.get(("vanilla", n))
-        for q in ("p50", "p95"):
-            if d and b:
-                out[f"spawn_{q}_{n}_vs_bare"] = ratio(d["spawn"][q], b["spawn"][q])
-            if d and v:
-                out[f"spawn_{q}_{n}_vs_vanilla"] = ratio(d["spawn"][q], v["spawn"][q])
-        if d and b:
-            out[f"cpu_per_start_{n}_vs_bare"] = ratio(d["cpu_p50"], b["cpu_p50"])
-            out[f"stop_wall_{n}_vs_bare"] = ratio(d["stop_wall"], b["stop_wall"])
-        if d and v:
-            out[f"stop_wall_{n}_vs_vanilla"] = ratio(d["stop_wall"], v["stop_wall"])
-    for r in logins:
-        out[f"api_p95_under_logins_vs_idle_{r['system']}"] = ratio(r["api_loaded"]["p95"], r["api_idle"]["p95"])
-    systems = {r["system"]: r for r in logins}
-    if "datalab" in systems and "vanilla" in systems:
-        out["api_p95_under_logins_vs_vanilla"] = ratio(systems["datalab"]["api_loaded"]["p95"],
-                                                       systems["vanilla"]["api_loaded"]["p95"])
-    return {"ratios": out, "aggregate": {f"{s}/{n}": v for (s, n), v in by.items()}}
-
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    agg = results["aggregate"]
-    systems = [s for s in ("bare", "datalab", "vanilla") if any(k.startswith(s + "/") for k in agg)]
-    sizes = sorted({int(k.split("/")[1]) for k in agg})
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    width = 0.8 / max(1, len(systems))
-    for i, system in enumerate(systems):
-        xs = [j + i * width for j in range(len(sizes))]
-        p50 = [agg.get(f"{system}/{n}", {}).get("spawn", {}).get("p50") or 0 for n in sizes]
-        p95 = [agg.get(f"{system}/{n}", {}).get("spawn", {}).get("p95") or 0 for n in sizes]
-        axes[0].bar(xs, p95, width, alpha=0.35, color=f"C{i}")
-        axes[0].bar(xs, p50, width, label=system, color=f"C{i}")
-        cpu = [agg.get(f"{system}/{n}", {}).get("cpu_p50") or 0 for n in sizes]
-        axes[1].bar(xs, cpu, width, label=system, color=f"C{i}")
-        stop = [agg.get(f"{system}/{n}", {}).get("stop_wall") or 0 for n in sizes]
-        axes[2].bar(xs, stop, width, label=system, color=f"C{i}")
-    for ax, title in zip(axes, ("spawn latency P50 (P95 pale), s", "container CPU-s per start (P50)",
-                                "wall time to stop N at once, s")):
-        ax.set_xticks([j + width * (len(systems) - 1) / 2 for j in range(len(sizes))], [str(n) for n in sizes])
-        ax.set_xlabel("concurrent users")
-        ax.set_title(title)
-        ax.legend()
-    fig.suptitle(f"DataLab Hub bench {results['started']} {results['label']} "
-                 f"(load average at start {results['loadavg_start']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 async def run(args: argparse.Namespace) -> dict:

@@ -139,7 +139,7 @@ class SimulatedUser:
         out, replied, idle = [], False, False
         async with asyncio.timeout(self.timeout):
             async with connect(ws_url, additional_headers={"Cookie": cookie}, origin=self.base,
-                               max_size=2**24) as ws:
+                               max_size=2**24, open_timeout=self.timeout) as ws:
                 await ws.send(json.dumps(request))
                 while not (replied and idle):
                     msg = json.loads(await ws.recv())

@@ -25,6 +25,7 @@ def ratios(spawns: list[dict], logins: list[dict]) -> dict:
                            "stop_wall": summary(stops)["p50"],
                            "spawn_wall": summary([r["spawn_wall"] for r in rounds])["p50"],
                            "errors": sum(len(r["errors"]) for r in rounds),
+                           "all_started": len(latencies) == n * len(rounds),
                            "loadavg_1min": [r["loadavg_before"][0] for r in rounds]}
     for n in sorted({n for _, n in by}):
         d, b, v = by.get(("datalab", n)), by.get(("bare", n)), by.get(("vanilla", n))
@@ -35,8 +36,10 @@ def ratios(spawns: list[dict], logins: list[dict]) -> dict:
                 out[f"spawn_{q}_{n}_vs_vanilla"] = ratio(d["spawn"][q], v["spawn"][q])
         if d and b:
             out[f"cpu_per_start_{n}_vs_bare"] = ratio(d["cpu_p50"], b["cpu_p50"])
+        # a stop compares only rounds where every server had started
+        if d and b and d["all_started"] and b["all_started"]:
             out[f"stop_wall_{n}_vs_bare"] = ratio(d["stop_wall"], b["stop_wall"])
-        if d and v:
+        if d and v and d["all_started"] and v["all_started"]:
             out[f"stop_wall_{n}_vs_vanilla"] = ratio(d["stop_wall"], v["stop_wall"])
     for r in logins:
         out[f"api_p95_under_logins_vs_idle_{r['system']}"] = ratio(r["api_loaded"]["p95"], r["api_idle"]["p95"])

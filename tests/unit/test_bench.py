@@ -36,14 +36,15 @@ def test_process_cpu_seconds_grows_with_work():
 
 def _round(system, n, latencies, cpu, stop):
     return {"system": system, "concurrency": n, "spawn_latencies": latencies, "container_cpus": cpu,
-            "stop_wall": stop, "spawn_wall": max(latencies), "errors": [], "loadavg_before": [1.0, 1.0, 1.0]}
+            "stop_wall": stop, "spawn_wall": max(latencies, default=60.0), "errors": [], "loadavg_before": [1.0, 1.0, 1.0]}
 
 
 def test_ratios_compare_each_system_with_its_reference_at_the_same_concurrency():
     spawns = [
         _round("bare", 1, [2.0], [1.0], 0.5), _round("datalab", 1, [3.0], [1.5], 0.25),
         _round("vanilla", 1, [6.0], [2.0], 1.0), _round("bare", 1, [4.0], [1.2], 0.5),
-        _round("datalab", 10, [10.0, 12.0], [1.6, 1.4], 3.0), _round("bare", 10, [5.0, 6.0], [1.0, 1.0], 6.0),
+        _round("datalab", 10, [10.0] * 5 + [12.0] * 5, [1.6, 1.4], 3.0),
+        _round("bare", 10, [5.0] * 5 + [6.0] * 5, [1.0, 1.0], 6.0),
     ]
     logins = [{"system": "datalab", "api_idle": {"p95": 0.01}, "api_loaded": {"p95": 0.05}},
               {"system": "vanilla", "api_idle": {"p95": 0.01}, "api_loaded": {"p95": 0.1}}]
@@ -55,6 +56,8 @@ def test_ratios_compare_each_system_with_its_reference_at_the_same_concurrency()
     assert out["spawn_p50_10_vs_bare"] == 2.0
     assert out["stop_wall_10_vs_bare"] == 0.5
     assert "spawn_p50_10_vs_vanilla" not in out
+    failed = [_round("bare", 1, [2.0], [1.0], 0.5), {**_round("datalab", 1, [], [], 0.1), "errors": ["x"]}]
+    assert "stop_wall_1_vs_bare" not in ratios(failed, [])["ratios"]
     assert out["api_p95_under_logins_vs_idle_datalab"] == 5.0
     assert out["api_p95_under_logins_vs_vanilla"] == 0.5
 

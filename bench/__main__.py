@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .measure import loadavg, summary
-from .report import plot, ratios
+from .report import plot, ratio, ratios
 from .systems import BareDocker, DataLabHub, VanillaHub, user_names
 from .users import SimulatedUser
 
@@ -41,15 +41,28 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--login-seconds", type=float, default=60)
     p.add_argument("--skip-logins", action="store_true")
     p.add_argument("--skip-kernels", action="store_true")
+    p.add_argument("--slurm-rounds", type=int, default=5, help="Slurm lab starts against sbatch (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
     return p.parse_args(argv)
 
 
-def lab_image() -> str:
-    subprocess.run([str(REPO / "scripts" / "build-image.sh")], check=True, stdout=subprocess.DEVNULL)
-    return subprocess.run([str(REPO / "scripts" / "build-image.sh"), "--print-tag"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+def lab_image(attempts: int = 3) -> str:
+    """The lab image of this tree, tagged ``datalab-lab:bench-<inputs>`` for the run.
+
+    Worktrees sharing one Docker engine retag ``datalab-lab:<version>`` with their own
+    build; the bench pins the image whose ``org.datalab.inputs`` label is this tree's,
+    so that every spawn of the run uses it. ``RuntimeError`` when no such image stays."""
+    build = str(REPO / "scripts" / "build-image.sh")
+    inputs = subprocess.run([build, "--print-inputs"], capture_output=True, text=True, check=True).stdout.strip()
+    tag = f"datalab-lab:bench-{inputs}"
+    for _ in range(attempts):
+        subprocess.run([build], check=True, stdout=subprocess.DEVNULL)
+        found = subprocess.run(["docker", "images", "-q", "--filter", f"label=org.datalab.inputs={inputs}"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        if found and subprocess.run(["docker", "tag", found[0], tag]).returncode == 0:
+            return tag
+    raise RuntimeError(f"no image with inputs {inputs} after {attempts} builds")
 
 
 async def spawn_round(system, users: list[str], kernels: bool, timeout: float) -> dict:
@@ -154,7 +167,16 @@ async def run(args: argparse.Namespace) -> dict:
                 print(f"{hub.label:8} logins={record['logins']} api idle={record['api_idle']} "
                       f"loaded={record['api_loaded']} errors={len(record['errors'])} "
                       f"load={record['loadavg_after'][0]}", flush=True)
+    if args.slurm_rounds:
+        from .slurm import slurm_rounds
+
+        results["slurm"] = await slurm_rounds(args.slurm_rounds, args.timeout)
+        print(f"slurm    spawn={results['slurm']['spawn']} sbatch={results['slurm']['sbatch']} "
+              f"errors={results['slurm']['errors']} load={results['slurm']['loadavg_before'][0]}", flush=True)
     results.update(ratios(results["spawns"], results["logins"]))
+    if "slurm" in results:
+        results["ratios"]["slurm_spawn_p50_vs_sbatch"] = ratio(results["slurm"]["spawn"]["p50"],
+                                                               results["slurm"]["sbatch"]["p50"])
     results["loadavg_end"] = loadavg()
     return results
 

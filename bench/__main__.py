@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(run(args))
+    subprocess.run(["docker", "rmi", results["image"]], capture_output=True)
     stamp = results["started"].replace(":", "").replace("+0000", "Z")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     plot(results, RESULTS / f"{stamp}.png")

@@ -370,8 +370,9 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return ip, port
 
     async def _wait_answering(self, ip: str, port: int) -> None:
-        """Probe the lab's API (the URL the hub checks next) every :data:`READY_POLL`
-        seconds until it answers below 500, for at most ``http_timeout`` seconds.
+        """Wait until the lab's API (the URL the hub checks next) answers below 500, for
+        at most ``http_timeout`` seconds: a TCP connect every :data:`READY_POLL` seconds
+        (cheap while the port is closed), an HTTP request once it accepts.
 
         JupyterHub's own check backs off exponentially (0.2 s, 0.4 s ... up to 5 s,
         randomized): alone it notices a lab up to several seconds after it answers
@@ -384,10 +385,13 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         deadline = loop.time() + self.http_timeout
         while loop.time() < deadline:
             try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 1)
+                writer.close()
+                await writer.wait_closed()
                 response = await client.fetch(url, raise_error=False, follow_redirects=False,
                                               connect_timeout=1, request_timeout=2)
                 if response.code < 500:
                     return
-            except (OSError, HTTPClientError):
+            except (OSError, HTTPClientError, asyncio.TimeoutError):
                 pass
             await asyncio.sleep(READY_POLL)

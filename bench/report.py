@@ -66,6 +66,10 @@ def plot(results: dict, path: Path) -> None:
         p95 = [agg.get(f"{system}/{n}", {}).get("spawn", {}).get("p95") or 0 for n in sizes]
         axes[0].bar(xs, p95, width, alpha=0.35, color=f"C{i}")
         axes[0].bar(xs, p50, width, label=system, color=f"C{i}")
+        for x, n, top in zip(xs, sizes, p95):
+            errors = agg.get(f"{system}/{n}", {}).get("errors")
+            if errors:
+                axes[0].annotate(f"{errors} err", (x, top), ha="center", va="bottom", fontsize=8, color="red")
         cpu = [agg.get(f"{system}/{n}", {}).get("cpu_p50") or 0 for n in sizes]
         axes[1].bar(xs, cpu, width, label=system, color=f"C{i}")
         stop = [agg.get(f"{system}/{n}", {}).get("stop_wall") or 0 for n in sizes]

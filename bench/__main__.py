@@ -42,6 +42,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-logins", action="store_true")
     p.add_argument("--skip-kernels", action="store_true")
     p.add_argument("--slurm-rounds", type=int, default=5, help="Slurm lab starts against sbatch (0: none)")
+    p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
     return p.parse_args(argv)
@@ -173,7 +174,18 @@ async def run(args: argparse.Namespace) -> dict:
         results["slurm"] = await slurm_rounds(args.slurm_rounds, args.timeout)
         print(f"slurm    spawn={results['slurm']['spawn']} sbatch={results['slurm']['sbatch']} "
               f"errors={results['slurm']['errors']} load={results['slurm']['loadavg_before'][0]}", flush=True)
+    if args.dashboard_views:
+        from .dashboard import dashboard_views
+
+        results["dashboard"] = await asyncio.to_thread(dashboard_views, args.dashboard_views, args.timeout)
+        d = results["dashboard"]
+        print(f"map      cold={d['cold']} warm={d['warm']} preheated={d['preheated']} "
+              f"home_fcp={d['home_fcp']} load={d['rounds'][0]['loadavg_before'][0]}", flush=True)
     results.update(ratios(results["spawns"], results["logins"]))
+    if "dashboard" in results:
+        d = results["dashboard"]
+        for kind in ("cold", "warm", "preheated"):
+            results["ratios"][f"map_paint_{kind}_p50_vs_home_fcp"] = ratio(d[kind]["p50"], d["home_fcp"]["p50"])
     if "slurm" in results:
         results["ratios"]["slurm_spawn_p50_vs_sbatch"] = ratio(results["slurm"]["spawn"]["p50"],
                                                                results["slurm"]["sbatch"]["p50"])

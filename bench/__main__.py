@@ -43,6 +43,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-kernels", action="store_true")
     p.add_argument("--slurm-rounds", type=int, default=5, help="Slurm lab starts against sbatch (0: none)")
     p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
+    p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
     return p.parse_args(argv)
@@ -181,7 +182,16 @@ async def run(args: argparse.Namespace) -> dict:
         d = results["dashboard"]
         print(f"map      cold={d['cold']} warm={d['warm']} preheated={d['preheated']} "
               f"home_fcp={d['home_fcp']} load={d['rounds'][0]['loadavg_before'][0]}", flush=True)
+    if args.report_runs:
+        from .reports import report_runs
+
+        results["reports"] = await asyncio.to_thread(report_runs, args.report_runs, args.timeout * 3)
+        r = results["reports"]
+        print(f"reports  {r['count']} at once: {r['parallel_wall']} s; one run {r['single_cpu']['p50']} CPU-s, "
+              f"{r['single_wall']['p50']} s; ideal {r['ideal_wall']} s; load={r['loadavg_parallel'][0]}", flush=True)
     results.update(ratios(results["spawns"], results["logins"]))
+    if "reports" in results:
+        results["ratios"]["reports_parallel_wall_vs_cpu_over_cores"] = results["reports"]["ratio"]
     if "dashboard" in results:
         d = results["dashboard"]
         for kind in ("cold", "warm", "preheated"):

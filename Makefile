@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 export DATALAB_CONFIG ?= $(if $(wildcard datalab.yaml),datalab.yaml,datalab.example.yaml)
 
-.PHONY: run test install system-deps image lint clean
+.PHONY: run test bench install system-deps image lint clean
 
 # DATALAB_BACKEND=docker: labs in containers; the Docker engine is started when needed and
 # the lab image built when missing or out of date.
@@ -18,6 +18,12 @@ run: install $(if $(filter docker,$(DATALAB_BACKEND)),image)
 test: install
 	./scripts/system-deps.sh test
 	$(BIN)/pytest -ra
+
+# Benchmarks (not part of `make test`): bench/, results in bench/results/, docs/benchmarks.md.
+# BENCH_ARGS: options of `python -m bench` (e.g. --sizes 1,10 --skip-logins).
+bench: install image
+	./scripts/system-deps.sh test
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 install: system-deps $(VENV)/.installed node_modules/.installed
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the lab image datalab-lab:<project version> unless it exists with the same inputs.
-# Usage: scripts/build-image.sh [--print-tag]
+# Usage: scripts/build-image.sh [--print-tag | --print-inputs]
 #
 # BASE_IMAGE (environment): the image the lab is built on. Unset: a Debian bookworm base
 # made here with debootstrap from the Debian mirror apt uses (no registry needed), kept
@@ -19,11 +19,13 @@ CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 if [ "${1:-}" = "--print-tag" ]; then echo "$TAG"; exit 0; fi
 
-"$REPO/scripts/dockerd.sh" start >/dev/null
-
 base=${BASE_IMAGE:-$LOCAL_BASE}
 inputs=$( (echo "$base"; cat "$CONTEXT/Dockerfile" "$CONTEXT/requirements.txt" \
   "$CONTEXT/overrides.json" "$REPO/requirements.lock") | sha256sum | cut -c1-16)
+# --print-inputs: the org.datalab.inputs label an image built from this tree carries
+if [ "${1:-}" = "--print-inputs" ]; then echo "$inputs"; exit 0; fi
+
+"$REPO/scripts/dockerd.sh" start >/dev/null
 current=$(docker image inspect "$TAG" \
   --format '{{ index .Config.Labels "org.datalab.inputs" }}' 2>/dev/null || true)
 if [ "$current" = "$inputs" ]; then

@@ -40,6 +40,7 @@ from pathlib import Path
 import docker
 from dockerspawner import DockerSpawner
 from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import default
 
 from .. import storage
@@ -57,6 +58,8 @@ BUILD_COMMAND = "make image"
 LABEL = "org.datalab"
 
 USER_PART, SERVER_PART, HOSTNAME_USER_PART = 40, 20, 32
+#: Seconds between two probes of a starting lab's API (see DataLabDockerSpawner.start).
+READY_POLL = 0.05
 
 
 def image_of(settings: Settings) -> str:
@@ -400,4 +403,32 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         except docker.errors.APIError as e:
             raise web.HTTPError(500, self._t("docker_failed", reason=e.explanation or str(e))) from None
         self._event("docker_waiting", 70)
+        await self._wait_answering(ip, port)
         return ip, port
+
+    async def _wait_answering(self, ip: str, port: int) -> None:
+        """Wait until the lab's API (the URL the hub checks next) answers below 500, for
+        at most ``http_timeout`` seconds: a TCP connect every :data:`READY_POLL` seconds
+        (cheap while the port is closed), an HTTP request once it accepts.
+
+        JupyterHub's own check backs off exponentially (0.2 s, 0.4 s ... up to 5 s,
+        randomized): alone it notices a lab up to several seconds after it answers
+        (measured: 0.6 s for a 4 s start). Returning as soon as the lab answers makes
+        the hub's first check succeed. A lab that never answers is left to the hub's
+        check, which reports the timeout."""
+        url = f"http://{ip}:{port}{self.server.base_url}api"
+        client = AsyncHTTPClient()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        while loop.time() < deadline:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), 1)
+                writer.close()
+                await writer.wait_closed()
+                response = await client.fetch(url, raise_error=False, follow_redirects=False,
+                                              connect_timeout=1, request_timeout=2)
+                if response.code < 500:
+                    return
+            except (OSError, HTTPClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(READY_POLL)

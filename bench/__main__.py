@@ -1,0 +1,222 @@
+"""``python -m bench``: run the benchmark rounds, print the ratios, write
+``bench/results/<stamp>.json`` and ``<stamp>.png``.
+
+Spawn rounds: for each concurrency (default 1, 10, 20; the single-user round repeated),
+the systems take turns (bare docker run, DataLab, vanilla JupyterHub + DockerSpawner,
+order rotated each repetition): N servers started at once, then (hubs) each user opens a
+kernel and runs a cell, then all N stopped at once. Login round: logins at a fixed rate
+through each hub's login form, the hub API timed under that load and idle.
+Every figure carries the load average measured next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .measure import loadavg, summary
+from .report import plot, ratio, ratios
+from .systems import BareDocker, DataLabHub, VanillaHub, user_names
+from .users import SimulatedUser
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="1,10,20", help="concurrent users per spawn round")
+    p.add_argument("--single-repeats", type=int, default=5, help="repetitions of the 1-user round")
+    p.add_argument("--systems", default="bare,datalab,vanilla")
+    p.add_argument("--profile", default="calcul", help="DataLab profile the users start (calcul: 2 CPUs, no effective limit here)")
+    p.add_argument("--logins-per-minute", type=int, default=200)
+    p.add_argument("--login-seconds", type=float, default=60)
+    p.add_argument("--skip-logins", action="store_true")
+    p.add_argument("--skip-kernels", action="store_true")
+    p.add_argument("--slurm-rounds", type=int, default=5, help="Slurm lab starts against sbatch (0: none)")
+    p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
+    p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
+    p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
+    p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
+    return p.parse_args(argv)
+
+
+def lab_image(attempts: int = 3) -> str:
+    """The lab image of this tree, tagged ``datalab-lab:bench-<inputs>`` for the run.
+
+    Worktrees sharing one Docker engine retag ``datalab-lab:<version>`` with their own
+    build; the bench pins the image whose ``org.datalab.inputs`` label is this tree's,
+    so that every spawn of the run uses it. ``RuntimeError`` when no such image stays."""
+    build = str(REPO / "scripts" / "build-image.sh")
+    inputs = subprocess.run([build, "--print-inputs"], capture_output=True, text=True, check=True).stdout.strip()
+    tag = f"datalab-lab:bench-{inputs}"
+    for _ in range(attempts):
+        subprocess.run([build], check=True, stdout=subprocess.DEVNULL)
+        found = subprocess.run(["docker", "images", "-q", "--filter", f"label=org.datalab.inputs={inputs}"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        if found and subprocess.run(["docker", "tag", found[0], tag]).returncode == 0:
+            return tag
+    raise RuntimeError(f"no image with inputs {inputs} after {attempts} builds")
+
+
+async def spawn_round(system, users: list[str], kernels: bool, timeout: float) -> dict:
+    """Start ``users`` at once on ``system``, run a cell in each (hubs), stop them all."""
+    record = {"system": system.label, "concurrency": len(users), "loadavg_before": loadavg()}
+    cpu0 = system.hub_cpu()
+    t0 = time.perf_counter()
+    spawned = await asyncio.gather(
+        *(asyncio.wait_for(system.spawn(u), timeout) for u in users), return_exceptions=True)
+    record["spawn_wall"] = round(time.perf_counter() - t0, 3)
+    record["hub_cpu_per_start"] = round((system.hub_cpu() - cpu0) / len(users), 3)
+    ok = [s for s in spawned if not isinstance(s, BaseException)]
+    record["errors"] = [f"{type(e).__name__}: {e}" for e in spawned if isinstance(e, BaseException)]
+    record["spawn"] = summary([s[0] for s in ok])
+    record["spawn_latencies"] = [round(s[0], 3) for s in ok]
+    record["container_cpus"] = [round(s[1], 3) for s in ok if s[1] is not None]
+    record["container_cpu"] = summary(record["container_cpus"])
+    record["loadavg_after_spawn"] = loadavg()
+    if kernels and system.label != "bare":
+        done = await asyncio.gather(
+            *(asyncio.wait_for(system.journey(u), timeout) for u in users), return_exceptions=True)
+        record["kernel_cell"] = summary([d for d in done if not isinstance(d, BaseException)])
+        record["errors"] += [f"kernel: {type(e).__name__}: {e}" for e in done if isinstance(e, BaseException)]
+    t0 = time.perf_counter()
+    try:
+        await asyncio.wait_for(system.stop(users), timeout)
+        record["stop_wall"] = round(time.perf_counter() - t0, 3)
+    except Exception as e:  # recorded, the run goes on
+        record["errors"].append(f"stop: {type(e).__name__}: {e}")
+        record["stop_wall"] = None
+    record["loadavg_after"] = loadavg()
+    return record
+
+
+async def login_round(hub, per_minute: int, seconds: float, timeout: float) -> dict:
+    """Idle API latency (30 sequential GET /hub/api/user), then logins at ``per_minute``
+    for ``seconds``, each followed by GET /hub/api/user; latencies of both under load."""
+    record = {"system": hub.label, "loadavg_before": loadavg()}
+    probe = hub.users[hub.names[0]]
+    idle = []
+    for _ in range(30):
+        t0 = time.perf_counter()
+        (await probe.api("GET", "/user")).raise_for_status()
+        idle.append(time.perf_counter() - t0)
+    record["api_idle"] = summary(idle)
+    logins, api, errors = [], [], []
+
+    async def one(i: int) -> None:
+        name = hub.names[i % len(hub.names)]
+        async with SimulatedUser(hub.url, name, hub.password, timeout) as user:
+            try:
+                logins.append(await user.login())
+                t0 = time.perf_counter()
+                (await user.api("GET", "/user")).raise_for_status()
+                api.append(time.perf_counter() - t0)
+            except Exception as e:  # recorded
+                errors.append(f"{type(e).__name__}: {e}")
+
+    count = int(per_minute * seconds / 60)
+    interval = 60 / per_minute
+    start = time.perf_counter()
+    tasks = []
+    for i in range(count):
+        await asyncio.sleep(max(0.0, start + i * interval - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+    record.update(logins=summary(logins), api_loaded=summary(api), errors=errors,
+                  duration=round(time.perf_counter() - start, 1), loadavg_after=loadavg())
+    return record
+
+
+async def run(args: argparse.Namespace) -> dict:
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(64))
+    sizes = [int(n) for n in args.sizes.split(",")]
+    wanted = args.systems.split(",")
+    users = user_names(max(sizes))
+    image = await asyncio.to_thread(lab_image)
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
+               "image": image, "cores": os.cpu_count(), "loadavg_start": loadavg(),
+               "profile": args.profile, "spawns": [], "logins": []}
+    async with DataLabHub(image, users, args.timeout, args.profile) as datalab, \
+            VanillaHub(image, users, args.timeout) as vanilla, BareDocker(image, args.timeout) as bare:
+        systems = [s for s in (bare, datalab, vanilla) if s.label in wanted]
+        await bare.spawn("warmup")
+        await bare.stop(["warmup"])
+        for n in sizes:
+            for rep in range(args.single_repeats if n == 1 else 1):
+                order = systems[rep % len(systems):] + systems[:rep % len(systems)]
+                for system in order:
+                    record = await spawn_round(system, users[:n], not args.skip_kernels, args.timeout)
+                    results["spawns"].append(record)
+                    print(f"{system.label:8} n={n:2} spawn p50={record['spawn']['p50']} "
+                          f"p95={record['spawn']['p95']} wall={record['spawn_wall']} "
+                          f"cpu={record['container_cpu']['p50']} hub_cpu={record['hub_cpu_per_start']} "
+                          f"stop={record['stop_wall']} kernel={record.get('kernel_cell', {}).get('p50')} "
+                          f"errors={len(record['errors'])} load={record['loadavg_before'][0]}", flush=True)
+                    await asyncio.sleep(2)
+        if not args.skip_logins:
+            for hub in (h for h in (datalab, vanilla) if h.label in wanted):
+                record = await login_round(hub, args.logins_per_minute, args.login_seconds, args.timeout + args.login_seconds)
+                results["logins"].append(record)
+                print(f"{hub.label:8} logins={record['logins']} api idle={record['api_idle']} "
+                      f"loaded={record['api_loaded']} errors={len(record['errors'])} "
+                      f"load={record['loadavg_after'][0]}", flush=True)
+    if args.slurm_rounds:
+        from .slurm import slurm_rounds
+
+        results["slurm"] = await slurm_rounds(args.slurm_rounds, args.timeout)
+        print(f"slurm    spawn={results['slurm']['spawn']} sbatch={results['slurm']['sbatch']} "
+              f"errors={results['slurm']['errors']} load={results['slurm']['loadavg_before'][0]}", flush=True)
+    if args.dashboard_views:
+        from .dashboard import dashboard_views
+
+        results["dashboard"] = await asyncio.to_thread(dashboard_views, args.dashboard_views, args.timeout)
+        d = results["dashboard"]
+        print(f"map      cold={d['cold']} warm={d['warm']} preheated={d['preheated']} "
+              f"home_fcp={d['home_fcp']} load={d['rounds'][0]['loadavg_before'][0]}", flush=True)
+    if args.report_runs:
+        from .reports import report_runs
+
+        results["reports"] = await asyncio.to_thread(report_runs, args.report_runs, args.timeout * 3)
+        r = results["reports"]
+        print(f"reports  {r['count']} at once: {r['parallel_wall']} s; one run {r['single_cpu']['p50']} CPU-s, "
+              f"{r['single_wall']['p50']} s; ideal {r['ideal_wall']} s; load={r['loadavg_parallel'][0]}", flush=True)
+    results.update(ratios(results["spawns"], results["logins"]))
+    if "reports" in results:
+        results["ratios"]["reports_parallel_wall_vs_cpu_over_cores"] = results["reports"]["ratio"]
+    if "dashboard" in results:
+        d = results["dashboard"]
+        for kind in ("cold", "warm", "preheated"):
+            results["ratios"][f"map_paint_{kind}_p50_vs_home_fcp"] = ratio(d[kind]["p50"], d["home_fcp"]["p50"])
+    if "slurm" in results:
+        results["ratios"]["slurm_spawn_p50_vs_sbatch"] = ratio(results["slurm"]["spawn"]["p50"],
+                                                               results["slurm"]["sbatch"]["p50"])
+    results["loadavg_end"] = loadavg()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(run(args))
+    subprocess.run(["docker", "rmi", results["image"]], capture_output=True)
+    stamp = results["started"].replace(":", "").replace("+0000", "Z")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    plot(results, RESULTS / f"{stamp}.png")
+    print("\nRatios (reference measured in this run):")
+    for key, value in results["ratios"].items():
+        print(f"  {key:45} {value}")
+    print(f"\nResults: {RESULTS / stamp}.json and .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

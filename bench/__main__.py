@@ -43,6 +43,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-kernels", action="store_true")
     p.add_argument("--slurm-rounds", type=int, default=5, help="Slurm lab starts against sbatch (0: none)")
     p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
+    p.add_argument("--dashboard-viewers", type=int, default=50,
+                   help="people opening the map dashboard at once in Chromium (0: none)")
     p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
@@ -182,6 +184,14 @@ async def run(args: argparse.Namespace) -> dict:
         d = results["dashboard"]
         print(f"map      cold={d['cold']} warm={d['warm']} preheated={d['preheated']} "
               f"home_fcp={d['home_fcp']} load={d['rounds'][0]['loadavg_before'][0]}", flush=True)
+    if args.dashboard_viewers:
+        from .dashboard import concurrent_viewers
+
+        results["viewers"] = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3)
+        v = results["viewers"]
+        print(f"viewers  {v['viewers']} at once: painted={v['painted']} busy={v['busy']} "
+              f"errors={len(v['errors'])} kernels={v['kernels_alive']} "
+              f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB load={v['loadavg_after'][0]}", flush=True)
     if args.report_runs:
         from .reports import report_runs
 

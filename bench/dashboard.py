@@ -3,17 +3,23 @@ from navigation to the map's first paint, on the first view after the hub starte
 (cold: Voilà process and kernel start), on later views (warm: Voilà running, a new
 kernel per view) and on a hub that keeps one pre-executed kernel (preheated). The
 reference measured in the same run: the hub's own home page, to its first contentful
-paint. Uses the dashboards tests' hub settings (tests/dashboardhub.py) as a library."""
+paint. Then ``viewers`` people open the map at the same moment (caps raised to let every
+one of them have a kernel): time to each paint, kernels alive, memory of the author's
+processes (where the kernels run), busy pages and errors. Uses the dashboards tests' hub
+settings (tests/dashboardhub.py) as a library."""
 
 from __future__ import annotations
 
+import pwd
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import PASSWORD, RunningHub, open_workdir, served
-from tests.dashboardhub import MAP_ID, dashboards_overrides, wait_published
+from hub.names import system_account
+from tests.dashboardhub import MAP_ID, DashboardsClient, dashboards_overrides, wait_published
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK
 
 from .measure import loadavg, summary
@@ -96,3 +102,67 @@ def dashboard_views(views: int, timeout: float) -> dict:
     return {"cold": summary(maps[:1]), "warm": summary(maps[1:]),
             "preheated": summary([v["map"] for v in preheated["views"]]), "home_fcp": summary(homes),
             "rounds": [plain, preheated]}
+
+
+def account_memory(account: str) -> int:
+    """Bytes resident (``VmRSS`` of ``/proc/<pid>/status``) of every process of the Unix
+    account ``account``; 0 when it has none. Raises ``KeyError`` for an unknown account."""
+    uid = pwd.getpwnam(account).pw_uid
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields["Uid"].split()[0]) == uid and "VmRSS" in fields:
+            total += int(fields["VmRSS"].split()[0]) * 1024
+    return total
+
+
+def concurrent_viewers(viewers: int, timeout: float) -> dict:
+    """``viewers`` browser contexts (one logged-in person's cookies) open the map at once;
+    each is waited for until ``timeout`` seconds after the first navigation. Returns
+    ``{"viewers", "painted" (summary, seconds), "busy", "errors", "kernels_alive",
+    "author_memory_bytes", "loadavg_before", "loadavg_after"}``."""
+    overrides = dashboards_overrides()
+    overrides["dashboards"].update(max_kernels_per_dashboard=viewers, max_kernels_total=viewers,
+                                   preheat_kernels=0, idle_timeout=600)
+    running = RunningHub(open_workdir("datalab-bench-viewers-"), overrides=overrides)
+    out: dict = {"viewers": viewers, "busy": 0, "errors": [], "loadavg_before": loadavg()}
+    with served(running, "bench-dashboards-viewers.log"), sync_playwright() as p:
+        wait_published(running, MAP_ID)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context, _ = _logged_in_page(browser, running, int(timeout * 1000))
+            state = context.storage_state()
+            context.close()
+            contexts = [browser.new_context(storage_state=state, viewport={"width": 1280, "height": 800})
+                        for _ in range(viewers)]
+            pages = []
+            began = time.perf_counter()
+            for context in contexts:
+                context.route("**/*", _loopback_only)
+                page = context.new_page()
+                page.goto(f"{running.url}/services/dashboards/d/{MAP_ID}/", wait_until="commit")
+                pages.append(page)
+            painted = []
+            for page in pages:
+                left = max(1.0, timeout - (time.perf_counter() - began))
+                try:
+                    page.locator(MAP).first.wait_for(state="visible", timeout=left * 1000)
+                    painted.append(time.perf_counter() - began)
+                except Exception as e:  # recorded; the next viewer is waited for
+                    if "Tableau de bord très demandé" in page.content():
+                        out["busy"] += 1
+                    else:
+                        out["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+            author = DashboardsClient(running.url, "analyste1", PASSWORD)
+            out["kernels_alive"] = author.call("GET", f"dashboards/{MAP_ID}").json().get("kernels")
+            out["author_memory_bytes"] = account_memory(system_account("analyste1", running.account_prefix))
+            out["painted"] = summary(painted)
+            for context in contexts:
+                context.close()
+        finally:
+            browser.close()
+    out["loadavg_after"] = loadavg()
+    return out

@@ -99,3 +99,19 @@ def test_readiness_probe_gives_up_after_http_timeout_on_a_silent_port():
         port = s.getsockname()[1]
     spawner = SimpleNamespace(server=SimpleNamespace(base_url="/user/ana/"), http_timeout=0.3)
     asyncio.run(DataLabDockerSpawner._wait_answering(spawner, "127.0.0.1", port))
+
+
+def test_account_memory_counts_the_accounts_processes_only():
+    import os
+    import pwd
+
+    import pytest
+
+    from bench.dashboard import account_memory
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert account_memory(me) > 10 * 2**20  # at least this test's own interpreter
+    nobody = account_memory("nobody")
+    assert nobody < account_memory(me)
+    with pytest.raises(KeyError):
+        account_memory("no-such-account-datalab")

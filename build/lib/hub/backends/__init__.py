@@ -1,0 +1,1 @@
+"""Per-backend execution policy: who runs a lab, with which storage and limits."""

@@ -1,0 +1,34 @@
+"""Hub-managed services (reports, dashboards): JupyterHub services started and proxied
+by the hub, each in its own package."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+#: Seconds between two checks that the hub which started a service is still there.
+PARENT_CHECK_SECONDS = 2.0
+
+
+async def until_stopped(log: logging.Logger) -> None:
+    """Return on SIGTERM or SIGINT, or once the hub that started this service is gone.
+
+    A hub killed with SIGKILL cannot stop its services, and a restarted hub starts new
+    ones on the same ports: an orphaned service (its parent process changed) stops itself
+    within :data:`PARENT_CHECK_SECONDS`.
+    """
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    parent = os.getppid()
+    while not stopping.is_set():
+        if os.getppid() != parent:
+            log.warning("the hub (pid %d) is gone: stopping", parent)
+            return
+        try:
+            await asyncio.wait_for(stopping.wait(), timeout=PARENT_CHECK_SECONDS)
+        except asyncio.TimeoutError:
+            continue

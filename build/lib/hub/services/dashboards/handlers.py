@@ -1,0 +1,421 @@
+"""HTTP side of the dashboards service: the gallery, the REST API and the reverse proxy
+(HTTP and websockets) to each dashboard's Voilà server.
+
+Every request is authenticated by the hub's OAuth (cookie) or a hub API token, and every
+request to a dashboard (page, assets, widgets' websockets) checks the viewer against its
+audience. The viewer's hub cookies and tokens never reach the dashboard's server: the
+proxy sends that server's own token instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import jinja2
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado import httputil, web, websocket
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from ...partners import role_group
+from ...settings import Role
+from .runners import StartError
+from .service import DashboardService
+from .store import Dashboard, PublishError
+
+log = logging.getLogger("datalab.dashboards")
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: Request headers never passed to a dashboard's server: hop-by-hop ones, the viewer's
+#: credentials, and the header only the service may set.
+DROPPED_REQUEST = {
+    "connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding",
+    "upgrade", "cookie", "authorization", "x-datalab-viewer", "content-length",
+}
+DROPPED_RESPONSE = {
+    "connection", "keep-alive", "transfer-encoding", "content-length", "set-cookie",
+    "server", "date",
+}
+PUBLISHERS = {role_group(Role.analyst), role_group(Role.admin)}
+
+
+class Base(HubOAuthenticated, web.RequestHandler):
+    """Authenticated by the hub; renders French (or English) pages."""
+
+    @property
+    def service(self) -> DashboardService:
+        return self.settings["dashboards"]
+
+    async def prepare(self):
+        await self.hub_auth.get_user(self, sync=False)
+
+    def render_page(self, name: str, status: int = 200, **values) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        template = self.settings["jinja"].get_template(name)
+        self.finish(template.render(
+            t=self.t_catalogue(), lang=self.service.settings.hub.language, prefix=self.service.prefix,
+            hub_prefix=self.settings["hub_prefix"], user=self.current_user, **values,
+        ))
+
+    def t_catalogue(self) -> dict:
+        from ...messages import CATALOGUE
+
+        return CATALOGUE[self.service.settings.hub.language]
+
+    def message_page(self, status: int, title_key: str, body_key: str, **values) -> None:
+        t = self.t_catalogue()
+        self.render_page(
+            "message.html", status, title=t[title_key],
+            body=t[body_key].format(contact=self.service.settings.hub.contact, **values),
+            retry_after=values.get("seconds"),
+        )
+
+    def dashboard_or_page(self, dashboard_id: str) -> Dashboard | None:
+        """The dashboard if this viewer may see it; otherwise renders 404/403, None."""
+        dashboard = self.service.store.get(dashboard_id)
+        if dashboard is None:
+            self.message_page(404, "dash_not_found_title", "dash_not_found")
+            return None
+        if not self.service.may_view(self.current_user, dashboard):
+            log.info("%s refused dashboard %s", self.current_user["name"], dashboard_id)
+            self.message_page(403, "dash_forbidden_title", "dash_forbidden")
+            return None
+        return dashboard
+
+    def partner_name(self, partner_id: str) -> str:
+        try:
+            return self.service.settings.partner(partner_id).name
+        except KeyError:
+            return partner_id
+
+
+class GalleryHandler(Base):
+    """``GET /``: the dashboards this viewer may see; ``?q=`` filters them."""
+
+    @web.authenticated
+    def get(self):
+        query = self.get_argument("q", "").strip()[:200]
+        cards = [
+            {"d": d, "partner": self.partner_name(d.partner),
+             "preview": self.service.store.preview_path(d) is not None}
+            for d in self.service.visible(self.current_user)
+        ]
+        if query:
+            words = query.lower().split()
+            cards = [
+                c for c in cards
+                if all(w in f"{c['d'].title} {c['partner']} {c['d'].description} {c['d'].excerpt}".lower() for w in words)
+            ]
+        self.render_page("gallery.html", cards=cards, query=query)
+
+
+class PreviewHandler(Base):
+    """``GET /preview/<id>``: the dashboard's preview image, for its audience only."""
+
+    @web.authenticated
+    def get(self, dashboard_id: str):
+        dashboard = self.dashboard_or_page(dashboard_id)
+        if dashboard is None:
+            return
+        path = self.service.store.preview_path(dashboard)
+        if path is None:
+            raise web.HTTPError(404)
+        self.set_header("Content-Type", "image/png")
+        self.set_header("Cache-Control", "private, max-age=300")
+        self.finish(path.read_bytes())
+
+
+class ProxyHandler(Base):
+    """``/d/<id>/...``: the dashboard's page and assets, from its Voilà server."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    @web.authenticated
+    async def get(self, dashboard_id: str, rest: str):
+        await self.proxy(dashboard_id, rest)
+
+    @web.authenticated
+    async def head(self, dashboard_id: str, rest: str):
+        await self.proxy(dashboard_id, rest)
+
+    async def post(self, dashboard_id: str, rest: str):
+        await self.proxy_api(dashboard_id, rest)
+
+    async def put(self, dashboard_id: str, rest: str):
+        await self.proxy_api(dashboard_id, rest)
+
+    async def patch(self, dashboard_id: str, rest: str):
+        await self.proxy_api(dashboard_id, rest)
+
+    async def delete(self, dashboard_id: str, rest: str):
+        await self.proxy_api(dashboard_id, rest)
+
+    async def options(self, dashboard_id: str, rest: str):
+        await self.proxy_api(dashboard_id, rest)
+
+    async def proxy_api(self, dashboard_id: str, rest: str):
+        if self.current_user is None:
+            raise web.HTTPError(403)
+        await self.proxy(dashboard_id, rest)
+
+    async def proxy(self, dashboard_id: str, rest: str) -> None:
+        dashboard = self.dashboard_or_page(dashboard_id)
+        if dashboard is None:
+            return
+        is_page = rest == "" and self.request.method == "GET"
+        if is_page and not await self.service.admit(dashboard):
+            seconds = self.service.conf.retry_after
+            self.set_header("Retry-After", str(seconds))
+            self.message_page(503, "dash_busy_title", "dash_busy", seconds=seconds)
+            return
+        self.pending_page = is_page
+        self.service.request_started(dashboard.id)
+        try:
+            await self.forward(dashboard)
+        finally:
+            self.service.request_ended(dashboard.id)
+            self.page_started(dashboard)
+
+    def page_started(self, dashboard: Dashboard) -> None:
+        """An admitted page's kernel exists once its response begins: stop counting it
+        as pending (once)."""
+        if self.pending_page:
+            self.pending_page = False
+            self.service.admitted(dashboard.id)
+
+    async def forward(self, dashboard: Dashboard) -> None:
+        try:
+            upstream = await self.service.upstream(dashboard)
+        except (StartError, OSError, RuntimeError) as e:
+            log.error("dashboard %s cannot start: %s", dashboard.id, e)
+            self.message_page(503, "dash_unavailable_title", "dash_unavailable")
+            return
+        headers = upstream_headers(self.request.headers, upstream.token, self.viewer_kind(dashboard))
+        started = {"done": False}
+
+        def on_header(line: str) -> None:
+            if line.startswith("HTTP/"):
+                start = httputil.parse_response_start_line(line.strip())
+                started["code"], started["reason"] = start.code, start.reason
+                started["headers"] = httputil.HTTPHeaders()
+            elif line.strip():
+                started["headers"].parse_line(line)
+            elif started.get("code", 100) >= 200 and not started["done"]:
+                started["done"] = True
+                self.clear()
+                self.set_status(started["code"], started["reason"])
+                seen = set()
+                for name, value in started["headers"].get_all():
+                    if name.lower() in DROPPED_RESPONSE:
+                        continue
+                    (self.add_header if name.lower() in seen else self.set_header)(name, value)
+                    seen.add(name.lower())
+                self.page_started(dashboard)
+
+        def on_chunk(chunk: bytes) -> None:
+            self.write(chunk)
+            self.flush()
+
+        body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
+        request = HTTPRequest(
+            upstream.url + self.request.uri, method=self.request.method, headers=headers,
+            body=body, follow_redirects=False, decompress_response=False,
+            allow_nonstandard_methods=True, header_callback=on_header,
+            streaming_callback=on_chunk, request_timeout=3600, connect_timeout=10,
+        )
+        try:
+            await AsyncHTTPClient().fetch(request, raise_error=False)
+        except (OSError, HTTPClientError) as e:
+            if started["done"]:
+                log.warning("dashboard %s: response cut: %s", dashboard.id, e)
+            else:
+                log.error("dashboard %s: server unreachable: %s", dashboard.id, e)
+                self.message_page(503, "dash_unavailable_title", "dash_unavailable")
+                return
+        if not self._finished:
+            self.finish()
+
+    def viewer_kind(self, dashboard: Dashboard) -> str:
+        return "author" if self.current_user["name"] == dashboard.author else "viewer"
+
+
+def upstream_headers(incoming: httputil.HTTPHeaders, token: str, viewer: str) -> httputil.HTTPHeaders:
+    """The headers sent to a dashboard's server: the browser's, minus hop-by-hop ones and
+    the viewer's credentials, plus the server's token and who is viewing."""
+    headers = httputil.HTTPHeaders()
+    for name, value in incoming.get_all():
+        if name.lower() not in DROPPED_REQUEST and not name.lower().startswith("sec-websocket"):
+            headers.add(name, value)
+    headers["Authorization"] = f"token {token}"
+    headers["X-DataLab-Viewer"] = viewer
+    return headers
+
+
+class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
+    """``/d/<id>/api/kernels/<kernel>/channels`` (and Voilà's request-info socket):
+    a websocket relayed to the dashboard's server, after the same audience check."""
+
+    upstream_socket: websocket.WebSocketClientConnection | None = None
+
+    @property
+    def service(self) -> DashboardService:
+        return self.settings["dashboards"]
+
+    async def prepare(self):
+        await self.hub_auth.get_user(self, sync=False)
+
+    async def get(self, dashboard_id: str, kind: str, kernel_id: str):
+        user = self.current_user
+        dashboard = self.service.store.get(dashboard_id)
+        if user is None:
+            raise web.HTTPError(403)
+        if dashboard is None:
+            raise web.HTTPError(404)
+        if not self.service.may_view(user, dashboard):
+            raise web.HTTPError(403)
+        upstream = self.service.upstreams.get(dashboard_id)
+        if upstream is None or not self.service.runner.running(dashboard_id):
+            raise web.HTTPError(503)
+        viewer = "author" if user["name"] == dashboard.author else "viewer"
+        headers = upstream_headers(self.request.headers, upstream.token, viewer)
+        protocols = [
+            p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+        ]
+        url = upstream.url.replace("http://", "ws://", 1) + self.request.uri
+        try:
+            self.upstream_socket = await websocket.websocket_connect(
+                HTTPRequest(url, headers=headers, connect_timeout=10, request_timeout=30),
+                on_message_callback=self.on_upstream_message, subprotocols=protocols or None,
+                max_message_size=256 * 2**20,
+            )
+        except (OSError, HTTPClientError, websocket.WebSocketError) as e:
+            log.warning("dashboard %s: websocket refused upstream: %s", dashboard_id, e)
+            raise web.HTTPError(502) from None
+        self.dashboard_id, self.kind, self.kernel_id = dashboard_id, kind, kernel_id
+        await super().get(dashboard_id, kind, kernel_id)
+
+    def select_subprotocol(self, subprotocols):
+        return self.upstream_socket.selected_subprotocol if self.upstream_socket else None
+
+    def open(self, *args):
+        if self.kind == "api/kernels":
+            self.service.view_opened(self.dashboard_id, self.kernel_id)
+
+    def on_message(self, message):
+        if self.upstream_socket is not None:
+            self.upstream_socket.write_message(message, binary=isinstance(message, bytes))
+
+    def on_upstream_message(self, message):
+        if message is None:
+            self.close()
+            return
+        try:
+            self.write_message(message, binary=isinstance(message, bytes))
+        except websocket.WebSocketClosedError:
+            pass
+
+    def on_close(self):
+        if self.upstream_socket is not None:
+            self.upstream_socket.close()
+            self.upstream_socket = None
+        if getattr(self, "kind", None) == "api/kernels":
+            asyncio.ensure_future(self.service.view_closed(self.dashboard_id, self.kernel_id))
+
+    def get_compression_options(self):
+        return None
+
+
+class ApiHandler(Base):
+    """Base of the REST API: JSON in and out, token or cookie authentication."""
+
+    def write_error(self, status_code, **kwargs):
+        self.set_header("Content-Type", "application/json")
+        reason = kwargs.get("exc_info", (None, None))[1]
+        message = getattr(reason, "log_message", None) or self._reason
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+    def send(self, payload, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload))
+
+    def require_user(self) -> dict:
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required (hub token or login)")
+        return self.current_user
+
+    async def model(self, dashboard: Dashboard) -> dict:
+        """A dashboard as the API shows it; its load only to its author and admins."""
+        out = dashboard.model_dump(mode="json", exclude={"published"})
+        out["partner_name"] = self.partner_name(dashboard.partner)
+        out["url"] = self.service.dashboard_prefix(dashboard.id)
+        if self.service.may_manage(self.current_user, dashboard):
+            running = self.service.runner.running(dashboard.id) and dashboard.id in self.service.upstreams
+            kernels, pool = await self.service.kernels(dashboard.id) if running else ([], 0)
+            out["running"] = running
+            out["kernels"] = len(kernels)
+            out["pool_size"] = pool
+            out["open_views"] = sum(self.service.views.get(dashboard.id, {}).values())
+        return out
+
+
+class DashboardsApiHandler(ApiHandler):
+    """``GET /api/dashboards``: those the caller may see. ``POST``: publish (analysts,
+    admins): ``{"notebook": {...}, "title": ..., "description", "audience", "profile",
+    "partner", "identity_free", "id"}``; 201 created, 200 new version."""
+
+    async def get(self):
+        user = self.require_user()
+        self.send({"dashboards": [await self.model(d) for d in self.service.visible(user)]})
+
+    async def post(self):
+        user = self.require_user()
+        if not PUBLISHERS & set(user.get("groups", [])):
+            raise web.HTTPError(403, "only analysts and admins publish dashboards")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except json.JSONDecodeError:
+            raise web.HTTPError(400, "the body must be JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("notebook"), dict):
+            raise web.HTTPError(400, "the body needs a 'notebook' (the .ipynb JSON)")
+        notebook = body.pop("notebook")
+        try:
+            dashboard, created = self.service.publish(user, notebook, body)
+        except PublishError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except PermissionError as e:
+            raise web.HTTPError(403, str(e)) from None
+        await self.service.stop(dashboard.id)
+        log.info("%s published %s version %d", user["name"], dashboard.id, dashboard.version)
+        self.send(await self.model(dashboard), 201 if created else 200)
+
+
+class DashboardApiHandler(ApiHandler):
+    """``GET /api/dashboards/<id>``; ``DELETE``: unpublish (author, admins)."""
+
+    def visible_or_404(self, dashboard_id: str) -> Dashboard:
+        user = self.require_user()
+        dashboard = self.service.store.get(dashboard_id)
+        if dashboard is None or not self.service.may_view(user, dashboard):
+            raise web.HTTPError(404, f"no dashboard {dashboard_id!r} for you")
+        return dashboard
+
+    async def get(self, dashboard_id: str):
+        self.send(await self.model(self.visible_or_404(dashboard_id)))
+
+    async def delete(self, dashboard_id: str):
+        dashboard = self.visible_or_404(dashboard_id)
+        if not self.service.may_manage(self.current_user, dashboard):
+            raise web.HTTPError(403, "only its author or an admin unpublishes a dashboard")
+        await self.service.unpublish(dashboard)
+        log.info("%s unpublished %s", self.current_user["name"], dashboard.id)
+        self.set_status(204)
+        self.finish()
+
+
+def jinja_environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)

@@ -1,0 +1,228 @@
+"""Published dashboards: their metadata and notebook snapshots, on disk.
+
+Layout (see :mod:`hub.storage`): ``<data_dir>/dashboards/<id>/dashboard.json`` and one
+directory per version, ``v<n>/notebook.ipynb``. Publishing snapshots the notebook with its
+outputs cleared (a viewer never sees the author's stale outputs) and keeps the first image
+output as the gallery preview (``v<n>/preview.png``). Unpublishing keeps the files but
+removes the dashboard from every listing and URL; its author may publish it again.
+
+The dashboards service is the only writer (the CLI and the REST API go through it), so
+the store keeps the metadata in memory and writes each change atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import nbformat
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ...audience import Audience
+from ...settings import DashboardId, Slug, UserName
+
+NOTEBOOK = "notebook.ipynb"
+PREVIEW = "preview.png"
+METADATA = "dashboard.json"
+#: The kernel every dashboard runs with (the lab environment's Python).
+KERNEL_NAME = "python3"
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
+class PublishError(ValueError):
+    """A publish request cannot be honoured; ``str(error)`` says why (English, for logs
+    and API callers; the service maps it to a 400)."""
+
+
+class Version(BaseModel):
+    """One published snapshot: its number (1, 2...), when (ISO 8601, UTC) and by whom."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int
+    published_at: str
+    by: str
+
+
+class Dashboard(BaseModel):
+    """A dashboard's metadata. ``partner``: the author's partner shown in the gallery;
+    ``profile``: the lab profile it runs in; ``version``: the live version number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: DashboardId
+    title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+    author: UserName
+    partner: Slug
+    audience: Audience
+    profile: Slug
+    identity_free: bool = False
+    published: bool = True
+    version: int = 0
+    versions: list[Version] = Field(default_factory=list)
+    excerpt: str = ""
+
+
+def slug_from_title(title: str) -> str:
+    """``"Carte : la COVID-19 en Normandie"`` -> ``"carte-la-covid-19-en-normandie"``
+    (a :data:`~hub.settings.DashboardId`, 40 characters at most). ``PublishError`` when
+    nothing usable remains."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].strip("-")
+    if not re.match(r"^[a-z][a-z0-9-]*[a-z0-9]$", slug):
+        raise PublishError(f"cannot derive a dashboard id from the title {title!r}: give an id")
+    return slug
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_atomic(path: Path, data: bytes, mode: int = 0o640) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    tmp.replace(path)
+
+
+def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
+    """Validate a notebook (nbformat 4 JSON as a dict) and return ``(clean, preview,
+    excerpt)``: the notebook with outputs and execution counts cleared and the Python
+    kernel, the first PNG output (bytes) if any, and the first paragraph of its first
+    Markdown cell (plain text, 300 characters at most). ``PublishError`` if invalid."""
+    try:
+        if notebook.get("nbformat") != 4:
+            raise PublishError("only nbformat 4 notebooks can be published")
+        cells = notebook.get("cells")
+        if isinstance(cells, list):  # stable cell ids, so that an unchanged notebook snapshots identically
+            notebook = {**notebook, "nbformat_minor": max(5, notebook.get("nbformat_minor", 0)), "cells": [
+                {"id": f"cell-{i}", **cell} if isinstance(cell, dict) else cell
+                for i, cell in enumerate(cells)
+            ]}
+        nb = nbformat.reads(json.dumps(notebook), as_version=4)
+        nbformat.validate(nb)
+    except PublishError:
+        raise
+    except Exception as e:  # nbformat raises several kinds for malformed input
+        raise PublishError(f"not a valid notebook: {str(e).splitlines()[0][:200]}") from None
+    preview = None
+    excerpt = ""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                png = output.get("data", {}).get("image/png")
+                if preview is None and png:
+                    preview = base64.b64decode(png if isinstance(png, str) else "".join(png))
+            cell.outputs = []
+            cell.execution_count = None
+        elif cell.cell_type == "markdown" and not excerpt:
+            paragraphs = [p for p in cell.source.split("\n\n") if not p.lstrip().startswith("#")]
+            if paragraphs:
+                excerpt = re.sub(r"[*_`#>\[\]]", "", " ".join(paragraphs[0].split()))[:300]
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python",
+    }
+    return nb, preview, excerpt
+
+
+class Store:
+    """The published dashboards under ``root`` (``Layout.dashboards``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._all: dict[str, Dashboard] = {}
+        root.mkdir(parents=True, exist_ok=True)
+        for meta in sorted(root.glob(f"*/{METADATA}")):
+            dashboard = Dashboard.model_validate_json(meta.read_text(encoding="utf-8"))
+            self._all[dashboard.id] = dashboard
+
+    def published(self) -> list[Dashboard]:
+        """Every published dashboard, by title."""
+        return sorted((d for d in self._all.values() if d.published), key=lambda d: d.title.lower())
+
+    def get(self, dashboard_id: str) -> Dashboard | None:
+        """The published dashboard with this id, or None (unknown or unpublished)."""
+        dashboard = self._all.get(dashboard_id)
+        return dashboard if dashboard is not None and dashboard.published else None
+
+    def owner(self, dashboard_id: str) -> str | None:
+        """The author of a dashboard id, published or not (ids are never reassigned)."""
+        dashboard = self._all.get(dashboard_id)
+        return dashboard.author if dashboard else None
+
+    def directory(self, dashboard_id: str) -> Path:
+        return self.root / dashboard_id
+
+    def notebook_path(self, dashboard: Dashboard) -> Path:
+        """The live version's snapshot."""
+        return self.directory(dashboard.id) / f"v{dashboard.version}" / NOTEBOOK
+
+    def preview_path(self, dashboard: Dashboard) -> Path | None:
+        """The live version's preview image, or None."""
+        path = self.directory(dashboard.id) / f"v{dashboard.version}" / PREVIEW
+        return path if path.exists() else None
+
+    def is_current(self, dashboard_id: str, notebook: dict) -> bool:
+        """True when ``notebook`` would snapshot to the live version of a published
+        dashboard (publishing it again would change nothing). ``PublishError`` if invalid."""
+        dashboard = self.get(dashboard_id)
+        if dashboard is None:
+            return False
+        clean = nbformat.writes(snapshot(notebook)[0]).encode("utf-8")
+        return self.notebook_path(dashboard).read_bytes() == clean
+
+    def publish(self, notebook: dict, *, by: str, **fields) -> Dashboard:
+        """Publish ``notebook`` as a new version of dashboard ``fields["id"]`` (created when
+        new). ``fields``: the :class:`Dashboard` fields (id, title, description, author,
+        partner, audience, profile, identity_free). ``by``: who asked. Returns the updated
+        metadata. ``PublishError`` for an invalid notebook or metadata; the caller checks
+        who may publish under an existing id (see :meth:`owner`)."""
+        encoded = json.dumps(notebook)
+        if len(encoded) > MAX_NOTEBOOK_BYTES:
+            raise PublishError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+        clean, preview, excerpt = snapshot(notebook)
+        previous = self._all.get(fields["id"])
+        number = (previous.version if previous else 0) + 1
+        versions = (previous.versions if previous else []) + [
+            Version(number=number, published_at=_now(), by=by)
+        ]
+        try:
+            dashboard = Dashboard.model_validate(
+                {**fields, "version": number, "versions": versions, "published": True,
+                 "excerpt": excerpt}
+            )
+        except ValueError as e:
+            raise PublishError(str(e)) from None
+        directory = self.directory(dashboard.id)
+        directory.mkdir(mode=0o750, exist_ok=True)
+        version_dir = directory / f"v{number}"
+        version_dir.mkdir(mode=0o750)
+        _write_atomic(version_dir / NOTEBOOK, nbformat.writes(clean).encode("utf-8"))
+        if preview:
+            _write_atomic(version_dir / PREVIEW, preview)
+        self._save(dashboard)
+        return dashboard
+
+    def unpublish(self, dashboard_id: str) -> Dashboard | None:
+        """Remove a dashboard from listings and URLs (files kept). Returns it, or None
+        when it was not published."""
+        dashboard = self.get(dashboard_id)
+        if dashboard is None:
+            return None
+        dashboard = dashboard.model_copy(update={"published": False})
+        self._save(dashboard)
+        return dashboard
+
+    def _save(self, dashboard: Dashboard) -> None:
+        _write_atomic(
+            self.directory(dashboard.id) / METADATA,
+            dashboard.model_dump_json(indent=1).encode("utf-8"),
+        )
+        self._all[dashboard.id] = dashboard

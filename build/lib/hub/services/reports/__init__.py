@@ -1,0 +1,1 @@
+"""The DataLab reports service: scheduled papermill runs, their archive, a gallery."""

@@ -1,0 +1,176 @@
+"""Runners: where a report run executes, with the owner's identity and data access.
+
+Every runner executes :mod:`hub.services.reports.execute` for one :class:`RunRequest`
+in an environment of its backend and returns a :class:`RunOutcome`; the service does the
+rest (queueing, archive, retention). The ``local`` backend's runner is
+:class:`LocalRunner` (a subprocess as the owner's Unix account); the ``docker`` and
+``slurm`` backends add theirs (a container of the lab image with the owner's volumes, a
+batch job under the owner's cluster login) by implementing :class:`Runner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import resource
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+
+from hub.backends.local import Person, isolated
+from hub.messages import text
+from hub.settings import Backend, ConfigError, Profile, Settings, memory_bytes
+
+from .archive import RunOutcome, outcome_of
+
+log = logging.getLogger("datalab.reports")
+
+#: Environment variables a run inherits from nowhere: it gets only these and the
+#: person's own (never the hub's or the service's tokens).
+BASE_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
+@dataclass
+class RunRequest:
+    """One run to execute.
+
+    ``owner``/``partner_ids``: whose identity and data the run uses; ``notebook``: the
+    resolved input file; ``work_area``: a fresh directory the runner gives the owner
+    (outputs land there, the kernel's working directory is ``work_area/work``);
+    ``log_path``: where the run's output goes; ``profile``: resources; timeouts in
+    seconds; ``language``: of the messages the run writes.
+    """
+
+    run_id: int
+    owner: str
+    partner_ids: set[str]
+    notebook: Path
+    parameters: dict
+    kernel: str
+    profile: Profile
+    work_area: Path
+    log_path: Path
+    cell_timeout: int
+    run_timeout: int
+    language: str = "fr"
+    title: str = ""
+
+
+class Runner(Protocol):
+    """A backend's way of executing runs. ``run`` must bound the run by
+    ``request.run_timeout``, leave nothing running when it returns, leave the outputs in
+    ``request.work_area`` and must not raise for a failure of the run itself (return a
+    failed :class:`~hub.services.reports.archive.RunOutcome`)."""
+
+    async def run(self, request: RunRequest) -> RunOutcome: ...
+
+    def stop_all(self) -> None:
+        """Stop every run in progress at once (the service is stopping)."""
+
+
+class LocalRunner:
+    """Runs on the hub's machine: ``python -m hub.services.reports.execute`` as the
+    owner's Unix account (:class:`hub.backends.local.Person`), in its own session and
+    working directory, with the profile's memory as its address-space limit
+    (``RLIMIT_AS``, inherited by the kernel)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._running: dict[int, asyncio.subprocess.Process] = {}
+
+    async def run(self, request: RunRequest) -> RunOutcome:
+        person = Person(self.settings, request.owner, request.partner_ids)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, person.prepare)
+        except (RuntimeError, OSError) as e:
+            return RunOutcome("failed", f"{type(e).__name__}: {e}")
+        work = request.work_area / "work"
+        work.mkdir(parents=True)
+        (request.work_area / "runtime").mkdir()
+        if isolated():
+            from pwd import getpwnam
+
+            entry = getpwnam(person.account)
+            for path in (request.work_area, work, request.work_area / "runtime"):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chmod(request.work_area, 0o700)
+        spec = {
+            "notebook": str(request.notebook),
+            "output_dir": str(request.work_area),
+            "work_dir": str(work),
+            "parameters": request.parameters,
+            "kernel": request.kernel,
+            "cell_timeout": request.cell_timeout,
+            "language": request.language,
+            "title": request.title,
+        }
+        env = {
+            **BASE_ENV,
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            **person.env(),
+            "JUPYTER_RUNTIME_DIR": str(request.work_area / "runtime"),
+            "IPYTHONDIR": str(request.work_area / "runtime" / "ipython"),
+            "DATALAB_PROFILE": request.profile.id,
+        }
+        limit = memory_bytes(request.profile.memory)
+        become = person.preexec_fn()
+
+        def preexec() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            become()
+            os.chdir(work)
+
+        with open(request.log_path, "ab") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "hub.services.reports.execute",
+                stdin=asyncio.subprocess.PIPE, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                env=env, cwd=str(work), preexec_fn=preexec, start_new_session=True,
+            )
+            self._running[request.run_id] = process
+            try:
+                await asyncio.wait_for(
+                    process.communicate(json.dumps(spec).encode()), timeout=request.run_timeout
+                )
+            except asyncio.TimeoutError:
+                _kill_tree(process.pid)
+                await process.wait()
+                message = text(request.language, "reports_run_timeout", seconds=request.run_timeout)
+                return outcome_of(request.work_area, None, message)
+            finally:
+                self._running.pop(request.run_id, None)
+        return outcome_of(request.work_area, process.returncode)
+
+    def stop_all(self) -> None:
+        for process in list(self._running.values()):
+            _kill_tree(process.pid)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the process ``pid`` and its descendants (papermill's kernel runs in a
+    session of its own, so a process group is not enough)."""
+    try:
+        root = psutil.Process(pid)
+        processes = root.children(recursive=True) + [root]
+    except psutil.NoSuchProcess:
+        return
+    for p in processes:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def runner_for(settings: Settings) -> Runner:
+    """The runner of the deployment's spawner backend. Raises
+    :class:`~hub.settings.ConfigError` for a backend without one yet."""
+    if settings.spawner.backend is Backend.local:
+        return LocalRunner(settings)
+    raise ConfigError(
+        f"spawner.backend: report runs on {settings.spawner.backend.value!r} are not available yet; allowed: local"
+    )

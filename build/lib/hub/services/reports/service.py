@@ -1,0 +1,446 @@
+"""The reports service's core: schedules, the scheduler, runs, visibility.
+
+Schedules live in the hub's database; APScheduler 3 (``AsyncIOScheduler`` with a
+``SQLAlchemyJobStore`` on that database) fires them. Every job is declared with
+``coalesce=True`` and ``max_instances=1``: several missed fire times make one run, and a
+schedule never has two runs at once. The misfire policy decides what a fire time missed
+while the service was down becomes: ``run-once`` (``misfire_grace_time=None``: run once at
+restart) or ``skip`` (``misfire_grace_time=reports.skip_after``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timezone
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from hub.audience import Audience
+from hub.messages import text
+from hub.names import system_account
+from hub.partners import partners_of, role_group
+from hub.settings import MisfirePolicy, ReportSchedule, Role, Settings, complete_models
+from hub.storage import Layout
+
+from .archive import LOG, Archive, RunOutcome
+from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
+from .notebooks import NotebookProblem, check_parameters, declared_parameters, kernel_of, resolve
+from .runners import Runner, RunRequest
+
+log = logging.getLogger("datalab.reports")
+
+complete_models()
+
+OWNER_ROLES = {role_group(Role.analyst), role_group(Role.admin)}
+ACTIVE = ("queued", "running")
+
+#: The running service, for the scheduler's jobs (APScheduler stores a textual
+#: reference to :func:`fire`, not the service object).
+_current: ReportsService | None = None
+
+
+async def fire(schedule_id: str) -> None:
+    """The scheduler's job: one run of ``schedule_id``, awaited to its end (so that
+    ``max_instances=1`` holds for the whole run)."""
+    if _current is None:
+        raise RuntimeError("the reports service is not running")
+    await _current.fire(schedule_id)
+
+
+class Refused(Exception):
+    """A request the service refuses: ``status`` (HTTP code) and a message in the
+    deployment's language."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Caller:
+    """Someone using the service: hub ``name`` and hub ``groups``."""
+
+    def __init__(self, name: str, groups: set[str]):
+        self.name = name
+        self.groups = set(groups)
+
+    @property
+    def is_admin(self) -> bool:
+        return role_group(Role.admin) in self.groups
+
+    @property
+    def partner_ids(self) -> set[str]:
+        return partners_of(self.groups)
+
+
+class HubAPI:
+    """The hub's REST API with the service's token (scopes: ``read:users:name``,
+    ``read:users:groups``)."""
+
+    def __init__(self, api_url: str, token: str):
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+
+    async def groups(self, username: str) -> set[str] | None:
+        """The hub groups of ``username``; None when the hub has no such user.
+        ``tornado.httpclient.HTTPClientError`` for other failures."""
+        try:
+            response = await AsyncHTTPClient().fetch(
+                f"{self.api_url}/users/{quote(username, safe='')}",
+                headers={"Authorization": f"token {self.token}"},
+                request_timeout=30,
+            )
+        except HTTPClientError as e:
+            if e.code == 404:
+                return None
+            raise
+        return set(json.loads(response.body).get("groups", []))
+
+
+class ReportsService:
+    """Schedules, runs and who sees what, for one deployment (``settings``). Runs execute
+    through ``runner``; owners' groups come from ``hub``."""
+
+    def __init__(self, settings: Settings, runner: Runner, hub: HubAPI):
+        self.settings = settings
+        self.config = settings.reports
+        self.language = settings.hub.language
+        self.runner = runner
+        self.hub = hub
+        self.layout = Layout(settings.data_dir)
+        self.archive = Archive(self.layout)
+        self.engine = engine_for(settings.database_url)
+        self.db = sessionmaker(self.engine, expire_on_commit=False)
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)},
+            timezone=ZoneInfo(self.config.time_zone),
+        )
+        self._slots: asyncio.Semaphore | None = None
+        self._tasks: dict[int, asyncio.Task] = {}
+
+    def t(self, key: str, **values: object) -> str:
+        return text(self.language, key, **values)
+
+    # -- life cycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        """Create the tables and directories, close runs a stop interrupted, start the
+        scheduler (paused), create or update the deployment's schedules, then let missed
+        and future fire times run."""
+        global _current
+        _current = self
+        self._slots = asyncio.Semaphore(self.config.max_parallel)
+        self.archive.create()
+        Base.metadata.create_all(self.engine)
+        self._close_interrupted()
+        self.scheduler.start(paused=True)
+        for declared in self.config.schedules:
+            try:
+                await self._declare(declared.owner, ReportSchedule.model_validate(
+                    declared.model_dump(exclude={"owner"})))
+            except Refused as refused:
+                log.error("reports.schedules %s not scheduled: %s", declared.id, refused.message)
+        self.scheduler.resume()
+
+    def stop(self) -> None:
+        """Stop firing, kill runs in progress and mark them failed."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.runner.stop_all()
+        self._close_interrupted()
+
+    def _close_interrupted(self) -> None:
+        with self.db() as db:
+            for run in db.scalars(select(RunRow).where(RunRow.status.in_(ACTIVE))):
+                run.status = "failed"
+                run.ended = utcnow()
+                run.error = self.t("reports_interrupted")
+            db.commit()
+
+    async def _declare(self, owner: str, spec: ReportSchedule) -> None:
+        """Create or update a schedule of the deployment file (its job is replaced only
+        when the schedule changed, so a pending missed run survives a restart)."""
+        groups = await self.hub.groups(owner)
+        if groups is None:
+            raise Refused(400, self.t("reports_unknown_owner", owner=owner))
+        complete = self.complete(Caller(owner, groups), spec)
+        with self.db() as db:
+            row = db.get(ScheduleRow, spec.id)
+            if row is not None and row.owner == owner and row.spec == complete:
+                if self.scheduler.get_job(spec.id) is None:
+                    self._schedule(complete)
+                return
+            if row is None:
+                row = ScheduleRow(id=spec.id, origin="deployment")
+                db.add(row)
+            row.owner = owner
+            row.spec_json = complete.model_dump_json()
+            db.commit()
+        self._schedule(complete)
+
+    def _schedule(self, spec: ReportSchedule) -> None:
+        policy = spec.misfire or self.config.misfire
+        self.scheduler.add_job(
+            "hub.services.reports.service:fire",
+            trigger=CronTrigger.from_crontab(spec.cron, timezone=ZoneInfo(spec.time_zone)),
+            args=[spec.id],
+            id=spec.id,
+            name=spec.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None if policy is MisfirePolicy.run_once else self.config.skip_after,
+        )
+
+    # -- schedules -------------------------------------------------------------------
+    def complete(self, owner: Caller, spec: ReportSchedule) -> ReportSchedule:
+        """``spec`` checked for ``owner`` and with every default filled in: the profile is
+        offered to the owner, the notebook exists where the owner can read it and has a
+        ``parameters`` cell declaring every given parameter with a matching type, the
+        kernelspec exists, the audience names declared partners. Raises :class:`Refused`."""
+        if not owner.groups & OWNER_ROLES:
+            raise Refused(403, self.t("reports_not_allowed"))
+        profile = self._profile(owner, spec.profile)
+        notebook = self._notebook(owner, spec.notebook)
+        try:
+            check_parameters(declared_parameters(notebook), spec.parameters)
+            kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
+        except NotebookProblem as problem:
+            raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
+        self._check_kernel(kernel)
+        audience = spec.audience or (
+            Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
+        )
+        known = {p.id for p in self.settings.partners}
+        for partner in audience.partners:
+            if partner not in known:
+                raise Refused(400, self.t("reports_unknown_partner", partner=partner, known=", ".join(sorted(known))))
+        return spec.model_copy(update={
+            "profile": profile,
+            "kernel": kernel,
+            "audience": audience,
+            "time_zone": spec.time_zone or self.config.time_zone,
+            "retention": spec.retention or self.config.retention,
+            "misfire": spec.misfire or self.config.misfire,
+        })
+
+    def _profile(self, owner: Caller, wanted: str | None) -> str:
+        offered = self.settings.profiles_for(owner.partner_ids)
+        allowed = ", ".join(p.id for p in offered) or "-"
+        if wanted is None:
+            if not offered:
+                raise Refused(403, self.t("no_profile", contact=self.settings.hub.contact))
+            return offered[0].id
+        if any(p.id == wanted for p in offered):
+            return wanted
+        if any(p.id == wanted for p in self.settings.profiles):
+            raise Refused(403, self.t("profile_forbidden", profile=wanted, allowed=allowed))
+        raise Refused(400, self.t("profile_unknown", profile=wanted, allowed=allowed))
+
+    def _notebook(self, owner: Caller, path: str):
+        home = self.layout.home(system_account(owner.name, self.settings.spawner.account_prefix))
+        spaces = {p: self.layout.partner_space(p) for p in owner.partner_ids}
+        try:
+            return resolve(path, home, self.layout.library, spaces)
+        except NotebookProblem as problem:
+            raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
+
+    def _check_kernel(self, kernel: str) -> None:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        available = KernelSpecManager().find_kernel_specs()
+        if kernel not in available:
+            raise Refused(400, self.t("reports_no_kernel", kernel=kernel, available=", ".join(sorted(available)) or "-"))
+
+    def create(self, owner: Caller, data: object) -> ScheduleRow:
+        """Create a schedule owned by ``owner`` from the API's JSON ``data``.
+        Raises :class:`Refused` (400 invalid, 403 not allowed, 409 id taken)."""
+        try:
+            spec = ReportSchedule.model_validate(data)
+        except ValidationError as e:
+            raise Refused(400, self.t("reports_invalid", error=_describe(e))) from None
+        complete = self.complete(owner, spec)
+        with self.db() as db:
+            if db.get(ScheduleRow, spec.id) is not None:
+                raise Refused(409, self.t("reports_exists", id=spec.id))
+            row = ScheduleRow(id=spec.id, owner=owner.name, spec_json=complete.model_dump_json(), origin="api")
+            db.add(row)
+            db.commit()
+        self._schedule(complete)
+        return row
+
+    def schedule(self, schedule_id: str) -> ScheduleRow:
+        """The schedule; :class:`Refused` 404 when there is none."""
+        with self.db() as db:
+            row = db.get(ScheduleRow, schedule_id)
+        if row is None:
+            raise Refused(404, self.t("reports_unknown_schedule", id=schedule_id))
+        return row
+
+    def schedules(self) -> list[ScheduleRow]:
+        with self.db() as db:
+            return list(db.scalars(select(ScheduleRow).order_by(ScheduleRow.id)))
+
+    def delete(self, schedule_id: str) -> None:
+        """Delete a schedule, its job, its runs and their archives."""
+        self.schedule(schedule_id)
+        if self.scheduler.get_job(schedule_id):
+            self.scheduler.remove_job(schedule_id)
+        with self.db() as db:
+            for run in db.scalars(select(RunRow).where(RunRow.schedule_id == schedule_id)):
+                self.archive.remove(run.id)
+                db.delete(run)
+            db.delete(db.get(ScheduleRow, schedule_id))
+            db.commit()
+
+    def next_run(self, schedule_id: str) -> datetime | None:
+        job = self.scheduler.get_job(schedule_id)
+        return job.next_run_time if job else None
+
+    # -- who may do what -------------------------------------------------------------
+    @staticmethod
+    def manages(person: Caller, row: ScheduleRow) -> bool:
+        """The owner and admins manage a schedule (run now, delete, see its runs)."""
+        return person.name == row.owner or person.is_admin
+
+    def sees(self, person: Caller, row: ScheduleRow) -> bool:
+        """The owner and the schedule's audience see its outputs."""
+        return person.name == row.owner or row.spec.audience.admits(person.groups)
+
+    # -- runs ------------------------------------------------------------------------
+    async def fire(self, schedule_id: str) -> None:
+        """A scheduled fire time: one run, awaited; skipped when the schedule already has
+        one queued or running (a run now), or no longer exists."""
+        try:
+            run = self.start_run(schedule_id, "cron")
+        except Refused as refused:
+            log.warning("scheduled run of %s skipped: %s", schedule_id, refused.message)
+            return
+        await self._tasks[run.id]
+
+    def start_run(self, schedule_id: str, trigger: str) -> RunRow:
+        """Queue a run of ``schedule_id`` and start it in the background (at most
+        ``reports.max_parallel`` execute at once). Raises :class:`Refused` 404 or 409
+        (a run of this schedule is already queued or running)."""
+        row = self.schedule(schedule_id)
+        with self.db() as db:
+            busy = db.scalar(select(RunRow.id).where(RunRow.schedule_id == schedule_id, RunRow.status.in_(ACTIVE)))
+            if busy is not None:
+                raise Refused(409, self.t("reports_busy", id=schedule_id))
+            run = RunRow(schedule_id=schedule_id, trigger=trigger, status="queued",
+                         parameters_json=json.dumps(row.spec.parameters, ensure_ascii=False))
+            db.add(run)
+            db.commit()
+        task = asyncio.create_task(self._execute(run.id, row))
+        self._tasks[run.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+        return run
+
+    async def _execute(self, run_id: int, row: ScheduleRow) -> None:
+        async with self._slots:
+            self._update(run_id, status="running", started=utcnow())
+            log_path = self.archive.run_dir(run_id) / LOG
+            try:
+                request = await self._request(run_id, row, log_path)
+                outcome = await self.runner.run(request)
+            except Refused as refused:
+                outcome = RunOutcome("failed", refused.message)
+            except Exception as e:
+                log.exception("run %s of %s could not run", run_id, row.id)
+                outcome = RunOutcome("failed", f"{type(e).__name__}: {e}")
+            kept = self.archive.keep(outcome, run_id)
+            self._update(run_id, status=outcome.status, ended=utcnow(), error=outcome.error,
+                         files_json=json.dumps(kept))
+            log.info("run %s of %s %s", run_id, row.id, outcome.status)
+        self._apply_retention(row)
+
+    async def _request(self, run_id: int, row: ScheduleRow, log_path) -> RunRequest:
+        spec = row.spec
+        groups = await self.hub.groups(row.owner)
+        if groups is None:
+            raise Refused(400, self.t("reports_unknown_owner", owner=row.owner))
+        owner = Caller(row.owner, groups)
+        profile_id = self._profile(owner, spec.profile)
+        return RunRequest(
+            run_id=run_id,
+            owner=row.owner,
+            partner_ids=owner.partner_ids,
+            notebook=self._notebook(owner, spec.notebook),
+            parameters=spec.parameters,
+            kernel=spec.kernel,
+            profile=next(p for p in self.settings.profiles if p.id == profile_id),
+            work_area=self.archive.work_area(run_id),
+            log_path=log_path,
+            cell_timeout=self.config.cell_timeout,
+            run_timeout=self.config.run_timeout,
+            language=self.language,
+            title=spec.title or spec.id,
+        )
+
+    def _update(self, run_id: int, **values) -> None:
+        with self.db() as db:
+            run = db.get(RunRow, run_id)
+            for key, value in values.items():
+                setattr(run, key, value)
+            db.commit()
+
+    def _apply_retention(self, row: ScheduleRow) -> None:
+        """Keep the schedule's ``retention`` most recent finished runs, delete the rest."""
+        keep = row.spec.retention or self.config.retention
+        with self.db() as db:
+            finished = db.scalars(
+                select(RunRow)
+                .where(RunRow.schedule_id == row.id, RunRow.status.not_in(ACTIVE))
+                .order_by(RunRow.id.desc())
+                .offset(keep)
+            ).all()
+            for run in finished:
+                self.archive.remove(run.id)
+                db.delete(run)
+            db.commit()
+
+    def run(self, run_id: int) -> tuple[RunRow, ScheduleRow]:
+        """A run and its schedule; :class:`Refused` 404."""
+        with self.db() as db:
+            run = db.get(RunRow, run_id)
+            row = db.get(ScheduleRow, run.schedule_id) if run else None
+        if run is None or row is None:
+            raise Refused(404, self.t("reports_unknown_run", id=run_id))
+        return run, row
+
+    def runs(self, schedule_ids: list[str] | None = None, limit: int = 200) -> list[RunRow]:
+        """Runs, newest first (of ``schedule_ids`` when given)."""
+        query = select(RunRow).order_by(RunRow.id.desc()).limit(limit)
+        if schedule_ids is not None:
+            query = query.where(RunRow.schedule_id.in_(schedule_ids))
+        with self.db() as db:
+            return list(db.scalars(query))
+
+    async def groups_of(self, name: str) -> set[str]:
+        return await self.hub.groups(name) or set()
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and "[" in p))
+        parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def as_local(moment: datetime | None, zone: str) -> datetime | None:
+    """A stored naive-UTC time (or an aware one) in time zone ``zone``."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(ZoneInfo(zone))

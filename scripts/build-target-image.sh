@@ -28,6 +28,8 @@ start=$(date +%s)
 log=/var/tmp/datalab-target-build.log
 echo "Building $TAG from $BASE"
 DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE_IMAGE=$BASE" \
-  --label "org.datalab.inputs=$inputs" -t "$TAG" "$CONTEXT" >"$log" 2>&1 \
+  --label "org.datalab.inputs=$inputs" --label org.datalab.target=bookworm \
+  -t "$TAG" "$CONTEXT" >"$log" 2>&1 \
   || { echo "docker build failed; the end of $log:" >&2; tail -30 "$log" >&2; exit 1; }
+docker image prune --force --filter "label=org.datalab.target" >/dev/null
 echo "Built $TAG in $(( $(date +%s) - start )) s"

@@ -129,7 +129,7 @@ def test_lab_stays_up_while_the_hub_restarts(deployed, trusted):
                          json={"type": "file", "format": "text", "content": HOME_TEXT})
     assert put.status_code in (200, 201), put.text
     assert client.execute("print(6 * 7)").strip() == "42"  # a kernel over wss:// through nginx
-    lab_pids = target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub-singleuser")
+    lab_pids = target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub.singleuser import")
     hub_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub")
 
     target.run("systemctl", "restart", "--no-block", "datalab-hub")
@@ -144,7 +144,7 @@ def test_lab_stays_up_while_the_hub_restarts(deployed, trusted):
         time.sleep(1)
     else:
         raise AssertionError("the hub did not come back within 120 s")
-    assert target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub-singleuser") == lab_pids
+    assert target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub.singleuser import") == lab_pids
     after = client.lab_api("GET", f"/contents/{HOME_FILE}")
     assert after.status_code == 200 and after.json()["content"] == HOME_TEXT
     model = client.api("GET", "/users/analyste1").json()

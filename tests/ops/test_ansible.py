@@ -4,7 +4,8 @@ One target is deployed by site.yml alone; the tests then check, in order: HTTPS 
 certificate generated on the target (HTTP redirected, HSTS, a kernel over a websocket),
 PostgreSQL as the hub database, a second run that changes nothing, a lab that stays up
 and reachable while the hub restarts, and a backup taken there restored onto a second,
-fresh target. Durations are written to tests/artifacts/ansible-measures.json.
+fresh target (users, groups, an API token, a report schedule, a file in a home with its
+owner's uid). Durations are written to tests/artifacts/ansible-measures.json.
 """
 
 from __future__ import annotations
@@ -158,6 +159,12 @@ def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, pl
     assert created.status_code == 201, created.text
     analyst = demo_client(source, "analyste1")
     token = analyst.api("POST", "/users/analyste1/tokens", json={"note": "restore check"}).json()["token"]
+    auth = {"Authorization": f"token {token}"}
+    schedule = requests.post(f"https://{source.ip}/services/reports/api/schedules", headers=auth, timeout=30, json={
+        "id": GROUP, "notebook": "bibliotheque/03-rapport-departement.ipynb", "cron": "0 7 * * 1",
+        "parameters": {"department": "76", "report_date": "2020-03-27"},
+    })
+    assert schedule.status_code == 201, schedule.text
     uid = source.run("id", "-u", "jupyter-analyste1")
 
     backup_dir = tmp_path_factory.mktemp("backup")
@@ -179,8 +186,11 @@ def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, pl
     cert_b.write_text(fresh.read("/etc/datalab/tls/datalab.crt") + "\n")
     base = f"https://{fresh.ip}/hub/api"
     # the token made on A authenticates on B: the hub database came back
-    me = requests.get(f"{base}/user", headers={"Authorization": f"token {token}"}, verify=str(cert_b), timeout=10)
+    me = requests.get(f"{base}/user", headers=auth, verify=str(cert_b), timeout=10)
     assert me.status_code == 200 and me.json()["name"] == "analyste1"
+    schedules = requests.get(f"https://{fresh.ip}/services/reports/api/schedules", headers=auth,
+                             verify=str(cert_b), timeout=30)
+    assert schedules.status_code == 200 and GROUP in [s["id"] for s in schedules.json()], schedules.text
     users = fresh.run("runuser", "-u", "postgres", "--", "psql", "-d", "datalab", "-tAc",
                       f"select u.name from users u join user_group_map m on m.user_id = u.id "
                       f"join groups g on g.id = m.group_id where g.name = '{GROUP}'")

@@ -120,7 +120,7 @@ def test_second_run_changes_nothing(deployed, playbook):
     assert run.recap["changed"] == 0, run.output
 
 
-def test_lab_stays_up_while_the_hub_restarts(deployed, trusted):
+def test_lab_stays_up_while_the_hub_restarts_and_through_an_upgrade_run(deployed, trusted, playbook):
     target, _ = deployed
     client = demo_client(target, "analyste1")
     r = client.start_server(timeout=180)
@@ -150,6 +150,20 @@ def test_lab_stays_up_while_the_hub_restarts(deployed, trusted):
     assert after.status_code == 200 and after.json()["content"] == HOME_TEXT
     model = client.api("GET", "/users/analyste1").json()
     assert model["servers"][""]["ready"] is True
+
+    # an upgrade run: a changed deployment file restarts the hub, the lab keeps running
+    hub_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub")
+    config = yaml.safe_load((ANSIBLE_DIR / "inventories" / "one-host" / "group_vars" / "all.yml").read_text())
+    config["datalab_config"]["hub"]["contact"] = "l'équipe DataLab (mise à jour)"
+    run = playbook("site.yml", target, datalab_config=config["datalab_config"])
+    assert_ok(run, "the upgrade run")
+    record("upgrade_apply_s", run.seconds)
+    record("upgrade_apply_changed", run.recap["changed"])
+    assert run.recap["changed"] >= 2  # the deployment file and the hub's restart
+    assert target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub") != hub_pid
+    assert target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub.singleuser import") == lab_pids
+    assert client.lab_api("GET", "/status").status_code == 200
+    assert client.api("GET", "/users/analyste1").json()["servers"][""]["ready"] is True
 
 
 def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, playbook, tmp_path_factory):

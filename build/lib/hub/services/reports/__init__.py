@@ -1,1 +1,0 @@
-"""The DataLab reports service: scheduled papermill runs, their archive, a gallery."""

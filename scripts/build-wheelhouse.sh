@@ -25,10 +25,11 @@ mkdir -p "$OUT/cache"
 staging=$(mktemp -d "$OUT/.staging.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
 export SOURCE_DATE_EPOCH=315532800
+had_build=$([ -e "$REPO/build" ] && echo yes || echo no)
 "$PYTHON" -m pip wheel --quiet --no-cache-dir --find-links "$OUT/cache" \
   --wheel-dir "$staging/wheels" -c "$REPO/requirements.lock" "$REPO[postgres]" \
   >"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log" >&2; exit 1; }
-rm -rf "$REPO/build"  # setuptools' in-tree build directory (git-ignored)
+[ "$had_build" = yes ] || rm -rf "$REPO/build"  # setuptools' in-tree build directory
 find "$staging/wheels" -name '*.whl' ! -name 'datalab_hub-*' -exec cp -n {} "$OUT/cache/" \;
 tar --sort=name --mtime=@315532800 --owner=0 --group=0 --numeric-owner \
   -C "$staging" -cf "$tarball.part" wheels

@@ -34,4 +34,6 @@ find "$staging/wheels" -name '*.whl' ! -name 'datalab_hub-*' -exec cp -n {} "$OU
 tar --sort=name --mtime=@315532800 --owner=0 --group=0 --numeric-owner \
   -C "$staging" -cf "$tarball.part" wheels
 mv "$tarball.part" "$tarball"
+# one wheelhouse at a time (the example inventories pick the one in this directory)
+find "$OUT" -maxdepth 1 -name 'datalab-hub-*.tar' ! -name "$(basename "$tarball")" -delete
 echo "$tarball"

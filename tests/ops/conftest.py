@@ -10,9 +10,11 @@ container and the network are removed at the end.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
+import secrets
 import subprocess
 import time
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 NETWORK = f"datalab-ops-{os.getpid()}"
 SUBNET = "172.31.250.0/24"
 LABEL = "org.datalab.test=ops"
+#: The cluster's munge key and slurm.conf the slurm_client role installs (made up here).
+MUNGE_KEY = base64.b64encode(secrets.token_bytes(64)).decode()
+SLURM_CONF = "ClusterName=austral\nSlurmctldHost=austral-ctl(192.0.2.10)\nAuthType=auth/munge\n"
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -132,11 +137,16 @@ def playbook(tmp_path_factory, wheelhouse):
 
     def run(name: str, target: Target, **extra_vars) -> PlaybookRun:
         inventory = workdir / f"{target.name}.json"
-        inventory.write_text(json.dumps({"all": {"children": {"hub": {"hosts": {target.name: {
-            "ansible_connection": "community.docker.docker",
-            "nginx_tls_server_name": target.name,
-            "nginx_tls_self_signed_ips": [target.ip],
-        }}}}}}))
+        inventory.write_text(json.dumps({"all": {
+            "hosts": {target.name: {
+                "ansible_connection": "community.docker.docker",
+                "nginx_tls_server_name": target.name,
+                "nginx_tls_self_signed_ips": [target.ip],
+                "slurm_client_munge_key": MUNGE_KEY,
+                "slurm_client_conf": SLURM_CONF,
+            }},
+            "children": {"hub": {"hosts": {target.name: {}}}, "slurm_login": {"hosts": {target.name: {}}}},
+        }}))
         extra = {"datalab_wheelhouse": str(wheelhouse), **extra_vars}
         argv = [
             str(BIN / "ansible-playbook"), "-i", str(inventory),

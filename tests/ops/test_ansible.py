@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -21,7 +22,7 @@ import yaml
 
 from tests.hubclient import HubClient
 
-from .conftest import ANSIBLE_DIR, ARTIFACTS, BIN, Target
+from .conftest import ANSIBLE_DIR, ARTIFACTS, BIN, MUNGE_KEY, SLURM_CONF, Target
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +110,15 @@ def test_postgresql_is_the_hub_database(deployed):
     assert target.run("systemctl", "is-active", "datalab-proxy") == "active"
     proxy_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-proxy")
     assert target.run("ps", "-o", "user=", "-p", proxy_pid) == "datalab"
+
+
+def test_slurm_client_has_the_clusters_key_and_configuration(deployed):
+    target, _ = deployed
+    assert target.read("/etc/slurm/slurm.conf") + "\n" == SLURM_CONF
+    assert target.run("stat", "-c", "%U %a", "/etc/munge/munge.key") == "munge 400"
+    assert target.run("base64", "-w0", "/etc/munge/munge.key") == MUNGE_KEY
+    decoded = target.run("sh", "-c", "munge -n | unmunge")  # munged runs with that key
+    assert re.search(r"^STATUS:\s+Success \(0\)$", decoded, re.M), decoded
 
 
 def test_second_run_changes_nothing(deployed, playbook):

@@ -39,6 +39,7 @@ def apply(c, settings: Settings) -> None:
     layout.create()
     publish_library(settings)
     apply_hub(c, settings, layout)
+    apply_proxy(c, settings)
     apply_pages(c, settings)
     apply_auth(c, settings, layout)
     apply_partners(c, settings)
@@ -87,6 +88,16 @@ def apply_hub(c, settings: Settings, layout: storage.Layout) -> None:
     c.ConfigurableHTTPProxy.command = [_proxy_command()]
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{port + 1}"
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
+
+
+def apply_proxy(c, settings: Settings) -> None:
+    """With ``proxy.managed: false`` the proxy runs apart (its own service, same address,
+    API and token as when the hub starts it): the hub neither starts nor stops it, and
+    leaves labs running when it stops, so that a restart cuts nobody off."""
+    if settings.proxy.managed:
+        return
+    c.ConfigurableHTTPProxy.should_start = False
+    c.JupyterHub.cleanup_servers = False
 
 
 def _proxy_command() -> str:

@@ -354,6 +354,19 @@ class HubSection(Model):
     contact: str = "l'équipe DataLab Normandie"
 
 
+class ProxySection(Model):
+    """The public proxy (configurable-http-proxy) in front of the hub and the labs.
+
+    ``managed``: true, the hub starts and stops the proxy itself; false, the proxy runs
+    on its own (a systemd unit, see ``ansible/``) on ``hub.ip``/``hub.port`` with its API
+    on 127.0.0.1, hub port + 2, and the token of ``<data_dir>/hub/proxy_token``: the hub
+    connects to it, and stops without stopping the labs (``cleanup_servers`` off), so a
+    hub restart (an upgrade) cuts nobody off.
+    """
+
+    managed: bool = True
+
+
 class DemoUser(Model):
     """A demo account: its hub name, its partner and its role."""
 
@@ -800,6 +813,7 @@ class Settings(Model):
     culling: Culling = Culling()
     disk_usage: DiskUsage = DiskUsage()
     audit: AuditSettings = AuditSettings()
+    proxy: ProxySection = ProxySection()
 
     @field_validator("partners")
     @classmethod

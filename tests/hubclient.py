@@ -102,7 +102,7 @@ class HubClient:
             self.lab_api("DELETE", f"/kernels/{kernel_id}")
 
     def _execute_in(self, kernel_id: str, code: str, timeout: float) -> str:
-        ws_url = self.lab_url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels"
+        ws_url = self.lab_url.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies)
         ws = websocket.create_connection(ws_url, cookie=cookies, origin=self.base, timeout=timeout)
         msg_id = uuid.uuid4().hex

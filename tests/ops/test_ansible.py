@@ -1,0 +1,226 @@
+"""The Ansible deployment (``ansible/``) applied for real to disposable targets.
+
+One target is deployed by site.yml alone; the tests then check, in order: HTTPS with the
+certificate generated on the target (HTTP redirected, HSTS, a kernel over a websocket),
+PostgreSQL as the hub database, a second run that changes nothing, a lab that stays up
+and reachable while the hub restarts, and a backup taken there restored onto a second,
+fresh target (users, groups, an API token, a report schedule, a file in a home with its
+owner's uid). Durations are written to tests/artifacts/ansible-measures.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+import requests
+import yaml
+
+from tests.hubclient import HubClient
+
+from .conftest import ANSIBLE_DIR, ARTIFACTS, BIN, MUNGE_KEY, SLURM_CONF, Target
+
+pytestmark = pytest.mark.integration
+
+MEASURES: dict[str, float | int] = {}
+HOME_FILE = "verification-restauration.txt"
+HOME_TEXT = "Fichier écrit dans le lab avant la sauvegarde.\n"
+GROUP = "verif-restauration"
+
+
+def record(key: str, value: float | int) -> None:
+    MEASURES[key] = round(value, 1) if isinstance(value, float) else value
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "ansible-measures.json").write_text(json.dumps(MEASURES, indent=1))
+
+
+def assert_ok(run, what: str) -> None:
+    assert run.rc == 0 and run.recap.get("failed") == 0 and run.recap.get("unreachable") == 0, (
+        f"{what} failed (recap {run.recap}):\n{run.output}"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(start_target, playbook, tmp_path_factory):
+    """Target A after a first site.yml run, with the certificate fetched from it."""
+    target = start_target("a")
+    run = playbook("site.yml", target)
+    assert_ok(run, "the first site.yml run")
+    record("first_apply_s", run.seconds)
+    record("first_apply_changed", run.recap["changed"])
+    cert = tmp_path_factory.mktemp("tls") / "a.crt"
+    cert.write_text(target.read("/etc/datalab/tls/datalab.crt") + "\n")
+    return target, cert
+
+
+@pytest.fixture(scope="module")
+def trusted(deployed):
+    """requests and websocket-client trust the certificate fetched from target A."""
+    _, cert = deployed
+    saved = {k: os.environ.get(k) for k in ("REQUESTS_CA_BUNDLE", "WEBSOCKET_CLIENT_CA_BUNDLE")}
+    os.environ["REQUESTS_CA_BUNDLE"] = os.environ["WEBSOCKET_CLIENT_CA_BUNDLE"] = str(cert)
+    yield str(cert)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def demo_client(target: Target, username: str) -> HubClient:
+    password = target.read("/srv/datalab/hub/demo_password")
+    client = HubClient(f"https://{target.ip}", username, password)
+    assert client.login_response.status_code == 302, client.login_response.text[:300]
+    return client
+
+
+def test_ansible_lint_is_clean():
+    done = subprocess.run([str(BIN / "ansible-lint"), "--offline", "--nocolor"], cwd=ANSIBLE_DIR,
+                          capture_output=True, text=True, env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_hub_answers_over_https_with_the_generated_certificate(deployed, trusted):
+    target, cert = deployed
+    r = requests.get(f"https://{target.ip}/hub/api", verify=cert, timeout=10)
+    assert r.status_code == 200 and "version" in r.json()
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+    with pytest.raises(requests.exceptions.SSLError):  # the certificate is the target's own
+        requests.get(f"https://{target.ip}/hub/api", verify="/etc/ssl/certs/ca-certificates.crt", timeout=10)
+    plain = requests.get(f"http://{target.ip}/hub/login?next=%2Fhub%2F", allow_redirects=False, timeout=10)
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == f"https://{target.ip}/hub/login?next=%2Fhub%2F"
+
+
+def test_postgresql_is_the_hub_database(deployed):
+    target, _ = deployed
+    config = yaml.safe_load(target.read("/etc/datalab/datalab.yaml"))
+    assert config["hub"]["db_url"].startswith("postgresql+psycopg2://datalab@127.0.0.1:5432/datalab")
+    assert "passfile=" in config["hub"]["db_url"]
+    users = target.run("runuser", "-u", "postgres", "--", "psql", "-d", "datalab", "-tAc",
+                       "select name from users order by name")
+    assert "analyste1" in users.split()
+    assert target.run("find", "/srv/datalab/hub", "-name", "*.sqlite") == ""
+    # the proxy runs apart from the hub, unprivileged
+    assert target.run("systemctl", "is-active", "datalab-proxy") == "active"
+    proxy_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-proxy")
+    assert target.run("ps", "-o", "user=", "-p", proxy_pid) == "datalab"
+
+
+def test_slurm_client_has_the_clusters_key_and_configuration(deployed):
+    target, _ = deployed
+    assert target.read("/etc/slurm/slurm.conf") + "\n" == SLURM_CONF
+    assert target.run("stat", "-c", "%U %a", "/etc/munge/munge.key") == "munge 400"
+    assert target.run("base64", "-w0", "/etc/munge/munge.key") == MUNGE_KEY
+    decoded = target.run("sh", "-c", "munge -n | unmunge")  # munged runs with that key
+    assert re.search(r"^STATUS:\s+Success \(0\)$", decoded, re.M), decoded
+
+
+def test_second_run_changes_nothing(deployed, playbook):
+    target, _ = deployed
+    run = playbook("site.yml", target)
+    assert_ok(run, "the second site.yml run")
+    record("second_apply_s", run.seconds)
+    record("second_apply_changed", run.recap["changed"])
+    assert run.recap["changed"] == 0, run.output
+
+
+def test_lab_stays_up_while_the_hub_restarts_and_through_an_upgrade_run(deployed, trusted, playbook):
+    target, _ = deployed
+    client = demo_client(target, "analyste1")
+    r = client.start_server(timeout=180)
+    assert r.status_code in (201, 202), r.text
+    client.open_lab()
+    put = client.lab_api("PUT", f"/contents/{HOME_FILE}",
+                         json={"type": "file", "format": "text", "content": HOME_TEXT})
+    assert put.status_code in (200, 201), put.text
+    assert client.execute("print(6 * 7)").strip() == "42"  # a kernel over wss:// through nginx
+    lab_pids = target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub.singleuser import")
+    hub_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub")
+
+    target.run("systemctl", "restart", "--no-block", "datalab-hub")
+    during = client.lab_api("GET", "/status")  # served by the proxy while the hub restarts
+    assert during.status_code == 200, during.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if requests.get(f"https://{target.ip}/hub/api", timeout=10).status_code == 200:
+            new_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub")
+            if new_pid not in ("0", hub_pid):
+                break
+        time.sleep(1)
+    else:
+        raise AssertionError("the hub did not come back within 120 s")
+    assert target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub.singleuser import") == lab_pids
+    after = client.lab_api("GET", f"/contents/{HOME_FILE}")
+    assert after.status_code == 200 and after.json()["content"] == HOME_TEXT
+    model = client.api("GET", "/users/analyste1").json()
+    assert model["servers"][""]["ready"] is True
+
+    # an upgrade run: a changed deployment file restarts the hub, the lab keeps running
+    hub_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub")
+    config = yaml.safe_load((ANSIBLE_DIR / "inventories" / "one-host" / "group_vars" / "all.yml").read_text())
+    config["datalab_config"]["hub"]["contact"] = "l'équipe DataLab (mise à jour)"
+    run = playbook("site.yml", target, datalab_config=config["datalab_config"])
+    assert_ok(run, "the upgrade run")
+    record("upgrade_apply_s", run.seconds)
+    record("upgrade_apply_changed", run.recap["changed"])
+    assert run.recap["changed"] >= 2  # the deployment file and the hub's restart
+    assert target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-hub") != hub_pid
+    assert target.run("pgrep", "-u", "jupyter-analyste1", "-f", "jupyterhub.singleuser import") == lab_pids
+    assert client.lab_api("GET", "/status").status_code == 200
+    assert client.api("GET", "/users/analyste1").json()["servers"][""]["ready"] is True
+
+
+def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, playbook, tmp_path_factory):
+    source, _ = deployed
+    admin = demo_client(source, "coordinateur")
+    created = admin.api("POST", f"/groups/{GROUP}", json={"users": ["analyste1"]})
+    assert created.status_code == 201, created.text
+    analyst = demo_client(source, "analyste1")
+    token = analyst.api("POST", "/users/analyste1/tokens", json={"note": "restore check"}).json()["token"]
+    auth = {"Authorization": f"token {token}"}
+    schedule = requests.post(f"https://{source.ip}/services/reports/api/schedules", headers=auth, timeout=30, json={
+        "id": GROUP, "notebook": "bibliotheque/03-rapport-departement.ipynb", "cron": "0 7 * * 1",
+        "parameters": {"department": "76", "report_date": "2020-03-27"},
+    })
+    assert schedule.status_code == 201, schedule.text
+    uid = source.run("id", "-u", "jupyter-analyste1")
+
+    backup_dir = tmp_path_factory.mktemp("backup")
+    run = playbook("backup.yml", source, datalab_backup_dir=str(backup_dir))
+    assert_ok(run, "backup.yml")
+    record("backup_s", run.seconds)
+    files = list((backup_dir / source.name).iterdir())
+    assert {f.name for f in files} == {"hub.pgdump", "accounts.json", "data.tar.gz"}
+    record("backup_bytes", sum(f.stat().st_size for f in files))
+
+    fresh = start_target("b")
+    deployed_b = playbook("site.yml", fresh)
+    assert_ok(deployed_b, "site.yml on the fresh target")
+    run = playbook("restore.yml", fresh, datalab_backup_dir=str(backup_dir), datalab_backup_host=source.name)
+    assert_ok(run, "restore.yml")
+    record("restore_s", run.seconds)
+
+    cert_b = tmp_path_factory.mktemp("tls") / "b.crt"
+    cert_b.write_text(fresh.read("/etc/datalab/tls/datalab.crt") + "\n")
+    base = f"https://{fresh.ip}/hub/api"
+    # the token made on A authenticates on B: the hub database came back
+    me = requests.get(f"{base}/user", headers=auth, verify=str(cert_b), timeout=10)
+    assert me.status_code == 200 and me.json()["name"] == "analyste1"
+    schedules = requests.get(f"https://{fresh.ip}/services/reports/api/schedules", headers=auth,
+                             verify=str(cert_b), timeout=30)
+    assert schedules.status_code == 200 and GROUP in [s["id"] for s in schedules.json()], schedules.text
+    users = fresh.run("runuser", "-u", "postgres", "--", "psql", "-d", "datalab", "-tAc",
+                      f"select u.name from users u join user_group_map m on m.user_id = u.id "
+                      f"join groups g on g.id = m.group_id where g.name = '{GROUP}'")
+    assert users.split() == ["analyste1"]
+    # the account came back with its uid, and the home file with its owner
+    assert fresh.run("id", "-u", "jupyter-analyste1") == uid
+    home = f"/srv/datalab/homes/jupyter-analyste1/{HOME_FILE}"
+    assert fresh.read(home) + "\n" == HOME_TEXT
+    assert fresh.run("stat", "-c", "%u", home) == uid

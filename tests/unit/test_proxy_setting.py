@@ -1,0 +1,46 @@
+"""``proxy.managed``: the hub starts its proxy, or connects to one run apart (systemd)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from traitlets.config import Config
+
+from hub import apply as hub_apply
+from hub.settings import ConfigError, parse
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+
+
+def settings_with(proxy: dict | None):
+    data = copy.deepcopy(EXAMPLE)
+    if proxy is None:
+        data.pop("proxy", None)
+    else:
+        data["proxy"] = proxy
+    return parse(data, REPO)
+
+
+def test_by_default_the_hub_starts_its_proxy_and_stops_labs_with_it():
+    c = Config()
+    settings = settings_with(None)
+    assert settings.proxy.managed is True
+    hub_apply.apply_proxy(c, settings)
+    assert "should_start" not in c.ConfigurableHTTPProxy
+    assert "cleanup_servers" not in c.JupyterHub
+
+
+def test_an_external_proxy_is_not_started_and_labs_outlive_the_hub():
+    c = Config()
+    hub_apply.apply_proxy(c, settings_with({"managed": False}))
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.JupyterHub.cleanup_servers is False
+
+
+def test_unknown_proxy_key_names_its_path():
+    with pytest.raises(ConfigError, match=r"proxy\.command"):
+        settings_with({"managed": False, "command": "chp"})

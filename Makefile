@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 export DATALAB_CONFIG ?= $(if $(wildcard datalab.yaml),datalab.yaml,datalab.example.yaml)
 
-.PHONY: run test bench install system-deps image lint clean
+.PHONY: run test bench install system-deps image clean
 
 # DATALAB_BACKEND=docker: labs in containers; the Docker engine is started when needed and
 # the lab image built when missing or out of date.

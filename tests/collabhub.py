@@ -16,6 +16,7 @@ import copy
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,22 @@ class CollabHub(RunningHub):
 
     def client(self, username: str) -> HubClient:
         return HubClient(self.url, username, PASSWORD)
+
+    def publish_new_version(self) -> str:
+        """The library's maintainers commit ``NOUVEAUTES.md``; the operator runs
+        ``datalab library update``. Returns the new commit; fails on a refusal."""
+        repo = self.library_repo
+        (repo / "library" / "NOUVEAUTES.md").write_text("Version 2 de la bibliothèque\n")
+        git(repo, "add", "library")
+        git(repo, "commit", "--quiet", "-m", "Library, second version")
+        commit = git(repo, "rev-parse", "HEAD")
+        done = subprocess.run(
+            [str(Path(sys.prefix) / "bin" / "datalab"), "--config", str(self.config_path),
+             "library", "update"], capture_output=True, text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"{commit} published"), done.stdout
+        return commit
 
 
 @pytest.fixture(scope="session")

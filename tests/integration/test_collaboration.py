@@ -6,17 +6,14 @@ from __future__ import annotations
 import grp
 import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
 from hub.names import system_account
 from hub.sharing import REVOCATION_SECONDS
-from tests.collabhub import ENDED, PROJECT, git
+from tests.collabhub import ENDED, PROJECT
 from tests.hubclient import HubClient, KernelError
 
 pytestmark = pytest.mark.integration
@@ -248,17 +245,7 @@ def test_library_update_leaves_peoples_copies_untouched(collab_hub, labs):
     before = one.execute("import normandie, os; print(os.path.realpath('bibliotheque'))").strip()
 
     # the library's maintainers commit a new version; the operator publishes it
-    repo = collab_hub.library_repo
-    (repo / "library" / "NOUVEAUTES.md").write_text("Version 2 de la bibliothèque\n")
-    git(repo, "add", "library")
-    git(repo, "commit", "--quiet", "-m", "Library, second version")
-    commit = git(repo, "rev-parse", "HEAD")
-    done = subprocess.run(
-        [str(Path(sys.prefix) / "bin" / "datalab"), "--config", str(collab_hub.config_path),
-         "library", "update"], capture_output=True, text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"{commit} published")
+    commit = collab_hub.publish_new_version()
 
     # the lab sees the new version at once, whole; the person's copy is as they left it
     listing = one.lab_api("GET", "/contents/bibliotheque").json()["content"]

@@ -4,13 +4,9 @@ publication reaching running containers at once while people's copies stay untou
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.collabhub import ENDED, PROJECT, CollabHub, git, overrides
+from tests.collabhub import ENDED, PROJECT, CollabHub, overrides
 from tests.conftest import open_workdir, served
 from tests.hubclient import HubClient, KernelError
 from tests.services.dockerd import remove_docker_objects, run_prefix
@@ -78,16 +74,7 @@ def test_a_library_publication_reaches_running_containers_and_spares_copies(dock
     copy_path = r.json()["path"]
     before = one.execute("import os; print(os.path.realpath('bibliotheque'))").strip()
 
-    repo = docker_collab_hub.library_repo
-    (repo / "library" / "NOUVEAUTES.md").write_text("Version 2 de la bibliothèque\n")
-    git(repo, "add", "library")
-    git(repo, "commit", "--quiet", "-m", "Library, second version")
-    commit = git(repo, "rev-parse", "HEAD")
-    done = subprocess.run(
-        [str(Path(sys.prefix) / "bin" / "datalab"), "--config", str(docker_collab_hub.config_path),
-         "library", "update"], capture_output=True, text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    commit = docker_collab_hub.publish_new_version()
 
     for client in labs.values():  # every running container, without a restart
         listing = client.lab_api("GET", "/contents/bibliotheque").json()["content"]

@@ -17,7 +17,7 @@ run: install $(if $(filter docker,$(DATALAB_BACKEND)),image)
 
 test: install
 	./scripts/system-deps.sh test
-	$(BIN)/pytest -ra
+	$(BIN)/pytest -ra --durations=30
 
 # Benchmarks (not part of `make test`): bench/, results in bench/results/, docs/benchmarks.md.
 # BENCH_ARGS: options of `python -m bench` (e.g. --sizes 1,10 --skip-logins).

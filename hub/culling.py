@@ -22,6 +22,7 @@ The culler's role (least privilege, the scopes its documentation lists, without
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 from functools import lru_cache
 
@@ -112,9 +113,16 @@ def lab_args() -> list[str]:
 
 
 def main() -> None:
-    """``python -m hub.culling [jupyterhub-idle-culler options]``."""
+    """``python -m hub.culling [jupyterhub-idle-culler options]``. Stops at once on
+    SIGINT or SIGTERM (the hub stops its services with SIGINT, then SIGTERM 30 s later;
+    a process started with SIGINT ignored, as shells do for background jobs, would
+    otherwise keep every hub stop waiting those 30 s)."""
     from jupyterhub_idle_culler import IdleCuller
+    from tornado.ioloop import IOLoop
 
+    loop = IOLoop.current()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.asyncio_loop.add_signal_handler(sig, loop.stop)
     IdleCuller.launch_instance(cull_arbiter_hook=arbiter)
 
 

@@ -6,7 +6,11 @@ import copy
 import datetime as dt
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +221,21 @@ def test_home_is_the_home_volume_on_docker_and_under_the_data_dir_on_local():
     assert diskusage.home_path(docker_settings, "analyste2", client) is None
     local = settings_with()
     assert diskusage.home_path(local, "analyste1") == local.data_dir / "homes" / "jupyter-analyste1"
+
+
+def test_the_culler_stops_on_sigint_even_when_started_with_sigint_ignored():
+    """The hub stops its services with SIGINT (SIGTERM only 30 s later); a shell's
+    background job inherits SIGINT ignored. The culler must stop on it all the same."""
+    env = {**os.environ, "JUPYTERHUB_API_TOKEN": "not-a-token", "DATALAB_CONFIG": str(REPO / "datalab.example.yaml")}
+    culler = subprocess.Popen(
+        [sys.executable, "-m", "hub.culling", "--url=http://127.0.0.1:9/hub/api", "--cull-every=5"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        time.sleep(2)  # its loop is running (port 9 refuses: a failed cull is logged)
+        assert culler.poll() is None
+        culler.send_signal(signal.SIGINT)
+        assert culler.wait(timeout=15) == 0
+    finally:
+        culler.kill()

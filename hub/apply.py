@@ -192,7 +192,7 @@ def spawner_class(settings: Settings) -> type:
 
 def apply_local(c, settings: Settings) -> None:
     """Labs as processes of per-user Unix accounts; their paths must be reachable."""
-    from .backends import local
+    from .backends.local import lab as local
 
     if local.isolated():
         reachable = {
@@ -221,7 +221,7 @@ def apply_docker(c, settings: Settings) -> None:
     network is created when missing; the hub's API moves from 127.0.0.1 to the network's
     gateway address (same port) so that containers reach it; labs outlive the hub.
     Raises :class:`ConfigError` (engine not answering, image missing, network mismatch)."""
-    from .backends import docker as backend
+    from .backends.docker import lab as backend
 
     client = backend.engine()
     image = backend.image_of(settings)
@@ -269,7 +269,7 @@ def apply_projects(settings: Settings) -> None:
     """Project spaces exist from the start, and an ended project's space is read-only
     even before any member starts a lab (local backend)."""
     if settings.spawner.backend is Backend.local:
-        from .backends import local
+        from .backends.local import lab as local
 
         layout = storage.Layout(settings.data_dir)
         for project in settings.projects:
@@ -330,7 +330,7 @@ def apply_reports(c, settings: Settings) -> None:
     if not (settings.reports.enabled and _has_runner(settings, "reports", REPORT_BACKENDS)):
         return
     port = settings.reports.port or public_port(settings) + 4
-    from .backends import local
+    from .backends.local import lab as local
 
     if local.isolated():
         blocked = _unreachable_module("hub.services.reports.execute")
@@ -376,7 +376,7 @@ def _unreachable_module(name: str) -> Path | None:
     """The first directory other accounts cannot traverse on the way to module ``name``."""
     import importlib.util
 
-    from .backends import local
+    from .backends.local import lab as local
 
     return local.unreachable_by_others(Path(importlib.util.find_spec(name).origin).parent)
 

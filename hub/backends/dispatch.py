@@ -16,15 +16,15 @@ from jupyterhub.spawner import Spawner
 from traitlets import Any, observe
 
 from ..settings import Backend, Profile
-from . import slurm
+from .slurm import lab as slurm
 from .base import DataLabSpawnerMixin
-from .local import LocalSpawner
+from .local.lab import LocalSpawner
 
 
 def backend_class(backend: Backend) -> type[Spawner]:
     """The spawner class of ``backend`` (the docker one is imported only when used)."""
     if backend is Backend.docker:
-        from .docker import DataLabDockerSpawner
+        from .docker.lab import DataLabDockerSpawner
 
         return DataLabDockerSpawner
     return {Backend.local: LocalSpawner, Backend.slurm: slurm.SlurmSpawner}[backend]

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from bench.report import ratios
 from bench.measure import percentile, process_cpu_seconds, summary
-from hub.backends.docker import DataLabDockerSpawner
+from hub.backends.docker.lab import DataLabDockerSpawner
 
 
 def test_percentile_interpolates_between_ranks():

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from hub.apply import backend_from_env
-from hub.backends.docker import library_link_program
+from hub.backends.docker.lab import library_link_program
 from hub.settings import Backend, ConfigError, parse
 
 REPO = Path(__file__).resolve().parents[2]

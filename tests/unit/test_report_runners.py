@@ -15,13 +15,13 @@ import yaml
 from traitlets.config import Config
 
 from hub import apply as hub_apply
-from hub.backends.docker import names
-from hub.backends.slurm import SlurmRequest
+from hub.backends.docker.lab import names
+from hub.backends.slurm.lab import SlurmRequest
 from hub.services.reports.archive import RunOutcome, read_beneath
-from hub.services.reports.docker_runner import DockerRunner, container_name
+from hub.backends.docker.report import DockerRunner, container_name
 from hub.services.reports.notebooks import NotebookProblem, resolve
 from hub.services.reports.runners import BackendRunners, LocalRunner, RunRequest
-from hub.services.reports.slurm_runner import SlurmRunner, job_end, report_script
+from hub.backends.slurm.report import SlurmRunner, job_end, report_script
 from hub.settings import Backend, parse
 
 REPO = Path(__file__).resolve().parents[2]

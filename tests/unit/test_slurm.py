@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from hub.apply import spawner_class
-from hub.backends import dispatch, local, slurm
+from hub.backends import dispatch
+from hub.backends.local import lab as local
+from hub.backends.slurm import lab as slurm
 from hub.messages import text
 from hub.settings import AustralEntitlement, ConfigError, parse
 

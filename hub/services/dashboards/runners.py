@@ -232,7 +232,7 @@ class LocalRunner(Runner):
     partner spaces, like their lab; it listens on 127.0.0.1 and requires a token."""
 
     def __init__(self, settings: Settings, kernelspec_dir: Path):
-        from ...backends import local
+        from ...backends.local import lab as local
 
         self.settings = settings
         self.local = local
@@ -361,7 +361,7 @@ def container_files(notebook: Path) -> bytes:
     """A tar archive (for ``put_archive`` at ``/``) of :data:`CONTAINER_DIR`: the Voilà
     app, the kernel's startup file, the ``python3`` kernelspec of the lab's Python and
     the snapshot ``notebook``; owned by root, readable by all."""
-    from ...backends.docker import LAB_PYTHON
+    from ...backends.docker.lab import LAB_PYTHON
 
     root = CONTAINER_DIR.lstrip("/")
     spec = json.dumps(kernelspec(LAB_PYTHON, f"{CONTAINER_DIR}/{KERNEL_STARTUP.name}"), indent=1)
@@ -397,7 +397,7 @@ class DockerRunner(Runner):
     milliseconds, at most every :data:`STATE_TTL` seconds per dashboard)."""
 
     def __init__(self, settings: Settings):
-        from ...backends import docker as backend
+        from ...backends.docker import lab as backend
 
         self.settings = settings
         self.backend = backend

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import psutil
 
-from hub.backends.local import Person, isolated
+from hub.backends.local.lab import Person, isolated
 from hub.messages import text
 from hub.names import system_account
 from hub.settings import Backend, Profile, Settings, memory_bytes
@@ -208,11 +208,11 @@ class BackendRunners:
     def runner(self, backend: Backend) -> Runner:
         if backend not in self.runners:
             if backend is Backend.docker:
-                from .docker_runner import DockerRunner
+                from hub.backends.docker.report import DockerRunner
 
                 self.runners[backend] = DockerRunner(self.settings)
             elif backend is Backend.slurm:
-                from .slurm_runner import SlurmRunner
+                from hub.backends.slurm.report import SlurmRunner
 
                 self.runners[backend] = SlurmRunner(self.settings)
             else:

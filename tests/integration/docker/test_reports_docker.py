@@ -14,7 +14,7 @@ import docker
 import pytest
 import yaml
 
-from hub.backends.docker import names
+from hub.backends.docker.lab import names
 from tests.conftest import REPO, RunningHub, open_workdir, served
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects, run_prefix
 from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient, reports_library
@@ -172,7 +172,7 @@ def test_a_notebook_of_the_owner_home_volume_runs_in_a_container(reports_docker_
 def test_a_run_past_its_timeout_is_killed_and_its_container_removed(lab_image, engine, tmp_path):
     """The docker runner on its own: a run longer than ``run_timeout`` fails as such and
     leaves no container."""
-    from hub.services.reports.docker_runner import DockerRunner
+    from hub.backends.docker.report import DockerRunner
     from hub.services.reports.runners import RunRequest
     from hub.settings import parse
     from hub.storage import Layout

@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from hub.services.reports.slurm_runner import job_name
+from hub.backends.slurm.report import job_name
 from tests.conftest import REPO, RunningHub, open_workdir, served
 from tests.services.reports_hub import SKIP_AFTER, ReportsClient, reports_library
 from tests.services.slurm import slurm_hub_overrides

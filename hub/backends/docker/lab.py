@@ -43,10 +43,10 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import default
 
-from .. import storage
-from ..names import safe_name
-from ..settings import ConfigError, Profile, Settings, memory_bytes
-from .base import DataLabSpawnerMixin, lab_command
+from ... import storage
+from ...names import safe_name
+from ...settings import ConfigError, Profile, Settings, memory_bytes
+from ..base import DataLabSpawnerMixin, lab_command
 
 HOME = "/home/jovyan"
 LAB_PYTHON = "/opt/datalab/bin/python"  # the lab image's environment (images/lab/Dockerfile)

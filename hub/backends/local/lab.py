@@ -21,11 +21,11 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import List, Unicode, default
 
-from .. import storage
-from ..names import system_account
-from ..partners import partner_group, project_group
-from ..settings import Project, Settings
-from .base import DataLabSpawnerMixin, lab_command
+from ... import storage
+from ...names import system_account
+from ...partners import partner_group, project_group
+from ...settings import Project, Settings
+from ..base import DataLabSpawnerMixin, lab_command
 
 NOLOGIN = "/usr/sbin/nologin"
 #: umask of the processes run for a person: group members may write what they create

@@ -26,14 +26,14 @@ import docker
 import requests
 
 import hub
-from hub.backends import docker as backend
+from hub.backends.docker import lab as backend
 from hub.messages import text
 from hub.names import safe_name
 from hub.settings import ConfigError, Settings
 
-from .archive import RunOutcome, outcome_of
-from .execute import HTML
-from .runners import BASE_ENV, RunRequest, run_spec, stage_notebook
+from hub.services.reports.archive import RunOutcome, outcome_of
+from hub.services.reports.execute import HTML
+from hub.services.reports.runners import BASE_ENV, RunRequest, run_spec, stage_notebook
 
 log = logging.getLogger("datalab.reports")
 

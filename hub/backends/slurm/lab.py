@@ -42,11 +42,11 @@ from sqlalchemy import inspect
 from tornado import web
 from traitlets import Any, Bool, Float, List, Unicode
 
-from .. import storage
-from ..metrics import SLURM_PENDING
-from ..messages import text
-from ..names import safe_name
-from ..settings import (
+from ... import storage
+from ...metrics import SLURM_PENDING
+from ...messages import text
+from ...names import safe_name
+from ...settings import (
     AustralEntitlement,
     Backend,
     Profile,
@@ -54,7 +54,7 @@ from ..settings import (
     memory_bytes,
     walltime_minutes,
 )
-from .base import DataLabSpawnerMixin
+from ..base import DataLabSpawnerMixin
 
 #: The form fields of a slurm profile, which are also its ``user_options`` keys.
 FIELDS = ("account", "partition", "qos", "cores", "memory", "gpus", "walltime")

@@ -32,13 +32,13 @@ import sys
 from pathlib import Path
 
 from hub import storage
-from hub.backends import slurm
+from hub.backends.slurm import lab as slurm
 from hub.messages import text
 from hub.names import safe_name
 from hub.settings import Settings
 
-from .archive import MAX_ERROR, MAX_FILE, RunOutcome, outcome_of, read_regular
-from .runners import BASE_ENV, RunRequest, run_spec, stage_notebook
+from hub.services.reports.archive import MAX_ERROR, MAX_FILE, RunOutcome, outcome_of, read_regular
+from hub.services.reports.runners import BASE_ENV, RunRequest, run_spec, stage_notebook
 
 log = logging.getLogger("datalab.reports")
 

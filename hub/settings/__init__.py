@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 if TYPE_CHECKING:
-    from .audience import Audience
+    from ..audience import Audience
 
 #: Partner and profile ids: short lower-case slugs. 24 characters at most so that the
 #: Unix group ``partner-<id>`` fits Linux's 32-character limit.
@@ -667,7 +667,7 @@ class DashboardSeed(Model):
     @field_validator("audience", mode="before")
     @classmethod
     def _audience(cls, value: object) -> object:
-        from .audience import Audience  # audience.py builds on this module
+        from ..audience import Audience  # audience.py builds on this module
 
         try:
             return Audience.model_validate(value)
@@ -1098,7 +1098,7 @@ def _submodels(annotation) -> list[tuple[type[BaseModel], tuple]]:
 def complete_models() -> None:
     """Resolve the schedules' ``Audience`` annotation (hub.audience imports this module,
     so it cannot be imported at the top)."""
-    from .audience import Audience
+    from ..audience import Audience
 
     for model in (ReportSchedule, DemoSchedule, Reports, Settings):
         model.model_rebuild(_types_namespace={"Audience": Audience})

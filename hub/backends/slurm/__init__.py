@@ -1,0 +1,1 @@
+"""The ``slurm`` backend: labs and report runs as batch jobs on Austral."""

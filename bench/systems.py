@@ -23,7 +23,7 @@ from pathlib import Path
 import docker
 import httpx
 
-from hub.backends.docker.lab import names as datalab_names
+from hub.backends.docker.policy import names as datalab_names
 from tests.conftest import PASSWORD, REPO, RunningHub, free_port_block, open_workdir
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from . import culling, diskusage, library, metrics, oidc, partners, sharing, storage
 from .messages import CATALOGUE
+from .backends.protocol import dashboard_backends, report_backends
 from .secretfiles import kept_secret
 from .settings import Backend, ConfigError, Role, Settings, config_path
 
@@ -192,7 +193,7 @@ def spawner_class(settings: Settings) -> type:
 
 def apply_local(c, settings: Settings) -> None:
     """Labs as processes of per-user Unix accounts; their paths must be reachable."""
-    from .backends.local import lab as local
+    from .backends.local import policy as local
 
     if local.isolated():
         reachable = {
@@ -269,7 +270,7 @@ def apply_projects(settings: Settings) -> None:
     """Project spaces exist from the start, and an ended project's space is read-only
     even before any member starts a lab (local backend)."""
     if settings.spawner.backend is Backend.local:
-        from .backends.local import lab as local
+        from .backends.local import policy as local
 
         layout = storage.Layout(settings.data_dir)
         for project in settings.projects:
@@ -306,8 +307,6 @@ def apply_library(c, settings: Settings) -> None:
 
 
 REPORTS_SERVICE = "reports"
-#: Backends with a report runner (hub/services/reports/runners.py).
-REPORT_BACKENDS = {Backend.local, Backend.docker, Backend.slurm}
 
 
 def _has_runner(settings: Settings, service: str, backends: set[Backend]) -> bool:
@@ -327,10 +326,10 @@ def apply_reports(c, settings: Settings) -> None:
     users' names and groups, to run a schedule as its owner) and who may open it (every
     DataLab role). It runs as the hub's user: as root, so that runs can become their
     owner's account (the runs drop that privilege)."""
-    if not (settings.reports.enabled and _has_runner(settings, "reports", REPORT_BACKENDS)):
+    if not (settings.reports.enabled and _has_runner(settings, "reports", set(report_backends()))):
         return
     port = settings.reports.port or public_port(settings) + 4
-    from .backends.local import lab as local
+    from .backends.local import policy as local
 
     if local.isolated():
         blocked = _unreachable_module("hub.services.reports.execute")
@@ -376,13 +375,9 @@ def _unreachable_module(name: str) -> Path | None:
     """The first directory other accounts cannot traverse on the way to module ``name``."""
     import importlib.util
 
-    from .backends.local import lab as local
+    from .backends.local import policy as local
 
     return local.unreachable_by_others(Path(importlib.util.find_spec(name).origin).parent)
-
-
-#: Backends with a dashboard runner (hub/services/dashboards/runners.py).
-DASHBOARD_BACKENDS = {Backend.local, Backend.docker}
 
 
 def apply_dashboards(c, settings: Settings) -> None:
@@ -391,7 +386,7 @@ def apply_dashboards(c, settings: Settings) -> None:
     starts each dashboard's server as its author, see its runners), reads the same
     deployment file, and may only read users' names and groups; every DataLab role may
     open it."""
-    if not (settings.dashboards.enabled and _has_runner(settings, "dashboards", DASHBOARD_BACKENDS)):
+    if not (settings.dashboards.enabled and _has_runner(settings, "dashboards", set(dashboard_backends()))):
         return
     from .services.dashboards import SERVICE_NAME
 

@@ -155,7 +155,7 @@ def home_path(settings: Settings, username: str, docker_client=None) -> Path | N
     if Backend.docker in backends:
         import docker
 
-        from .backends.docker.lab import names
+        from .backends.docker.policy import names
 
         try:
             client = docker_client or docker.from_env(timeout=10)

@@ -17,11 +17,10 @@ Scopes (least privilege, JupyterHub 5+ scope names):
 
 from __future__ import annotations
 
+from .groups import PARTNER_PREFIX, PROJECT_PREFIX, ROLE_PREFIX, partner_group, partners_of, project_group, role_group
 from .settings import Role, Settings
 
-PARTNER_PREFIX = "partner-"
-PROJECT_PREFIX = "project-"
-ROLE_PREFIX = "role-"
+__all__ = ["PARTNER_PREFIX", "PROJECT_PREFIX", "ROLE_PREFIX", "partner_group", "partners_of", "project_group", "role_group"]
 
 USER_SCOPES = [
     "read:users!user", "users:activity!user", "tokens!user",
@@ -43,26 +42,6 @@ ROLE_SCOPES: dict[Role, list[str]] = {
         "read:services",
     ],
 }
-
-
-def partner_group(partner_id: str) -> str:
-    """``"chu-exemple"`` -> ``"partner-chu-exemple"``."""
-    return PARTNER_PREFIX + partner_id
-
-
-def project_group(project_id: str) -> str:
-    """``"etude-mobilite"`` -> ``"project-etude-mobilite"``."""
-    return PROJECT_PREFIX + project_id
-
-
-def role_group(role: Role) -> str:
-    """``Role.analyst`` -> ``"role-analyst"``."""
-    return ROLE_PREFIX + role.value
-
-
-def partners_of(group_names: list[str] | set[str]) -> set[str]:
-    """Partner ids among a user's group names."""
-    return {g[len(PARTNER_PREFIX):] for g in group_names if g.startswith(PARTNER_PREFIX)}
 
 
 def load_groups(settings: Settings) -> dict[str, dict]:

@@ -15,8 +15,9 @@ from tornado import web
 from traitlets import Any, default
 
 from ..messages import text
-from ..partners import partners_of
+from ..groups import partners_of
 from ..settings import Profile, Settings
+from .protocol import Person, backend_of
 
 PROFILE_KEY = "profile"
 
@@ -67,14 +68,29 @@ class DataLabSpawnerMixin(Configurable):
         return _options_form
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
-        """Form fields -> ``user_options``: ``{"profile": "<id>"}``."""
-        return {PROFILE_KEY: formdata.get(PROFILE_KEY, [""])[0]}
+        """Form fields -> ``user_options``: ``{"profile": "<id>"}`` plus the fields the
+        chosen profile's backend posted under it (the first profile offered when the form
+        had no choice)."""
+        options = {PROFILE_KEY: formdata.get(PROFILE_KEY, [""])[0]}
+        profiles = self.profiles()
+        chosen = options[PROFILE_KEY] or (profiles[0].id if profiles else "")
+        for profile in profiles:
+            if profile.id == chosen:
+                options.update(backend_of(self.settings, profile).options_from_form(profile, formdata))
+        return options
 
     @default("apply_user_options")
     def _default_apply_user_options(self):
         return _apply_user_options
 
     selected_profile = Any(None, help="The Profile this server runs with")
+    validated_options = Any(None, help="The backend's validated options of the next start")
+    state_owner = Any(None, help="The spawner whose state is saved (a dispatcher), or None: self")
+
+    @property
+    def person(self) -> Person:
+        """Whose code this server runs (see :mod:`hub.backends.protocol`)."""
+        return Person.of(self.user.name, self.partner_ids)
 
     def apply_profile(self, profile: Profile) -> None:
         """Apply a validated profile's resources to this spawner (backends extend it)."""
@@ -83,17 +99,25 @@ class DataLabSpawnerMixin(Configurable):
         self.mem_limit = profile.memory
 
     def profile_option_keys(self, profile: Profile) -> set[str]:
-        """The ``user_options`` keys ``profile`` accepts besides ``profile`` (none here;
-        a backend with a resource form names its fields)."""
-        return set()
+        """The ``user_options`` keys ``profile`` accepts besides ``profile`` (its
+        backend's form fields)."""
+        return backend_of(self.settings, profile).option_keys(self.settings, profile)
 
     def profile_fields_html(self, profile: Profile) -> str:
         """Extra form fields shown under ``profile`` on the spawn form (HTML, escaped)."""
-        return ""
+        return backend_of(self.settings, profile).fields_html(self.settings, self.partner_ids, profile, self._t)
 
     def apply_profile_options(self, profile: Profile, options: dict) -> None:
-        """Validate and apply ``options`` (only keys of :meth:`profile_option_keys`) after
-        :meth:`apply_profile`; raise ``HTTPError`` 400 naming the refused field."""
+        """Validate ``options`` (only keys of :meth:`profile_option_keys`) after
+        :meth:`apply_profile` with the profile's backend; raise ``HTTPError`` 400 naming
+        the refused field."""
+        self.validated_options = backend_of(self.settings, profile).validate_options(
+            self.settings, self.partner_ids, options, self._t
+        )
+
+    def walltime_notice(self) -> dict | None:
+        """The home page's notice of when the running lab will be ended (None: never)."""
+        return None
 
 
 def _options_form(spawner: DataLabSpawnerMixin) -> str:

@@ -15,19 +15,15 @@ import asyncio
 from jupyterhub.spawner import Spawner
 from traitlets import Any, observe
 
-from ..settings import Backend, Profile
-from .slurm import lab as slurm
+from ..settings import Backend
 from .base import DataLabSpawnerMixin
-from .local.lab import LocalSpawner
+from .protocol import backend
 
 
-def backend_class(backend: Backend) -> type[Spawner]:
-    """The spawner class of ``backend`` (the docker one is imported only when used)."""
-    if backend is Backend.docker:
-        from .docker.lab import DataLabDockerSpawner
+def backend_class(kind: Backend) -> type[Spawner]:
+    """The spawner class of backend ``kind``."""
+    return backend(kind).spawner_class()
 
-        return DataLabDockerSpawner
-    return {Backend.local: LocalSpawner, Backend.slurm: slurm.SlurmSpawner}[backend]
 
 #: The Spawner traits JupyterHub sets when it creates a spawner, passed on to the child.
 _INHERITED = (
@@ -41,35 +37,12 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
     """Dispatches each start to the spawner of the chosen profile's backend."""
 
     child = Any(None, help="The backend spawner of the current (or last) start")
-    slurm_request = Any(None, help="The validated SlurmRequest of a slurm profile")
 
-    # -- profile form and options (slurm profiles have resource fields) --------------
-    def profile_option_keys(self, profile: Profile) -> set[str]:
-        return slurm.option_keys(self.settings, profile)
-
-    def profile_fields_html(self, profile: Profile) -> str:
-        entitlements = self.settings.slurm.entitlements_of(self.partner_ids)
-        if not slurm.option_keys(self.settings, profile) or not entitlements:
-            return ""
-        return slurm.fields_html(self.settings, entitlements, profile, self._t)
-
-    def apply_profile_options(self, profile: Profile, options: dict) -> None:
-        self.slurm_request = None
-        if slurm.option_keys(self.settings, profile):
-            self.slurm_request = slurm.validate_request(
-                options, self.settings.slurm.entitlements_of(self.partner_ids), self._t
-            )
-
-    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
-        return slurm.with_profile_fields(self, super().options_from_form(formdata), formdata)
-
-    # -- the child --------------------------------------------------------------------
-    def _new_child(self, backend: Backend) -> Spawner:
+    def _new_child(self, kind: Backend) -> Spawner:
         kwargs = {name: getattr(self, name) for name in _INHERITED}
-        child = backend_class(backend)(**kwargs)
-        child.datalab_backend = backend
-        if isinstance(child, slurm.SlurmSpawner):
-            child.state_owner = self
+        child = backend_class(kind)(**kwargs)
+        child.datalab_backend = kind
+        child.state_owner = self
         return child
 
     @property
@@ -82,8 +55,7 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
         child.api_token = self.api_token
         child.user_options = self.user_options
         child.apply_profile(profile)
-        if isinstance(child, slurm.SlurmSpawner):
-            child.request = self.slurm_request
+        child.validated_options = self.validated_options
         self.child = child
         ip, port = await child.start()
         self.ip, self.port = ip, port
@@ -134,7 +106,4 @@ class ProfileSpawner(DataLabSpawnerMixin, Spawner):
 
     # -- what the hub pages show ------------------------------------------------------
     def walltime_notice(self) -> dict | None:
-        """The home page's walltime notice of a Slurm lab, None for other backends."""
-        if isinstance(self.child, slurm.SlurmSpawner):
-            return self.child.walltime_notice()
-        return None
+        return self.child.walltime_notice() if self.child is not None else None

@@ -18,7 +18,7 @@ import re
 from enum import Enum
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -33,8 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-if TYPE_CHECKING:
-    from ..audience import Audience
+from ..groups import partners_of, partner_group, role_group
 
 #: Partner and profile ids: short lower-case slugs. 24 characters at most so that the
 #: Unix group ``partner-<id>`` fits Linux's 32-character limit.
@@ -111,6 +110,36 @@ class Roles(Model):
     analyst: RoleRule = RoleRule()
     decision_maker: RoleRule = Field(RoleRule(), alias="decision-maker")
     admin: RoleRule = RoleRule()
+
+
+class Audience(BaseModel):
+    """``all``: every DataLab member (anyone in at least one partner group);
+    ``partners``: partner ids; ``roles``: DataLab roles. At least one must be given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: bool = False
+    partners: Annotated[list[Slug], Field(max_length=64)] = []
+    roles: list[Role] = []
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Audience":
+        if not (self.all or self.partners or self.roles):
+            raise ValueError("an audience needs all: true, partners or roles")
+        return self
+
+    def groups(self) -> set[str]:
+        """The hub groups whose members are in this audience (empty when ``all``)."""
+        return {partner_group(p) for p in self.partners} | {role_group(r) for r in self.roles}
+
+    def admits(self, group_names: set[str] | list[str]) -> bool:
+        """True when a person with these hub group names is in the audience."""
+        names = set(group_names)
+        if role_group(Role.admin) in names:
+            return True
+        if self.all:
+            return bool(partners_of(names))
+        return bool(self.groups() & names)
 
 
 #: Memory sizes: an integer with an optional K, M, G suffix (powers of 1024), e.g. ``4G``.
@@ -652,7 +681,7 @@ class DashboardSeed(Model):
     """A dashboard the deployment publishes itself at each start (a new version when the
     notebook changed): ``notebook`` (path, relative to the deployment file), its ``author``
     (a hub user: the dashboard runs with their identity), ``audience`` (see
-    :class:`hub.audience.Audience`: ``all``, ``partners``, ``roles``), ``identity_free``
+    :class:`Audience`: ``all``, ``partners``, ``roles``), ``identity_free``
     (its output depends on nobody's identity: kernels may be pre-executed)."""
 
     id: DashboardId
@@ -660,15 +689,15 @@ class DashboardSeed(Model):
     author: UserName
     title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
-    audience: object = Field(default_factory=lambda: {"all": True}, validate_default=True)
+    audience: Audience = Field(default_factory=lambda: Audience(all=True))
     profile: Slug | None = None
     identity_free: bool = False
 
     @field_validator("audience", mode="before")
     @classmethod
     def _audience(cls, value: object) -> object:
-        from ..audience import Audience  # audience.py builds on this module
-
+        if isinstance(value, Audience):
+            return value
         try:
             return Audience.model_validate(value)
         except ValidationError as e:
@@ -1095,21 +1124,11 @@ def _submodels(annotation) -> list[tuple[type[BaseModel], tuple]]:
     return found
 
 
-def complete_models() -> None:
-    """Resolve the schedules' ``Audience`` annotation (hub.audience imports this module,
-    so it cannot be imported at the top)."""
-    from ..audience import Audience
-
-    for model in (ReportSchedule, DemoSchedule, Reports, Settings):
-        model.model_rebuild(_types_namespace={"Audience": Audience})
-
-
 def parse(data: object, base_dir: Path) -> Settings:
     """Validate already-parsed YAML ``data``; relative paths resolve against ``base_dir``.
 
     Raises :class:`ConfigError` listing every problem, each prefixed by its key path.
     """
-    complete_models()
     if not isinstance(data, dict):
         raise ConfigError(f"the deployment file must be a mapping of keys, not {type(data).__name__}")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from hub.audience import Audience
+from hub.settings import Audience
 
 
 def test_partner_audience_admits_members_only():

@@ -158,8 +158,8 @@ def test_a_dashboard_container_gets_the_voila_app_the_kernelspec_and_the_snapsho
     import json as json_
     import tarfile
 
-    from hub.backends.docker.lab import LAB_PYTHON
-    from hub.services.dashboards.runners import CONTAINER_DIR, container_files
+    from hub.backends.docker.policy import LAB_PYTHON
+    from hub.backends.docker.dashboard import CONTAINER_DIR, container_files
 
     snapshot = tmp_path / "notebook.ipynb"
     snapshot.write_text('{"cells": []}', encoding="utf-8")

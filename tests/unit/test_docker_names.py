@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from hub.backends.docker.lab import names
+from hub.backends.docker.policy import names
 
 USERS = [
     "analyste1", "Analyste1", "jean.dupont@chu-exemple.fr", "jean_dupont@chu-exemple.fr",

@@ -15,13 +15,15 @@ import yaml
 from traitlets.config import Config
 
 from hub import apply as hub_apply
-from hub.backends.docker.lab import names
-from hub.backends.slurm.lab import SlurmRequest
-from hub.services.reports.archive import RunOutcome, read_beneath
+from hub.backends.docker.policy import names
 from hub.backends.docker.report import DockerRunner, container_name
-from hub.services.reports.notebooks import NotebookProblem, resolve
-from hub.services.reports.runners import BackendRunners, LocalRunner, RunRequest
+from hub.backends.local.report import LocalRunner
+from hub.backends.protocol import ExecutionSpec, report_backends
+from hub.backends.slurm.policy import SlurmRequest
 from hub.backends.slurm.report import SlurmRunner, job_end, report_script
+from hub.services.reports.archive import RunOutcome, read_beneath
+from hub.services.reports.notebooks import NotebookProblem, resolve
+from hub.services.reports.runners import BackendRunners, RunRequest
 from hub.settings import Backend, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +53,7 @@ def request_for(settings_, profile_id: str, tmp_path: Path) -> RunRequest:
 
 
 def test_every_backend_has_a_report_runner(tmp_path):
-    assert hub_apply.REPORT_BACKENDS == set(Backend)
+    assert set(report_backends()) == set(Backend)
     runners = BackendRunners(settings(tmp_path))
     assert isinstance(runners.runner(Backend.local), LocalRunner)
     assert isinstance(runners.runner(Backend.docker), DockerRunner)
@@ -96,12 +98,18 @@ def test_a_run_container_never_takes_a_lab_container_name(tmp_path, user):
 
 
 def script(work_area: Path, setup: str = "") -> str:
+    request = SlurmRequest("univ-alpha", "debug", "normal", 1, 1024, 0, 30)
+    library = "/data/bibliothèque"
+    spec = ExecutionSpec(
+        account="austral-ana1", home="/home/austral-ana1", mounts={},
+        limits={"request": request, "directives": request.directives()},
+        env={"HOME": "/home/austral-ana1", "PYTHONPATH": library, "DATALAB_LIBRARY": library,
+             "DATALAB_PARTNERS": "labo-atlas,univ-alpha", "DATALAB_PROFILE": "austral",
+             "DATALAB_CLUSTER": "Austral"},
+    )
     return report_script(
-        name="datalab-rapport-analyste1",
-        request=SlurmRequest("univ-alpha", "debug", "normal", 1, 1024, 0, 30),
-        work_area=work_area, home="/home/austral-ana1", venv=Path("/opt/venv"), setup=setup,
-        prefix=["apptainer", "exec", "/images/lab.sif"], library=Path("/data/bibliothèque"),
-        partner_ids={"univ-alpha", "labo-atlas"}, profile="austral", cluster="Austral",
+        name="datalab-rapport-analyste1", spec=spec, work_area=work_area, venv=Path("/opt/venv"),
+        setup=setup, prefix=["apptainer", "exec", "/images/lab.sif"],
     )
 
 

@@ -11,8 +11,9 @@ import yaml
 
 from hub.apply import spawner_class
 from hub.backends import dispatch
+from hub.backends.protocol import ExecutionSpec
 from hub.backends.local import lab as local
-from hub.backends.slurm import lab as slurm
+from hub.backends.slurm import lab as slurm, policy
 from hub.messages import text
 from hub.settings import AustralEntitlement, ConfigError, parse
 
@@ -38,12 +39,12 @@ ATLAS = AustralEntitlement(partner="labo-atlas", account="labo-atlas", partition
 # -- the request ----------------------------------------------------------------------
 
 def test_missing_fields_take_the_entitlements_defaults():
-    assert slurm.validate_request({}, [ALPHA], t) == slurm.SlurmRequest(
+    assert policy.validate_request({}, [ALPHA], t) == policy.SlurmRequest(
         account="univ-alpha", partition="debug", qos="normal", cores=2, memory_mib=4096, gpus=0, walltime=120)
 
 
 def test_values_are_normalised():
-    request = slurm.validate_request(
+    request = policy.validate_request(
         {"partition": "court", "qos": "long", "cores": 8, "memory": "1536M", "gpus": "2", "walltime": "12:00"},
         [ALPHA], t)
     assert request.directives() == [
@@ -53,10 +54,10 @@ def test_values_are_normalised():
 
 
 def test_the_account_chooses_the_entitlement_and_its_limits():
-    request = slurm.validate_request({"account": "labo-atlas"}, [ALPHA, ATLAS], t)
+    request = policy.validate_request({"account": "labo-atlas"}, [ALPHA, ATLAS], t)
     assert (request.account, request.partition, request.qos) == ("labo-atlas", "gpu", "")
-    with pytest.raises(slurm.SlurmError) as refused:
-        slurm.validate_request({"account": "labo-atlas", "partition": "debug"}, [ALPHA, ATLAS], t)
+    with pytest.raises(policy.SlurmError) as refused:
+        policy.validate_request({"account": "labo-atlas", "partition": "debug"}, [ALPHA, ATLAS], t)
     assert "valeur parmi : gpu" in refused.value.jupyterhub_message
 
 
@@ -77,8 +78,8 @@ def test_the_account_chooses_the_entitlement_and_its_limits():
     ],
 )
 def test_each_refusal_names_the_field(field, value):
-    with pytest.raises(slurm.SlurmError) as refused:
-        slurm.validate_request({field: value}, [ALPHA], t)
+    with pytest.raises(policy.SlurmError) as refused:
+        policy.validate_request({field: value}, [ALPHA], t)
     assert refused.value.status_code == 400
     assert f"({field}) refusé" in refused.value.jupyterhub_message
 
@@ -86,8 +87,8 @@ def test_each_refusal_names_the_field(field, value):
 def test_refusals_give_the_allowed_range():
     messages = {}
     for field, value in {"memory": "64G", "cores": "99", "walltime": "99:00", "gpus": "9"}.items():
-        with pytest.raises(slurm.SlurmError) as refused:
-            slurm.validate_request({field: value}, [ALPHA], t)
+        with pytest.raises(policy.SlurmError) as refused:
+            policy.validate_request({field: value}, [ALPHA], t)
         messages[field] = refused.value.jupyterhub_message
     assert messages["memory"].endswith("de 128M à 16G.")
     assert messages["cores"].endswith("de 1 à 8.")
@@ -96,9 +97,9 @@ def test_refusals_give_the_allowed_range():
 
 
 def test_no_qos_is_requested_when_the_entitlement_has_none():
-    assert slurm.validate_request({"qos": ""}, [ATLAS], t).qos == ""
-    with pytest.raises(slurm.SlurmError):
-        slurm.validate_request({"qos": "normal"}, [ATLAS], t)
+    assert policy.validate_request({"qos": ""}, [ATLAS], t).qos == ""
+    with pytest.raises(policy.SlurmError):
+        policy.validate_request({"qos": "normal"}, [ATLAS], t)
 
 
 # -- cluster logins -------------------------------------------------------------------
@@ -112,22 +113,22 @@ def login_settings(**rule):
 def test_logins_come_from_claim_then_table_then_pattern():
     settings = login_settings(claim="oauth_user.austral_login", table={"analyste1": "ana1"}, pattern="dl-{name}")
     state = {"oauth_user": {"austral_login": "from-claim"}}
-    assert slurm.cluster_login(settings, "analyste1", state) == "from-claim"
-    assert slurm.cluster_login(settings, "analyste1", None) == "ana1"
-    assert slurm.cluster_login(settings, "analyste1", {"oauth_user": {"austral_login": "Bad Login"}}) == "ana1"
-    assert slurm.cluster_login(settings, "zoé.o'brien@chu.fr", None) == "dl-zo-c3-a9-2eo-27brien-4a525654"  # 32 max
+    assert policy.cluster_login(settings, "analyste1", state) == "from-claim"
+    assert policy.cluster_login(settings, "analyste1", None) == "ana1"
+    assert policy.cluster_login(settings, "analyste1", {"oauth_user": {"austral_login": "Bad Login"}}) == "ana1"
+    assert policy.cluster_login(settings, "zoé.o'brien@chu.fr", None) == "dl-zo-c3-a9-2eo-27brien-4a525654"  # 32 max
 
 
 def test_pattern_logins_are_posix_names_of_at_most_32_characters():
     settings = login_settings(pattern="austral-{name}")
     for name in ["a" * 200, "ÉLODIE", "x@y", "o'neil", "1user"]:
-        login = slurm.cluster_login(settings, name, None)
+        login = policy.cluster_login(settings, name, None)
         assert re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", login), login
 
 
 def test_a_user_no_rule_maps_has_no_login():
     settings = login_settings(table={"analyste1": "ana1"})
-    assert slurm.cluster_login(settings, "analyste2", {"oauth_user": {}}) is None
+    assert policy.cluster_login(settings, "analyste2", {"oauth_user": {}}) is None
 
 
 @pytest.mark.parametrize("pattern", ["{name}; id", "$(id){name}", "dl-{name}-{name}", "dl", "DL-{name}"])
@@ -138,14 +139,16 @@ def test_login_patterns_are_checked_at_load(pattern):
 
 # -- the batch script -----------------------------------------------------------------
 
-def script(**overrides) -> str:
-    values = dict(
-        name=slurm.job_name("Zoé O'Brien\n#SBATCH --mem=1T"),
-        request=slurm.validate_request({}, [ALPHA], t),
-        home="/home/ana1", venv=Path("/opt/lab env"), setup="module load datalab/2026",
-        library=Path("/srv/datalab/library"), command=["apptainer", "exec", "/img/lab.sif", "batchspawner-singleuser", "jupyterhub-singleuser"],
+def script() -> str:
+    request = policy.validate_request({}, [ALPHA], t)
+    spec = ExecutionSpec(account="ana1", home="/home/ana1", mounts={},
+                         limits={"request": request, "directives": request.directives()},
+                         env={"DATALAB_LIBRARY": "/srv/datalab/library"})
+    return slurm.batch_script(
+        name=slurm.job_name("Zoé O'Brien\n#SBATCH --mem=1T"), spec=spec, venv=Path("/opt/lab env"),
+        setup="module load datalab/2026",
+        command=["apptainer", "exec", "/img/lab.sif", "batchspawner-singleuser", "jupyterhub-singleuser"],
     )
-    return slurm.batch_script(**{**values, **overrides})
 
 
 def test_batch_script_directives_hold_only_validated_values():

@@ -1,18 +1,7 @@
-"""The ``docker`` backend: each lab is a container of the lab image (``images/lab``).
-
-Per server, on the project's Docker engine:
-
-- a container ``<prefix><user>[--<server>]`` (hostname ``lab-<user>[--<server>]``) of the
-  lab image, running as uid 1000 (``jovyan``) with no capabilities, limited to its
-  profile's CPU and memory (no swap beyond it);
-- the user's home: the volume ``<prefix>home-<user>``, mounted at ``/home/jovyan``, kept
-  when the container is stopped or removed;
-- the library's root, read-only, at ``/srv/datalab/library``, linked from
-  ``/home/jovyan/bibliotheque`` (see :func:`library_link_program`); each of the user's
-  partner and project spaces, read-write, at ``/home/jovyan/partenaire-<id>`` and
-  ``/home/jovyan/projet-<id>``; other spaces are not mounted at all.
-
-``<user>`` and ``<server>`` are :func:`hub.names.safe_name` escapes (see :func:`names`).
+"""The ``docker`` backend's labs: each lab is a container of the lab image (``images/lab``),
+run with :func:`hub.backends.docker.policy.execution`; per server, on the project's Docker
+engine, a container ``<prefix><user>[--<server>]`` (hostname ``lab-<user>[--<server>]``)
+whose ``~/bibliotheque`` links to the library (see :func:`library_link_program`).
 
 Network: containers join only the deployment's ``--internal`` network (``docker.network``,
 ``docker.subnet``), each in its own network namespace; containers get no route off the
@@ -35,29 +24,30 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from ipaddress import IPv4Network
-from pathlib import Path
 
 import docker
 from dockerspawner import DockerSpawner
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-from traitlets import default
+from traitlets import Any, default
 
 from ... import storage
 from ...names import safe_name
-from ...settings import ConfigError, Profile, Settings, memory_bytes
+from ...settings import ConfigError, Settings
 from ..base import DataLabSpawnerMixin, lab_command
+from .policy import (
+    LAB_PYTHON,
+    LABEL,
+    LIBRARY_CURRENT,
+    confined_host_config,
+    execution,
+    home_volume_labels,
+    names,
+)
 
-HOME = "/home/jovyan"
-LAB_PYTHON = "/opt/datalab/bin/python"  # the lab image's environment (images/lab/Dockerfile)
-LIBRARY_ROOT = "/srv/datalab/library"  # <data_dir>/library, read-only
-LIBRARY_CURRENT = f"{LIBRARY_ROOT}/current"
-LAB_UID, LAB_GID = 1000, 100
 IMAGE_NAME = "datalab-lab"
 BUILD_COMMAND = "make image"
-LABEL = "org.datalab"
 
-USER_PART, SERVER_PART, HOSTNAME_USER_PART = 40, 20, 32
 #: Seconds between two probes of a starting lab's API (see DataLabDockerSpawner.start).
 READY_POLL = 0.05
 
@@ -65,35 +55,6 @@ READY_POLL = 0.05
 def image_of(settings: Settings) -> str:
     """The lab image of a deployment: ``docker.image``, else ``datalab-lab:<version>``."""
     return settings.docker.image or f"{IMAGE_NAME}:{version('datalab-hub')}"
-
-
-def _part(name: str, max_length: int) -> str:
-    """:func:`safe_name` of ``name`` that never contains ``--`` nor ends with ``-``.
-
-    Only a cut right after an escape's ``-`` can give ``--``; cutting one character
-    earlier avoids it. So ``--`` can separate a user part from a server part unambiguously.
-    """
-    part = safe_name(name, max_length)
-    if "--" in part:
-        part = safe_name(name, max_length - 1)
-    return part
-
-
-def names(prefix: str, user: str, server: str = "") -> dict[str, str]:
-    """Docker names of a user's server: ``{"container", "hostname", "volume"}``.
-
-    ``container``: ``<prefix><user>[--<server>]`` (at most 78 characters), ``hostname``:
-    ``lab-<user>[--<server>]`` (at most 58, a valid DNS label), ``volume`` (the user's
-    home, shared by their servers): ``<prefix>home-<user>``. Distinct (user, server) pairs
-    give distinct names. Raises ``ValueError`` for an empty user name.
-    """
-    user_part = _part(user, USER_PART)
-    suffix = f"--{_part(server, SERVER_PART)}" if server else ""
-    return {
-        "container": f"{prefix}{user_part}{suffix}",
-        "hostname": f"lab-{_part(user, HOSTNAME_USER_PART)}{suffix}",
-        "volume": f"{prefix}home-{user_part}",
-    }
 
 
 def engine() -> docker.DockerClient:
@@ -209,40 +170,6 @@ def _verbatim(template: str, spawner: DockerSpawner) -> str:
     return template
 
 
-def prepare_shared_space(space: Path) -> Path:
-    """Create a partner or project space for labs in containers: owned by the lab user
-    (uid 1000), mode 2770. Only containers of its members mount it. Returns ``space``."""
-    space.mkdir(exist_ok=True)
-    if os.geteuid() == 0:
-        os.chown(space, LAB_UID, LAB_GID)
-    os.chmod(space, 0o2770)
-    return space
-
-
-def lab_mounts(settings: Settings, username: str, partner_ids: set[str]) -> dict[str, dict[str, str]]:
-    """The mounts of a container of ``username``, member of ``partner_ids`` (and of
-    their projects), as docker-py ``volumes``: ``{source: {"bind", "mode"}}``. The home
-    volume, the library read-only, each partner space read-write, each project space
-    (read-only once the project has ended). Creates the shared spaces when missing."""
-    layout = storage.Layout(settings.data_dir)
-    volumes = {
-        names(settings.docker.name_prefix, username)["volume"]: {"bind": HOME, "mode": "rw"},
-        str(layout.library_root): {"bind": LIBRARY_ROOT, "mode": "ro"},
-
-
-    }
-    for p in sorted(partner_ids):
-        space = prepare_shared_space(layout.partner_space(p))
-        volumes[str(space)] = {"bind": f"{HOME}/{storage.PARTNER_LINK_PREFIX}{p}", "mode": "rw"}
-    for project in settings.projects_of(username):
-        space = prepare_shared_space(layout.project_space(project.id))
-        volumes[str(space)] = {
-            "bind": f"{HOME}/{storage.PROJECT_LINK_PREFIX}{project.id}",
-            "mode": "ro" if project.ended() else "rw",
-        }
-    return volumes
-
-
 def python_command(code: str, argv: list[str]) -> list[str]:
     """The command running the Python statements ``code`` with ``sys.argv == argv`` in a
     container of the lab image, after :func:`library_link_program` (``code`` and
@@ -269,39 +196,6 @@ def source_command(source: str, name: str, *args: str) -> list[str]:
     return python_command(
         f"exec(compile({source!r}, {name!r}, 'exec'), {{'__name__': '__main__'}})\n", [name, *args],
     )
-
-
-def confined_host_config() -> dict:
-    """docker-py host options every lab container gets: no capabilities, no privilege
-    gain, an init process, never restarted."""
-    return {
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "init": True,
-        "restart_policy": {"Name": "no"},
-    }
-
-
-def profile_limits(profile: Profile) -> dict[str, int]:
-    """docker-py host options limiting a container to ``profile``: ``mem_limit`` and
-    ``memswap_limit`` (bytes: no swap beyond the memory), ``nano_cpus`` (1e9 per core)."""
-    memory = memory_bytes(profile.memory)
-    return {"mem_limit": memory, "memswap_limit": memory, "nano_cpus": int(profile.cpu * 1e9)}
-
-
-def lab_env(partner_ids: set[str], profile: Profile | None) -> dict[str, str]:
-    """The DataLab variables of a lab container: the library on ``PYTHONPATH`` and in
-    ``DATALAB_LIBRARY``, ``DATALAB_PARTNERS`` (comma-separated ids), ``DATALAB_PROFILE``."""
-    env = {"PYTHONPATH": LIBRARY_CURRENT, "DATALAB_LIBRARY": LIBRARY_CURRENT,
-           "DATALAB_PARTNERS": ",".join(sorted(partner_ids))}
-    if profile is not None:
-        env["DATALAB_PROFILE"] = profile.id
-    return env
-
-
-def home_volume_labels(prefix: str, user: str) -> dict[str, str]:
-    """Labels of a user's home volume (found and removed by prefix)."""
-    return {f"{LABEL}.prefix": prefix, f"{LABEL}.user": safe_name(user)}
 
 
 class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
@@ -337,15 +231,13 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
     def _object_name_default(self):
         return self.docker_names["container"]
 
-    def mounts_for(self, partner_ids: set[str]) -> dict[str, dict[str, str]]:
-        """``volumes`` for a member of ``partner_ids`` (see :func:`lab_mounts`)."""
-        return lab_mounts(self.settings, self.user.name, partner_ids)
+    execution_spec = Any(None, help="The ExecutionSpec of the current start")
 
     def _host_config(self, spawner) -> dict:
-        config = confined_host_config()
-        if self.selected_profile is not None:
-            config["memswap_limit"] = memory_bytes(self.selected_profile.memory)
-        return config
+        """Confinement and the spec's memory (and no swap beyond it); the CPU limit is
+        DockerSpawner's quota from ``cpu_limit`` (the same number of cores)."""
+        limits = self.execution_spec.limits
+        return {**confined_host_config(), **{k: limits[k] for k in ("mem_limit", "memswap_limit") if k in limits}}
 
     def _create_kwargs(self, spawner) -> dict:
         labels = {
@@ -356,7 +248,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         if self.selected_profile is not None:
             labels[f"{LABEL}.profile"] = self.selected_profile.id
         return {"hostname": self.docker_names["hostname"], "labels": labels,
-                "user": f"{LAB_UID}:{LAB_GID}", "working_dir": HOME}
+                "user": self.execution_spec.account, "working_dir": self.execution_spec.home}
 
     @default("extra_host_config")
     def _default_extra_host_config(self):
@@ -367,7 +259,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         return self._create_kwargs
 
     def get_env(self):
-        return {**super().get_env(), **lab_env(self.partner_ids, self.selected_profile)}
+        return {**super().get_env(), **self.execution_spec.env}
 
     # -- progress and errors ------------------------------------------------------------
     def _event(self, key: str, progress: int, **values: object) -> None:
@@ -391,7 +283,8 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         in the API response body) is Docker's own explanation."""
         self._progress_events = []
         names_ = self.docker_names
-        self.volumes = self.mounts_for(self.partner_ids)
+        self.execution_spec = execution(self.settings, self.person, self.selected_profile)
+        self.volumes = self.execution_spec.mounts
         try:
             self._event("docker_volume", 20, volume=names_["volume"])
             await self.docker(

@@ -1,9 +1,10 @@
 """The ``docker`` backend's report runner: each run in a fresh container of the lab image.
 
-The container is the owner's lab without its server (:mod:`hub.backends.docker`): the
-lab image, uid 1000, no capabilities, the owner's home volume, their partner and project
-spaces and the library (read-only) at the same places, the profile's CPU and memory
-limits (no swap beyond the memory). It has no network at all (``network_mode: none``:
+The container is the owner's lab without its server: the lab image run with the
+backend's policy (:func:`hub.backends.docker.policy.execution`: uid 1000, no
+capabilities, the owner's home volume, their partner and project spaces and the library
+(read-only) at the same places, the profile's CPU and memory limits, no swap beyond the
+memory). It has no network at all (``network_mode: none``:
 papermill and the kernel talk over the container's own loopback). Its own directory,
 the run's work area, is mounted at :data:`RUN_DIR`: the notebook copy, the spec, the
 kernel's working directory ``work/`` and the outputs. The hub's ``hub`` package is
@@ -20,15 +21,17 @@ import asyncio
 import json
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import docker
 import requests
 
 import hub
-from hub.backends.docker import lab as backend
+from hub.backends.docker.lab import engine, image_of, module_command
+from hub.backends.docker.policy import LAB_GID, LAB_UID, LABEL, container_options, execution, home_volume, names
+from hub.backends.protocol import Person
 from hub.messages import text
-from hub.names import safe_name
 from hub.settings import ConfigError, Settings
 
 from hub.services.reports.archive import RunOutcome, outcome_of
@@ -47,8 +50,8 @@ API_TIMEOUT = 60
 
 def container_name(settings: Settings, owner: str, run_id: int) -> str:
     """``<owner's lab container name>.rapport-<run id>``: ``.`` never occurs in a lab's
-    name (:func:`hub.backends.docker.names`), so a run's container never takes a lab's."""
-    return f"{backend.names(settings.docker.name_prefix, owner)['container']}.rapport-{run_id}"
+    name (:func:`hub.backends.docker.policy.names`), so a run's container never takes a lab's."""
+    return f"{names(settings.docker.name_prefix, owner)['container']}.rapport-{run_id}"
 
 
 class DockerRunner:
@@ -63,7 +66,7 @@ class DockerRunner:
     def client(self) -> docker.DockerClient:
         """The engine's client; ``ConfigError`` when the engine does not answer."""
         if self._client is None:
-            self._client = backend.engine()
+            self._client = engine()
         return self._client
 
     async def run(self, request: RunRequest) -> RunOutcome:
@@ -99,18 +102,18 @@ class DockerRunner:
         if os.geteuid() == 0:
             for path in (work_area, work_area / "work", work_area / "runtime",
                          work_area / "input.ipynb", work_area / "spec.json"):
-                os.chown(path, backend.LAB_UID, backend.LAB_GID)
+                os.chown(path, LAB_UID, LAB_GID)
         settings = self.settings
-        self._home_volume(request.owner)
-        labels = {f"{backend.LABEL}.prefix": settings.docker.name_prefix,
-                  f"{backend.LABEL}.user": safe_name(request.owner)}
-        volumes = backend.lab_mounts(settings, request.owner, request.partner_ids)
-        volumes[str(work_area)] = {"bind": RUN_DIR, "mode": "rw"}
-        volumes[str(Path(hub.__file__).parent)] = {"bind": f"{CODE_DIR}/hub", "mode": "ro"}
+        execution_spec = execution(settings, Person.of(request.owner, request.partner_ids), request.profile)
+        home_volume(self.client, settings, request.owner)
+        mounts = {
+            **execution_spec.mounts,
+            str(work_area): {"bind": RUN_DIR, "mode": "rw"},
+            str(Path(hub.__file__).parent): {"bind": f"{CODE_DIR}/hub", "mode": "ro"},
+        }
         env = {
             **BASE_ENV,
-            **backend.lab_env(request.partner_ids, request.profile),
-            "HOME": backend.HOME,
+            **execution_spec.env,
             "JUPYTER_RUNTIME_DIR": f"{RUN_DIR}/runtime",
             "IPYTHONDIR": f"{RUN_DIR}/runtime/ipython",
         }
@@ -118,19 +121,19 @@ class DockerRunner:
         name = container_name(settings, request.owner, request.run_id)
         self._remove_named(name)
         return self.client.containers.create(
-            backend.image_of(settings),
-            backend.module_command("hub.services.reports.execute", f"{RUN_DIR}/spec.json"),
+            image_of(settings),
+            module_command("hub.services.reports.execute", f"{RUN_DIR}/spec.json"),
             name=name,
             hostname=f"rapport-{request.run_id}",
-            user=f"{backend.LAB_UID}:{backend.LAB_GID}",
-            working_dir=f"{RUN_DIR}/work",
             environment=env,
-            volumes=volumes,
-            network_mode="none",
-            labels={**labels, f"{backend.LABEL}.report-run": str(request.run_id),
-                    f"{backend.LABEL}.profile": request.profile.id},
-            **backend.confined_host_config(),
-            **backend.profile_limits(request.profile),
+            **{
+                **container_options(replace(execution_spec, mounts=mounts), user=request.owner, network=False, labels={
+                    f"{LABEL}.prefix": settings.docker.name_prefix,
+                    f"{LABEL}.report-run": str(request.run_id),
+                    f"{LABEL}.profile": request.profile.id,
+                }),
+                "working_dir": f"{RUN_DIR}/work",
+            },
         )
 
     def _follow(self, container, request: RunRequest) -> RunOutcome:
@@ -177,15 +180,10 @@ class DockerRunner:
         """Where the owner's home volume is on this machine (created when missing, as
         their first lab or run would); None when the engine does not answer."""
         try:
-            volume = self._home_volume(owner)
+            volume = home_volume(self.client, self.settings, owner)
         except (ConfigError, docker.errors.DockerException):
             return None
         return Path(volume.attrs["Mountpoint"])
-
-    def _home_volume(self, owner: str):
-        prefix = self.settings.docker.name_prefix
-        labels = {f"{backend.LABEL}.prefix": prefix, f"{backend.LABEL}.user": safe_name(owner)}
-        return self.client.volumes.create(backend.names(prefix, owner)["volume"], labels=labels)
 
     def stop_all(self) -> None:
         """Remove (killing) the containers of runs in progress."""

@@ -1,1 +1,39 @@
-"""The ``slurm`` backend: labs and report runs as batch jobs on Austral."""
+"""The ``slurm`` backend: labs and report runs as batch jobs on Austral, under the
+person's cluster login (:func:`.policy.execution`); no dashboards."""
+
+from __future__ import annotations
+
+from ...settings import Profile, Settings
+from ..protocol import ExecutionBackend, Texts
+from .policy import FIELDS, fields_html, options_from_form, validate_request
+
+
+class SlurmBackend(ExecutionBackend):
+    """A slurm profile's resources come from the spawn form, within the person's
+    entitlements (:func:`.policy.validate_request`)."""
+
+    def spawner_class(self) -> type:
+        from .lab import SlurmSpawner
+
+        return SlurmSpawner
+
+    def report_runner(self, settings: Settings):
+        from .report import SlurmRunner
+
+        return SlurmRunner(settings)
+
+    def option_keys(self, settings: Settings, profile: Profile) -> set[str]:
+        return set(FIELDS)
+
+    def fields_html(self, settings: Settings, partner_ids: set[str], profile: Profile, t: Texts) -> str:
+        entitlements = settings.slurm.entitlements_of(partner_ids)
+        return fields_html(settings, entitlements, profile, t) if entitlements else ""
+
+    def options_from_form(self, profile: Profile, formdata: dict[str, list[str]]) -> dict[str, str]:
+        return options_from_form(profile, formdata)
+
+    def validate_options(self, settings: Settings, partner_ids: set[str], options: dict, t: Texts):
+        return validate_request(options, settings.slurm.entitlements_of(partner_ids), t)
+
+
+BACKEND = SlurmBackend()

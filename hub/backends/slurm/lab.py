@@ -2,13 +2,16 @@
 
 A ``slurm`` profile's resources come from the spawn form, within the user's partner's
 :class:`~hub.settings.AustralEntitlement`: account, partition, QOS, cores, memory, GPUs,
-walltime. Each field has a strict grammar and a range (:func:`validate_request`); only
-the validated, normalised :class:`SlurmRequest` reaches the batch script, which this
-module writes itself (:func:`batch_script`): batchspawner's default of templating
+walltime. Each field has a strict grammar and a range
+(:func:`~hub.backends.slurm.policy.validate_request`); only the validated, normalised
+:class:`~hub.backends.slurm.policy.SlurmRequest` reaches the batch script, which this
+module writes itself (:func:`batch_script`) from the job's
+:func:`~hub.backends.slurm.policy.execution`: batchspawner's default of templating
 ``user_options`` raw into the script is not used.
 
-The hub user runs on the cluster as a *cluster login* (:func:`cluster_login`, from the
-deployment's :class:`~hub.settings.ClusterLoginRule`). Slurm commands run as that login
+The hub user runs on the cluster as a *cluster login*
+(:func:`~hub.backends.slurm.policy.cluster_login`, from the deployment's
+:class:`~hub.settings.ClusterLoginRule`). Slurm commands run as that login
 through ``sudo -n -E -u <login> --`` with an argument list, never a shell; the hub needs
 root or a sudoers rule allowing it to run sbatch, squeue, scancel, sinfo and tail as the
 cluster logins with SETENV.
@@ -26,12 +29,10 @@ lab is re-attached, a job still starting is cancelled.
 from __future__ import annotations
 
 import asyncio
-import html
 import os
 import pwd
 import re
 import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -39,28 +40,16 @@ from pathlib import Path
 
 import batchspawner
 from sqlalchemy import inspect
-from tornado import web
 from traitlets import Any, Bool, Float, List, Unicode
 
 from ... import storage
 from ...metrics import SLURM_PENDING
 from ...messages import text
 from ...names import safe_name
-from ...settings import (
-    AustralEntitlement,
-    Backend,
-    Profile,
-    Settings,
-    memory_bytes,
-    walltime_minutes,
-)
+from ...settings import Settings
 from ..base import DataLabSpawnerMixin
-
-#: The form fields of a slurm profile, which are also its ``user_options`` keys.
-FIELDS = ("account", "partition", "qos", "cores", "memory", "gpus", "walltime")
-
-#: The smallest memory a lab may ask for, in MiB.
-MIN_MEMORY_MIB = 128
+from ..protocol import ExecutionSpec
+from .policy import SlurmError, SlurmRequest, execution, venv_dir
 
 #: The job log, in the cluster login's home (``%j``: the job id).
 JOB_LOG = "datalab-austral-%j.log"
@@ -68,259 +57,13 @@ JOB_LOG = "datalab-austral-%j.log"
 #: The library link in the cluster login's home (same name as the local backend's).
 LIBRARY_LINK = storage.LIBRARY_LINK
 
-_LOGIN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-_HOME = re.compile(r"/[A-Za-z0-9._/-]{0,4000}")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
-_INTEGER = re.compile(r"[0-9]{1,4}")
-_MEMORY = re.compile(r"([1-9][0-9]{0,6})([MG])")
-_WALLTIME = re.compile(r"([0-9]{1,3}):([0-5][0-9])")
 _JOB_ID = re.compile(r"[0-9]{1,12}")
 
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
 RUNNING_STATES = {"RUNNING", "COMPLETING"}
 
 POLL_INTERVAL = 1.0
-
-
-class SlurmError(web.HTTPError):
-    """A spawn failure to show as is: its message reaches the spawn page and API callers."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(status, log_message=message.replace("%", "%%"))
-        self.jupyterhub_message = message
-
-
-# -- the request ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlurmRequest:
-    """A validated resource request: names already checked against the entitlement,
-    numbers within its limits. ``memory_mib`` in MiB, ``walltime`` in minutes."""
-
-    account: str
-    partition: str
-    qos: str
-    cores: int
-    memory_mib: int
-    gpus: int
-    walltime: int
-
-    def directives(self) -> list[str]:
-        """The request as sbatch options, e.g. ``--mem=2048M``."""
-        out = [
-            f"--account={self.account}",
-            f"--partition={self.partition}",
-            "--nodes=1",
-            "--ntasks=1",
-            f"--cpus-per-task={self.cores}",
-            f"--mem={self.memory_mib}M",
-            f"--time={self.walltime // 60}:{self.walltime % 60:02d}:00",
-        ]
-        if self.qos:
-            out.append(f"--qos={self.qos}")
-        if self.gpus:
-            out.append(f"--gres=gpu:{self.gpus}")
-        return out
-
-
-def option_keys(settings: Settings, profile: Profile) -> set[str]:
-    """The ``user_options`` keys ``profile`` accepts besides ``profile``."""
-    return set(FIELDS) if settings.backend_of(profile) is Backend.slurm else set()
-
-
-def _memory_text(mib: int) -> str:
-    return f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
-
-
-def _walltime_text(minutes: int) -> str:
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
-def _raw(options: dict, field: str, default: str) -> str | None:
-    """The option as text (numbers accepted), its default when absent, None when it is of
-    another type or longer than any valid value."""
-    value = options.get(field)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    value = str(value)
-    return value if len(value) <= 64 else None
-
-
-def validate_request(
-    options: dict, entitlements: list[AustralEntitlement], t
-) -> SlurmRequest:
-    """Check ``options`` (form fields or API ``user_options``, values as text or numbers)
-    against the user's ``entitlements`` (one per entitled partner, the first is the
-    default); missing fields take the entitlement's defaults.
-
-    Returns the normalised :class:`SlurmRequest`. Raises :class:`SlurmError` 400 naming
-    the first refused field and its allowed values or range; ``t(key, **values)`` gives texts.
-    """
-
-    def refuse(field: str, expected: str) -> SlurmError:
-        label = t(f"slurm_field_{field}")
-        return SlurmError(400, t("slurm_field_invalid", label=label, field=field, expected=expected))
-
-    def choice(field: str, allowed: list[str]) -> str:
-        default = allowed[0] if allowed else ""
-        value = _raw(options, field, default)
-        if not allowed and value == "":
-            return ""
-        if value is None or not _NAME.fullmatch(value) or value not in allowed:
-            raise refuse(field, t("slurm_expect_choice", allowed=", ".join(allowed) or "—"))
-        return value
-
-    def integer(field: str, default: int, low: int, high: int) -> int:
-        value = _raw(options, field, str(default))
-        expected = t("slurm_expect_integer", min=low, max=high)
-        if value is None or not _INTEGER.fullmatch(value) or not low <= int(value) <= high:
-            raise refuse(field, expected)
-        return int(value)
-
-    account = choice("account", [e.account for e in entitlements])
-    entitlement = next(e for e in entitlements if e.account == account)
-    partition = choice("partition", entitlement.partitions)
-    qos = choice("qos", entitlement.qos)
-    cores = integer("cores", entitlement.default_cores, 1, entitlement.max_cores)
-
-    max_mib = memory_bytes(entitlement.max_memory) // 1024**2
-    default_mib = max(MIN_MEMORY_MIB, memory_bytes(entitlement.default_memory) // 1024**2)
-    memory = _raw(options, "memory", _memory_text(default_mib))
-    match = _MEMORY.fullmatch(memory) if memory is not None else None
-    mib = int(match[1]) * (1024 if match[2] == "G" else 1) if match else 0
-    if not MIN_MEMORY_MIB <= mib <= max_mib:
-        raise refuse(
-            "memory",
-            t("slurm_expect_memory", min=_memory_text(MIN_MEMORY_MIB), max=_memory_text(max_mib)),
-        )
-
-    gpus = integer("gpus", 0, 0, entitlement.max_gpus)
-
-    max_minutes = walltime_minutes(entitlement.max_walltime)
-    walltime = _raw(options, "walltime", entitlement.default_walltime)
-    match = _WALLTIME.fullmatch(walltime) if walltime is not None else None
-    minutes = int(match[1]) * 60 + int(match[2]) if match else 0
-    if not 1 <= minutes <= max_minutes:
-        raise refuse(
-            "walltime", t("slurm_expect_walltime", min="0:01", max=_walltime_text(max_minutes))
-        )
-    return SlurmRequest(account, partition, qos, cores, mib, gpus, minutes)
-
-
-def form_field_name(profile: Profile, field: str) -> str:
-    """The spawn form's input name of ``field`` under ``profile``."""
-    return f"slurm-{profile.id}-{field}"
-
-
-def fields_html(settings: Settings, entitlements: list[AustralEntitlement], profile: Profile, t) -> str:
-    """The resource fields of a slurm profile on the spawn form (French labels by default),
-    with the first entitlement's defaults and limits. Every value is escaped."""
-    first = entitlements[0]
-
-    def select(field: str, values: list[str]) -> str:
-        options = "".join(
-            f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in dict.fromkeys(values)
-        )
-        return _row(profile, field, t, f'<select class="form-select" id="{form_field_name(profile, field)}" '
-                    f'name="{form_field_name(profile, field)}">{options}</select>')
-
-    def text(field: str, value: str, hint: str, number: tuple[int, int] | None = None) -> str:
-        name = form_field_name(profile, field)
-        kind = f'type="number" min="{number[0]}" max="{number[1]}"' if number else 'type="text"'
-        return _row(profile, field, t,
-                    f'<input class="form-control" {kind} id="{name}" name="{name}" '
-                    f'value="{html.escape(value)}"> <small class="text-muted">{html.escape(hint)}</small>')
-
-    max_mib = memory_bytes(first.max_memory) // 1024**2
-    default_mib = max(MIN_MEMORY_MIB, memory_bytes(first.default_memory) // 1024**2)
-    rows = [
-        select("account", [e.account for e in entitlements]),
-        select("partition", [p for e in entitlements for p in e.partitions]),
-    ]
-    if any(e.qos for e in entitlements):
-        rows.append(select("qos", [q for e in entitlements for q in e.qos]))
-    rows += [
-        text("cores", str(first.default_cores), f"1 – {first.max_cores}", (1, first.max_cores)),
-        text("memory", _memory_text(default_mib), f"{_memory_text(MIN_MEMORY_MIB)} – {_memory_text(max_mib)}"),
-    ]
-    if first.max_gpus:
-        rows.append(text("gpus", "0", f"0 – {first.max_gpus}", (0, first.max_gpus)))
-    rows.append(text("walltime", first.default_walltime, f"0:01 – {first.max_walltime}"))
-    legend = html.escape(t("slurm_fieldset", cluster=settings.slurm.name))
-    return (
-        f'<fieldset class="datalab-slurm border rounded p-2 ms-4 mb-2" data-profile="{html.escape(profile.id)}">'
-        f"<legend class=\"fs-6\">{legend}</legend>{''.join(rows)}</fieldset>"
-    )
-
-
-def _row(profile: Profile, field: str, t, control: str) -> str:
-    return (
-        f'<div class="row mb-1"><label class="col-sm-3 col-form-label" '
-        f'for="{form_field_name(profile, field)}">{html.escape(t(f"slurm_field_{field}"))}</label>'
-        f'<div class="col-sm-9">{control}</div></div>'
-    )
-
-
-def options_from_form(profile: Profile, formdata: dict[str, list[str]]) -> dict[str, str]:
-    """The slurm fields of ``profile`` in the posted form, as ``user_options``."""
-    out = {}
-    for field in FIELDS:
-        values = formdata.get(form_field_name(profile, field))
-        if values:
-            out[field] = values[0]
-    return out
-
-
-def with_profile_fields(spawner: DataLabSpawnerMixin, options: dict, formdata: dict) -> dict:
-    """``options`` (``{"profile": id}`` from the form) plus the slurm fields posted under
-    the chosen profile (the first offered when the form had no choice)."""
-    profiles = spawner.profiles()
-    chosen = options.get("profile") or (profiles[0].id if profiles else "")
-    for profile in profiles:
-        if profile.id == chosen and option_keys(spawner.settings, profile):
-            options = {**options, **options_from_form(profile, formdata)}
-    return options
-
-
-# -- the cluster login ------------------------------------------------------------------
-
-
-def _dig(mapping: object, path: str) -> object:
-    for key in path.split("."):
-        if not isinstance(mapping, dict):
-            return None
-        mapping = mapping.get(key)
-    return mapping
-
-
-def cluster_login(settings: Settings, username: str, auth_state: dict | None) -> str | None:
-    """The cluster login of hub user ``username`` by the deployment's rule (claim in
-    ``auth_state``, then table, then pattern), or None when none maps it to a POSIX name."""
-    rule = settings.slurm.login
-    candidates = []
-    if rule.claim:
-        candidates.append(_dig(auth_state or {}, rule.claim))
-    candidates.append(rule.table.get(username))
-    if rule.pattern:
-        fixed = len(rule.pattern) - len("{name}")
-        candidates.append(rule.pattern.replace("{name}", safe_name(username, max(16, 32 - fixed))))
-    for login in candidates:
-        if isinstance(login, str) and _LOGIN.fullmatch(login):
-            return login
-    return None
-
-
-def login_home(login: str) -> str:
-    """The home directory of cluster login ``login``. Raises ``KeyError`` when there is
-    no such account, ``ValueError`` when its home is not a plain absolute path."""
-    home = pwd.getpwnam(login).pw_dir
-    if not _HOME.fullmatch(home) or ".." in home.split("/"):
-        raise ValueError(f"home directory of {login} is not a plain path: {home!r}")
-    return home
 
 
 def submitted_job_id(returncode: int, output: str) -> str:
@@ -363,28 +106,21 @@ def job_name(username: str) -> str:
     return "datalab-" + safe_name(username, 40)
 
 
-def batch_script(
-    *,
-    name: str,
-    request: SlurmRequest,
-    home: str,
-    venv: Path | None,
-    setup: str,
-    library: Path,
-    command: list[str],
-) -> str:
-    """The batch script of a lab. ``name`` (from :func:`job_name`) and ``home`` are safe
-    names; ``request`` is validated; ``venv``, ``setup``, ``library`` and ``command`` come
-    from the operator's deployment file. Nothing typed by a user appears raw: every shell
-    word is quoted and every directive holds a validated value.
+def batch_script(*, name: str, spec: ExecutionSpec, venv: Path | None, setup: str, command: list[str]) -> str:
+    """The batch script of a lab. ``name`` (from :func:`job_name`) is a safe name;
+    ``spec`` comes from :func:`~hub.backends.slurm.policy.execution` (a plain home, a
+    validated request, the library from the deployment file); ``venv``, ``setup`` and
+    ``command`` come from the operator's deployment file. Nothing typed by a user appears
+    raw: every shell word is quoted and every directive holds a validated value.
 
     The job runs in ``home``, logs to ``home``/datalab-austral-<job id>.log, exports its
     whole environment to ``srun`` (so PATH survives), puts ``venv``'s bin first on PATH,
     links the library into the home, and makes the lab listen on the node's Slurm address.
     """
+    home, library = spec.home, spec.env["DATALAB_LIBRARY"]
     directives = [
         f"--job-name={name}",
-        *request.directives(),
+        *spec.limits["directives"],
         f"--chdir={home}",
         f"--output={home}/{JOB_LOG}",
         "--export=ALL",
@@ -397,13 +133,13 @@ def batch_script(
         lines.append(f'export PATH={q(str(venv / "bin"))}:"$PATH"')
     library_link = f"{home}/{LIBRARY_LINK}"
     lines += [
-        f"export PYTHONPATH={q(str(library))} DATALAB_LIBRARY={q(str(library))}",
+        f"export PYTHONPATH={q(library)} DATALAB_LIBRARY={q(library)}",
         f"if [ -L {q(library_link)} ] || [ ! -e {q(library_link)} ]; then "
-        f"ln -sfn {q(str(library))} {q(library_link)}; fi",
+        f"ln -sfn {q(library)} {q(library_link)}; fi",
         'export DATALAB_WALLTIME_END="$(squeue -h -j "$SLURM_JOB_ID" -o %e)"',
         'node_addr="$(sinfo -h -N -n "$SLURMD_NODENAME" -o %o | head -n 1)"',
         'export JUPYTERHUB_SERVICE_URL="http://${node_addr}:0${JUPYTERHUB_SERVICE_PREFIX}"',
-        f"srun --export=ALL --ntasks=1 --cpus-per-task={request.cores} "
+        f"srun --export=ALL --ntasks=1 --cpus-per-task={spec.limits['request'].cores} "
         + " ".join(q(word) for word in command),
     ]
     return "\n".join(lines) + "\n"
@@ -455,27 +191,9 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     node = Unicode("", help="The node the job runs on")
     phase = Unicode("", help="'starting' from submission to a reachable lab, then 'running'")
     walltime_end = Float(0.0, help="When Slurm will end the job (epoch seconds), 0 if unknown")
-    state_owner = Any(None, help="The spawner whose state is saved (a dispatcher), or None: self")
+    execution_spec = Any(None, help="The ExecutionSpec of the current start")
     starting_here = Bool(False, help="This hub process is running start()")
     events = List(help="Progress events of the current start")
-
-    # -- options --------------------------------------------------------------------
-    def entitlements(self) -> list[AustralEntitlement]:
-        return self.settings.slurm.entitlements_of(self.partner_ids)
-
-    def profile_option_keys(self, profile: Profile) -> set[str]:
-        return option_keys(self.settings, profile)
-
-    def profile_fields_html(self, profile: Profile) -> str:
-        if self.settings.backend_of(profile) is not Backend.slurm or not self.entitlements():
-            return ""
-        return fields_html(self.settings, self.entitlements(), profile, self._t)
-
-    def apply_profile_options(self, profile: Profile, options: dict) -> None:
-        self.request = validate_request(options, self.entitlements(), self._t)
-
-    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
-        return with_profile_fields(self, super().options_from_form(formdata), formdata)
 
     # -- Slurm commands -------------------------------------------------------------
     def _command_env(self, lab: bool) -> dict[str, str]:
@@ -542,43 +260,27 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.orm_spawner.state = owner.get_state()
         inspect(self.orm_spawner).session.commit()
 
-    def _resolve_login(self, auth_state: dict | None) -> str:
-        contact = self.settings.hub.contact
-        cluster = self.settings.slurm.name
-        login = cluster_login(self.settings, self.user.name, auth_state)
-        if login is None:
-            raise SlurmError(403, self._t("slurm_no_login", cluster=cluster, contact=contact))
-        try:
-            home = login_home(login)
-        except KeyError:
-            raise SlurmError(403, self._t("slurm_login_unknown", login=login, cluster=cluster, contact=contact)) from None
-        except ValueError as e:
-            raise SlurmError(500, str(e)) from None
-        self.login = login
-        return home
-
-    def render_script(self, home: str) -> str:
+    def render_script(self) -> str:
         """The batch script of the next start (see :func:`batch_script`)."""
         lab = self.settings.slurm.lab
-        library = self.settings.path(lab.library_dir) if lab.library_dir else storage.Layout(self.settings.data_dir).library
-        venv = self.settings.path(lab.venv) if lab.venv else Path(sys.prefix)
         command = [*lab.prefix, self.batchspawner_singleuser_cmd, *self.cmd, *self.get_args()]
-        return batch_script(
-            name=job_name(self.user.name), request=self.request, home=home, venv=venv,
-            setup=lab.setup, library=library, command=command,
-        )
+        return batch_script(name=job_name(self.user.name), spec=self.execution_spec,
+                            venv=venv_dir(self.settings), setup=lab.setup, command=command)
 
     async def start(self):
         """Submit the job, follow it until the lab is reachable; returns (ip, port).
         Raises :class:`SlurmError` with Slurm's words on every failure."""
-        if self.request is None:
-            self.request = validate_request({}, self.entitlements(), self._t)
+        self.execution_spec = execution(
+            self.settings, self.person, self.selected_profile, self._t,
+            request=self.validated_options, auth_state=await self.user.get_auth_state(),
+        )
+        self.request = self.execution_spec.limits["request"]
+        self.login = self.execution_spec.account
         self.events = []
         self.starting_here = True
         self.port = 0
         self.node = ""
-        home = self._resolve_login(await self.user.get_auth_state())
-        script = self.render_script(home)
+        script = self.render_script()
         self.log.info("Submitting %s's lab to Slurm as %s:\n%s", self.user.name, self.login, script)
         rc, out, err = await self._run("sbatch", "--parsable", stdin=script)
         job_id = submitted_job_id(rc, out)
@@ -721,16 +423,13 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     # -- environment ----------------------------------------------------------------
     def get_env(self):
         env = super().get_env()
-        env["DATALAB_PARTNERS"] = ",".join(sorted(self.partner_ids))
-        env["DATALAB_CLUSTER"] = self.settings.slurm.name
-        if self.selected_profile is not None:
-            env["DATALAB_PROFILE"] = self.selected_profile.id
+        if self.execution_spec is not None:
+            env.update(self.execution_spec.env)
         return env
 
     def user_env(self, env):
-        if self.login:
-            env["USER"] = self.login
-            env["HOME"] = pwd.getpwnam(self.login).pw_dir
+        if self.execution_spec is not None:
+            env["USER"] = self.execution_spec.account
         env["SHELL"] = "/bin/bash"
         return env
 

@@ -1,10 +1,10 @@
 """The ``slurm`` backend's report runner: each run is a batch job on Austral.
 
-The job runs as the owner's cluster login (:func:`hub.backends.slurm.cluster_login`:
-table, then pattern; the reports service has no auth_state, so logins given by a claim
-only are refused), charged to the first entitled partner's account with its default
-partition, QOS, cores, memory and walltime (:func:`hub.backends.slurm.validate_request`
-with no options). Commands run through ``sudo -n -E -u <login>`` like the lab's.
+The job runs as the owner's cluster login, charged to the first entitled partner's
+account with its default partition, QOS, cores, memory and walltime: the backend's
+policy (:func:`hub.backends.slurm.policy.execution` with no request and no auth_state,
+so logins given by a claim only are refused). Commands run through
+``sudo -n -E -u <login>`` like the lab's.
 
 The run's work area (under the hub's data directory, which the nodes must see at the same
 path, as for ``slurm.lab.library_dir: null``) is given to the login: it holds the
@@ -28,11 +28,11 @@ import pwd
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
-from hub import storage
+from hub.backends.protocol import ExecutionSpec, Person
 from hub.backends.slurm import lab as slurm
+from hub.backends.slurm.policy import NotEntitled, SlurmError, cluster_login, execution, login_home, venv_dir
 from hub.messages import text
 from hub.names import safe_name
 from hub.settings import Settings
@@ -56,32 +56,24 @@ def job_name(owner: str) -> str:
 
 
 def report_script(
-    *, name: str, request: slurm.SlurmRequest, work_area: Path, home: str, venv: Path,
-    setup: str, prefix: list[str], library: Path, partner_ids: set[str], profile: str,
-    cluster: str,
+    *, name: str, spec: ExecutionSpec, work_area: Path, venv: Path, setup: str, prefix: list[str],
 ) -> str:
-    """The batch script of a report run. ``name`` comes from :func:`job_name`,
-    ``request`` is validated, ``work_area`` is the hub's (data directory and run id),
-    ``home`` a plain path (:func:`hub.backends.slurm.login_home`), ``partner_ids`` and
-    ``profile`` slugs; ``venv``, ``setup``, ``prefix``, ``library``, ``cluster`` come from
-    the deployment file. Every shell word is quoted; the run's parameters stay in
-    ``spec.json``."""
+    """The batch script of a report run. ``name`` comes from :func:`job_name`, ``spec``
+    from :func:`hub.backends.slurm.policy.execution` (a plain home, a validated request,
+    slugs and paths from the deployment file), ``work_area`` is the hub's (data directory
+    and run id); ``venv``, ``setup``, ``prefix`` come from the deployment file. Every
+    shell word is quoted; the run's parameters stay in ``spec.json``."""
     q = shlex.quote
     directives = [
         f"--job-name={name}",
-        *request.directives(),
+        *spec.limits["directives"],
         f"--chdir={work_area}/work",
         f"--output={work_area}/{JOB_LOG}",
         "--export=ALL",
     ]
     env = {
         **BASE_ENV,
-        "HOME": home,
-        "PYTHONPATH": str(library),
-        "DATALAB_LIBRARY": str(library),
-        "DATALAB_PARTNERS": ",".join(sorted(partner_ids)),
-        "DATALAB_PROFILE": profile,
-        "DATALAB_CLUSTER": cluster,
+        **spec.env,
         "JUPYTER_RUNTIME_DIR": f"{work_area}/runtime",
         "IPYTHONDIR": f"{work_area}/runtime/ipython",
     }
@@ -123,36 +115,22 @@ class SlurmRunner:
         def t(key: str, **values: object) -> str:
             return text(request.language, key, **values)
 
-        config = self.settings.slurm
-        cluster = config.name
-        contact = self.settings.hub.contact
-        login = slurm.cluster_login(self.settings, request.owner, None)
-        if login is None:
-            return RunOutcome("failed", t("slurm_no_login", cluster=cluster, contact=contact))
+        cluster = self.settings.slurm.name
         try:
-            home = slurm.login_home(login)
-        except KeyError:
-            return RunOutcome("failed", t("slurm_login_unknown", login=login, cluster=cluster, contact=contact))
-        except ValueError as e:
-            return RunOutcome("failed", str(e))
-        entitlements = config.entitlements_of(request.partner_ids)
-        if not entitlements:
+            spec = execution(self.settings, Person.of(request.owner, request.partner_ids), request.profile, t)
+        except NotEntitled:
             return RunOutcome("failed", t("reports_slurm_not_entitled", owner=request.owner, cluster=cluster))
-        try:
-            resources = slurm.validate_request({}, entitlements, t)
-        except slurm.SlurmError as e:
+        except SlurmError as e:
             return RunOutcome("failed", e.jupyterhub_message)
+        login = spec.account
         try:
             self._prepare(request, login)
         except OSError as e:
             return RunOutcome("failed", f"{type(e).__name__}: {e}")
-        lab = config.lab
+        lab = self.settings.slurm.lab
         script = report_script(
-            name=job_name(request.owner), request=resources, work_area=request.work_area, home=home,
-            venv=self.settings.path(lab.venv) if lab.venv else Path(sys.prefix), setup=lab.setup,
-            prefix=lab.prefix,
-            library=self.settings.path(lab.library_dir) if lab.library_dir else storage.Layout(self.settings.data_dir).library,
-            partner_ids=request.partner_ids, profile=request.profile.id, cluster=cluster,
+            name=job_name(request.owner), spec=spec, work_area=request.work_area,
+            venv=venv_dir(self.settings), setup=lab.setup, prefix=lab.prefix,
         )
         try:
             return await self._submit_and_follow(request, login, script, t)
@@ -232,9 +210,9 @@ class SlurmRunner:
     def home(self, owner: str) -> Path | None:
         """The home of the owner's cluster login (the home of their labs on the
         cluster), None when they have no login."""
-        login = slurm.cluster_login(self.settings, owner, None)
+        login = cluster_login(self.settings, owner, None)
         try:
-            return Path(slurm.login_home(login)) if login else None
+            return Path(login_home(login)) if login else None
         except (KeyError, ValueError):
             return None
 

@@ -20,7 +20,8 @@ from tornado import web
 from ... import audit
 from .. import until_stopped
 from ...metrics import MetricsHandler
-from ...settings import Backend, ConfigError, load
+from ...backends.protocol import backend as registered, dashboard_backends
+from ...settings import ConfigError, load
 from ...storage import Layout
 from .handlers import (
     DashboardApiHandler,
@@ -32,7 +33,7 @@ from .handlers import (
     WebSocketProxyHandler,
     jinja_environment,
 )
-from .runners import DockerRunner, LocalRunner, Runner
+from .runners import Runner
 from .service import DashboardService, HubAPI
 from .store import Store
 
@@ -41,14 +42,14 @@ ID = r"([a-z][a-z0-9-]{0,38}[a-z0-9])"
 
 
 def make_runner(settings, layout: Layout) -> Runner:
-    """The runner of the deployment's backend (``spawner.backend``)."""
-    if settings.spawner.backend is Backend.local:
-        return LocalRunner(settings, layout.dashboards / ".kernelspec")
-    if settings.spawner.backend is Backend.docker:
-        return DockerRunner(settings)
-    raise ConfigError(
-        f"spawner.backend: dashboards cannot run on {settings.spawner.backend.value!r} yet; allowed: local, docker"
-    )
+    """The dashboard runner of the deployment's backend (``spawner.backend``)."""
+    backend = registered(settings.spawner.backend)
+    if not backend.serves_dashboards:
+        raise ConfigError(
+            f"spawner.backend: dashboards cannot run on {settings.spawner.backend.value!r} yet; "
+            f"allowed: {', '.join(b.value for b in dashboard_backends())}"
+        )
+    return backend.dashboard_runner(settings, layout.dashboards / ".kernelspec")
 
 
 def make_app(service: DashboardService) -> web.Application:

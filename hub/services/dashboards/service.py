@@ -69,7 +69,7 @@ class DashboardService:
     # -- who may do what ---------------------------------------------------------------
     @staticmethod
     def may_view(user: dict, dashboard: Dashboard) -> bool:
-        """The author, the audience (see :class:`hub.audience.Audience`; admins too)."""
+        """The author, the audience (see :class:`hub.settings.Audience`; admins too)."""
         return user["name"] == dashboard.author or dashboard.audience.admits(user.get("groups", []))
 
     @staticmethod

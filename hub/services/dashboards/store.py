@@ -24,7 +24,7 @@ from typing import Annotated
 import nbformat
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ...audience import Audience
+from ...settings import Audience
 from ...settings import DashboardId, Slug, UserName
 
 NOTEBOOK = "notebook.ipynb"

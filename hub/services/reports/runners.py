@@ -3,34 +3,23 @@
 Every runner executes :mod:`hub.services.reports.execute` for one :class:`RunRequest`
 in an environment of its backend and returns a :class:`RunOutcome`; the service does the
 rest (queueing, archive, retention). Each run goes to the runner of its profile's
-backend (:class:`BackendRunners`): :class:`LocalRunner` (a subprocess as the owner's Unix
-account), :class:`~hub.services.reports.docker_runner.DockerRunner` (a container of the
-lab image with the owner's volumes), :class:`~hub.services.reports.slurm_runner.SlurmRunner`
-(a batch job under the owner's cluster login and partner account).
+backend (:class:`BackendRunners`): ``hub.backends.local.report`` (a subprocess as the
+owner's Unix account), ``hub.backends.docker.report`` (a container of the lab image with
+the owner's volumes), ``hub.backends.slurm.report`` (a batch job under the owner's
+cluster login and partner account).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
-import resource
-import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import psutil
+from hub.backends.protocol import backend as registered
+from hub.settings import Backend, Profile, Settings
 
-from hub.backends.local.lab import Person, isolated
-from hub.messages import text
-from hub.names import system_account
-from hub.settings import Backend, Profile, Settings, memory_bytes
-from hub.storage import Layout
-
-from .archive import MAX_FILE, RunOutcome, outcome_of, read_beneath
+from .archive import MAX_FILE, RunOutcome, read_beneath
 
 log = logging.getLogger("datalab.reports")
 
@@ -108,93 +97,6 @@ class Runner(Protocol):
         """Stop every run in progress at once (the service is stopping)."""
 
 
-class LocalRunner:
-    """Runs on the hub's machine: ``python -m hub.services.reports.execute`` as the
-    owner's Unix account (:class:`hub.backends.local.Person`), in its own session and
-    working directory, with the profile's memory as its address-space limit
-    (``RLIMIT_AS``, inherited by the kernel)."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._running: dict[int, asyncio.subprocess.Process] = {}
-
-    async def run(self, request: RunRequest) -> RunOutcome:
-        person = Person(self.settings, request.owner, request.partner_ids)
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, person.prepare)
-        except (RuntimeError, OSError) as e:
-            return RunOutcome("failed", f"{type(e).__name__}: {e}")
-        work = request.work_area / "work"
-        work.mkdir(parents=True)
-        (request.work_area / "runtime").mkdir()
-        if isolated():
-            from pwd import getpwnam
-
-            entry = getpwnam(person.account)
-            for path in (request.work_area, work, request.work_area / "runtime"):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-        os.chmod(request.work_area, 0o700)
-        spec = run_spec(request, str(request.notebook), str(request.work_area))
-        env = {
-            **BASE_ENV,
-            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-            **person.env(),
-            "JUPYTER_RUNTIME_DIR": str(request.work_area / "runtime"),
-            "IPYTHONDIR": str(request.work_area / "runtime" / "ipython"),
-            "DATALAB_PROFILE": request.profile.id,
-        }
-        limit = memory_bytes(request.profile.memory)
-        become = person.preexec_fn()
-
-        def preexec() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-            become()
-            os.chdir(work)
-
-        with open(request.log_path, "ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hub.services.reports.execute",
-                stdin=asyncio.subprocess.PIPE, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
-                env=env, cwd=str(work), preexec_fn=preexec, start_new_session=True,
-            )
-            self._running[request.run_id] = process
-            try:
-                await asyncio.wait_for(
-                    process.communicate(json.dumps(spec).encode()), timeout=request.run_timeout
-                )
-            except asyncio.TimeoutError:
-                _kill_tree(process.pid)
-                await process.wait()
-                message = text(request.language, "reports_run_timeout", seconds=request.run_timeout)
-                return outcome_of(request.work_area, None, message)
-            finally:
-                self._running.pop(request.run_id, None)
-        return outcome_of(request.work_area, process.returncode)
-
-    def home(self, owner: str) -> Path | None:
-        """The owner's Unix account's home (:class:`hub.storage.Layout`)."""
-        return Layout(self.settings.data_dir).home(system_account(owner, self.settings.spawner.account_prefix))
-
-    def stop_all(self) -> None:
-        for process in list(self._running.values()):
-            _kill_tree(process.pid)
-
-
-def _kill_tree(pid: int) -> None:
-    """SIGKILL the process ``pid`` and its descendants (papermill's kernel runs in a
-    session of its own, so a process group is not enough)."""
-    try:
-        root = psutil.Process(pid)
-        processes = root.children(recursive=True) + [root]
-    except psutil.NoSuchProcess:
-        return
-    for p in processes:
-        try:
-            p.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-
-
 class BackendRunners:
     """Runs each request on the backend of its profile
     (:meth:`~hub.settings.Settings.backend_of`): :class:`LocalRunner`,
@@ -207,16 +109,7 @@ class BackendRunners:
 
     def runner(self, backend: Backend) -> Runner:
         if backend not in self.runners:
-            if backend is Backend.docker:
-                from hub.backends.docker.report import DockerRunner
-
-                self.runners[backend] = DockerRunner(self.settings)
-            elif backend is Backend.slurm:
-                from hub.backends.slurm.report import SlurmRunner
-
-                self.runners[backend] = SlurmRunner(self.settings)
-            else:
-                self.runners[backend] = LocalRunner(self.settings)
+            self.runners[backend] = registered(backend).report_runner(self.settings)
         return self.runners[backend]
 
     async def run(self, request: RunRequest) -> RunOutcome:

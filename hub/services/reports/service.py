@@ -26,10 +26,9 @@ from sqlalchemy.orm import sessionmaker
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from hub import audit
-from hub.audience import Audience
 from hub.messages import text
 from hub.partners import partners_of, role_group
-from hub.settings import Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings, complete_models
+from hub.settings import Audience, Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings
 from hub.storage import Layout
 
 from ...metrics import REPORT_RUNS
@@ -40,7 +39,6 @@ from .runners import BackendRunners, RunRequest
 
 log = logging.getLogger("datalab.reports")
 
-complete_models()
 
 OWNER_ROLES = {role_group(Role.analyst), role_group(Role.admin)}
 ACTIVE = ("queued", "running")

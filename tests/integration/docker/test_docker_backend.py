@@ -15,7 +15,7 @@ import pytest
 import requests
 import websocket
 
-from hub.backends.docker.lab import names
+from hub.backends.docker.policy import names
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
 from tests.services.dockerd import running_docker_hub

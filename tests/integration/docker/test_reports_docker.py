@@ -14,7 +14,7 @@ import docker
 import pytest
 import yaml
 
-from hub.backends.docker.lab import names
+from hub.backends.docker.policy import names
 from tests.conftest import REPO, RunningHub, open_workdir, served
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects, run_prefix
 from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient, reports_library

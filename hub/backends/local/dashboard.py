@@ -1,0 +1,147 @@
+"""The ``local`` backend's dashboards: each dashboard's Voilà server is a process on this
+machine, run as its author through :func:`hub.backends.local.policy.execution` (the
+lab's policy)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ...services.dashboards.runners import (
+    FILES_TIMEOUT,
+    NOTEBOOK_FILES,
+    VOILA_APP,
+    FilesError,
+    Launch,
+    Runner,
+    StartError,
+    Upstream,
+    die_with_parent,
+    free_port,
+    last_line,
+    wait_answering,
+    write_kernelspec,
+)
+from ...settings import Profile, Settings
+from ..protocol import Person
+from .policy import execution, isolated, preexec_fn, prepare
+
+
+class LocalRunner(Runner):
+    """Each dashboard's Voilà server is a process on this machine, run as its author's
+    Unix account (when the service runs as root) with the author's home, library and
+    partner spaces, like their lab; it listens on 127.0.0.1 and requires a token."""
+
+    def __init__(self, settings: Settings, kernelspec_dir: Path):
+        self.settings = settings
+        self.kernelspec_dir = write_kernelspec(kernelspec_dir)
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    async def start(self, launch: Launch, arguments: list[str], timeout: float) -> Upstream:
+        await self.stop(launch.dashboard.id)
+        person = Person.of(launch.dashboard.author, launch.author_partners)
+        try:
+            home = await asyncio.to_thread(prepare, self.settings, person)
+        except (RuntimeError, OSError) as e:
+            raise StartError(f"cannot prepare {launch.dashboard.author}'s account: {e}") from None
+        spec = execution(self.settings, person, launch.profile)
+        self._let_author_read(spec.account, launch.notebook.parent.parent)
+        port = free_port()
+        token = secrets.token_urlsafe(32)
+        env = {
+            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "JUPYTER_PATH": str(self.kernelspec_dir),
+            **spec.env,
+            **launch.environment,
+            "DATALAB_VOILA_TOKEN": token,
+        }
+        argv = [
+            sys.executable, str(VOILA_APP), str(launch.notebook),
+            "--Voila.ip=127.0.0.1", f"--port={port}", f"--Voila.root_dir={launch.notebook.parent}",
+            *arguments,
+        ]
+        become_author = preexec_fn(spec)
+
+        def preexec() -> None:
+            become_author()
+            die_with_parent()
+
+        process = subprocess.Popen(
+            argv, env=env, cwd=home, preexec_fn=preexec, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        self.processes[launch.dashboard.id] = process
+        upstream = Upstream(url=f"http://127.0.0.1:{port}", token=token)
+        try:
+            await wait_answering(
+                f"{upstream.url}{launch.prefix}datalab/kernels", token,
+                lambda: process.poll() is None, timeout,
+            )
+        except StartError:
+            await self.stop(launch.dashboard.id)
+            raise
+        return upstream
+
+    def _let_author_read(self, account: str, directory: Path) -> None:
+        """Give the author's account (group) read access to the dashboard's directory;
+        other accounts get none (mode 0750 directories, 0640 files)."""
+        if not isolated():
+            return
+        gid = pwd.getpwnam(account).pw_gid
+        for dirpath, _, filenames in os.walk(directory):
+            os.chown(dirpath, 0, gid)
+            for name in filenames:
+                os.chown(os.path.join(dirpath, name), 0, gid)
+
+    async def author_files(self, author: str, partners: set[str], profile: Profile, *args: str) -> bytes:
+        person = Person.of(author, partners)
+        try:
+            home = await asyncio.to_thread(prepare, self.settings, person)
+        except (RuntimeError, OSError) as e:
+            raise FilesError(f"cannot prepare {author}'s account: {e}") from None
+        spec = execution(self.settings, person, profile)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(NOTEBOOK_FILES), args[0], str(home), *args[1:],
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **spec.env}, cwd=home,
+            preexec_fn=preexec_fn(spec), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), FILES_TIMEOUT)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
+        if process.returncode != 0:
+            raise FilesError(last_line(err, f"exit status {process.returncode}"))
+        return out
+
+    async def stop(self, dashboard_id: str) -> None:
+        process = self.processes.pop(dashboard_id, None)
+        if process is None or process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + wait
+            while process.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if process.poll() is not None:
+                return
+
+    def running(self, dashboard_id: str) -> bool:
+        process = self.processes.get(dashboard_id)
+        return process is not None and process.poll() is None
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(self.stop(d) for d in list(self.processes)))

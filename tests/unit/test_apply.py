@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,16 +18,6 @@ from hub.settings import ConfigError, parse
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def tmp_path():
-    """A temporary directory other accounts can traverse (pytest's own is 0700): as
-    root, labs run under per-user accounts that must reach the data directory."""
-    path = Path(tempfile.mkdtemp(prefix="datalab-unit-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def settings_in(tmp_path: Path, **changes):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,15 +30,6 @@ def error_of(data: dict) -> str:
     with pytest.raises(ConfigError) as caught:
         parse(data, REPO)
     return str(caught.value)
-
-
-@pytest.fixture
-def tmp_path():
-    """A directory other accounts can traverse (pytest's own is 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="datalab-unit-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 # -- the deployment file ----------------------------------------------------------------

@@ -5,11 +5,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,13 +34,6 @@ def error_of(**changes) -> str:
     with pytest.raises(ConfigError) as caught:
         settings_with(**changes)
     return str(caught.value)
-
-
-@pytest.fixture
-def tree():
-    path = Path(tempfile.mkdtemp(prefix="datalab-du-"))
-    yield path
-    shutil.rmtree(path)
 
 
 # -- settings ---------------------------------------------------------------------------
@@ -91,12 +82,11 @@ def test_max_age_stops_an_active_server_of_its_profile_only():
     assert not culling.should_cull(conf, dt.timedelta(seconds=5), server("standard", 6000), NOW)
 
 
-def test_culler_service_has_the_least_privilege_role(tree, monkeypatch):
+def test_culler_service_has_the_least_privilege_role(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_PORT", "18321")
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
-    tree.chmod(0o755)
     s = settings_with(
-        storage={"data_dir": str(tree / "data"), "library_source": str(REPO / "shared_notebooks")},
+        storage={"data_dir": str(tmp_path / "data"), "library_source": str(REPO / "shared_notebooks")},
         culling={"idle_timeout": 900, "every": 30, "named_servers": False},
     )
     c = Config()
@@ -113,7 +103,7 @@ def test_culler_service_has_the_least_privilege_role(tree, monkeypatch):
     metrics_role = next(r for r in c.JupyterHub.load_roles if r["name"] == metrics.ROLE_NAME)
     assert metrics_role["scopes"] == ["read:metrics"]
     token = next(x for x in c.JupyterHub.services if x["name"] == metrics.SERVICE_NAME)["api_token"]
-    assert (tree / "data" / "hub" / metrics.TOKEN_FILE).read_text().strip() == token
+    assert (tmp_path / "data" / "hub" / metrics.TOKEN_FILE).read_text().strip() == token
     again = Config()
     hub_apply.apply(again, s)
     assert next(x for x in again.JupyterHub.services if x["name"] == metrics.SERVICE_NAME)["api_token"] == token
@@ -143,8 +133,9 @@ def test_a_busy_kernel_counts_as_activity():
 
 
 # -- disk usage -------------------------------------------------------------------------
-def test_scan_counts_files_and_blocks_hard_links_once_symlinks_not_followed(tree, tmp_path):
-    (tree / "a").mkdir()
+def test_scan_counts_files_and_blocks_hard_links_once_symlinks_not_followed(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
     (tree / "a" / "data.bin").write_bytes(os.urandom(100_000))
     os.link(tree / "a" / "data.bin", tree / "same.bin")
     outside = tmp_path / "outside.bin"
@@ -156,24 +147,24 @@ def test_scan_counts_files_and_blocks_hard_links_once_symlinks_not_followed(tree
     assert 100_000 <= usage.bytes < 500_000
 
 
-def test_scan_stops_after_max_entries_and_says_so(tree):
+def test_scan_stops_after_max_entries_and_says_so(tmp_path):
     for i in range(50):
-        (tree / f"f{i}").write_text("x")
-    usage = diskusage.scan(tree, max_entries=10)
+        (tmp_path / f"f{i}").write_text("x")
+    usage = diskusage.scan(tmp_path, max_entries=10)
     assert not usage.complete
     assert usage.files == 10
 
 
-def test_scan_of_a_missing_directory_is_zero(tree):
-    assert diskusage.scan(tree / "absent", 10).bytes == 0
+def test_scan_of_a_missing_directory_is_zero(tmp_path):
+    assert diskusage.scan(tmp_path / "absent", 10).bytes == 0
 
 
-def test_cache_keeps_a_measure_for_its_ttl(tree):
+def test_cache_keeps_a_measure_for_its_ttl(tmp_path):
     cache = diskusage.UsageCache(ttl=3600, max_entries=1000)
-    first = cache.usage(tree)
-    (tree / "nouveau.bin").write_bytes(os.urandom(50_000))
-    assert cache.usage(tree) == first
-    assert diskusage.UsageCache(ttl=0, max_entries=1000).usage(tree).files == 1
+    first = cache.usage(tmp_path)
+    (tmp_path / "nouveau.bin").write_bytes(os.urandom(50_000))
+    assert cache.usage(tmp_path) == first
+    assert diskusage.UsageCache(ttl=0, max_entries=1000).usage(tmp_path).files == 1
 
 
 def test_home_quota_is_the_largest_of_the_persons_partners():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,14 +20,6 @@ ENDPOINTS = {
     "token_url": "https://idp.example.org/token",
     "userinfo_url": "https://idp.example.org/userinfo",
 }
-
-
-@pytest.fixture
-def tmp_path():
-    path = Path(tempfile.mkdtemp(prefix="datalab-unit-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def settings_with(tmp_path: Path, **oidc_keys):

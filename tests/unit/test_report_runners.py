@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,15 +26,6 @@ from hub.settings import Backend, parse
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def tmp_path():
-    """A directory other accounts can traverse (the hub checks that of its data directory)."""
-    path = Path(tempfile.mkdtemp(prefix="datalab-unit-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 def settings(tmp_path: Path, **changes):

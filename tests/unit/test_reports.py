@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -25,14 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
 NOTEBOOKS = REPO / "tests" / "integration" / "reports_notebooks"
 REPORT = REPO / "shared_notebooks" / "03-rapport-departement.ipynb"
-
-
-@pytest.fixture
-def tmp_path():
-    path = Path(tempfile.mkdtemp(prefix="datalab-unit-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
 
 
 # -- notebook paths ------------------------------------------------------------------

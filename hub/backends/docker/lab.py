@@ -233,6 +233,13 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     execution_spec = Any(None, help="The ExecutionSpec of the current start")
 
+    def prepare_execution(self) -> None:
+        """The start's :func:`~hub.backends.docker.policy.execution`: its mounts become
+        DockerSpawner's ``volumes``; its account, limits and environment reach the
+        container through :meth:`_create_kwargs`, :meth:`_host_config`, :meth:`get_env`."""
+        self.execution_spec = execution(self.settings, self.person, self.selected_profile)
+        self.volumes = self.execution_spec.mounts
+
     def _host_config(self, spawner) -> dict:
         """Confinement and the spec's memory (and no swap beyond it); the CPU limit is
         DockerSpawner's quota from ``cpu_limit`` (the same number of cores)."""
@@ -283,8 +290,7 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
         in the API response body) is Docker's own explanation."""
         self._progress_events = []
         names_ = self.docker_names
-        self.execution_spec = execution(self.settings, self.person, self.selected_profile)
-        self.volumes = self.execution_spec.mounts
+        self.prepare_execution()
         try:
             self._event("docker_volume", 20, volume=names_["volume"])
             await self.docker(

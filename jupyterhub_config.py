@@ -1,12 +1,17 @@
-"""JupyterHub entry point: load the deployment file and apply it (see hub/apply.py)."""
+"""JupyterHub entry point: load the deployment file, make what the hub needs on this
+machine and apply the deployment (hub/startup.py, hub/apply.py), then load the
+operator's own files of ``hub.config_dir`` (the escape hatch, ``jupyterhub_config.d/*.py``)."""
 
 import sys
 
-from hub.apply import apply
-from hub.settings import ConfigError, load
+from hub.apply import config_files, configure
+from hub.settings import ConfigError, backend_from_env, load
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
 try:
-    apply(c, load())
+    settings = backend_from_env(load())
+    configure(c, settings)
 except ConfigError as error:
     sys.exit(f"DataLab Hub cannot start, the deployment file needs fixing:\n{error}")
+for path in config_files(settings):
+    load_subconfig(str(path))  # noqa: F821 (provided by JupyterHub's config loader)

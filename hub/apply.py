@@ -1,8 +1,10 @@
 """Settings -> JupyterHub configuration, one small function per concern.
 
-``apply(c, settings)`` is all ``jupyterhub_config.py`` calls. Each function reads the
-validated settings and sets traitlets; none holds policy of its own (that lives in
-:mod:`hub.partners` and :mod:`hub.backends`).
+``apply(c, settings, host)`` is what ``jupyterhub_config.py`` calls after
+:func:`hub.startup.prepare` made what must exist on this machine (``host``: its secrets
+and facts). Each function reads the validated settings and sets traitlets; none holds
+policy of its own (that lives in :mod:`hub.partners` and :mod:`hub.backends`) and none
+changes anything outside ``c``.
 """
 
 from __future__ import annotations
@@ -12,62 +14,55 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from . import culling, diskusage, library, metrics, oidc, partners, sharing, storage
+from . import culling, diskusage, metrics, oidc, partners, sharing
+from .backends.protocol import backend, dashboard_backends, report_backends
 from .messages import CATALOGUE
-from .backends.protocol import dashboard_backends, report_backends
-from .secretfiles import kept_secret
 from .settings import Backend, ConfigError, Role, Settings, config_path
+from .startup import Host, prepare
 
 log = logging.getLogger("datalab")
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-CRYPT_KEY_ENV = "JUPYTERHUB_CRYPT_KEY"
 
 
-def apply(c, settings: Settings) -> None:
-    """Configure JupyterHub's config object ``c`` from ``settings``.
+def configure(c, settings: Settings) -> None:
+    """What ``jupyterhub_config.py`` does with the deployment: :func:`hub.startup.prepare`
+    then :func:`apply`."""
+    apply(c, settings, prepare(settings))
 
-    Creates the data directory, publishes the library and prepares the project spaces
-    as side effects. ``$DATALAB_BACKEND`` overrides ``spawner.backend`` (see
-    :func:`backend_from_env`). Raises :class:`ConfigError` when the deployment cannot
-    start (missing proxy, no library version, ...).
+
+def apply(c, settings: Settings, host: Host) -> None:
+    """Configure JupyterHub's config object ``c`` from ``settings`` and what start-up
+    made (``host``, see :func:`hub.startup.prepare`). Raises :class:`ConfigError` when
+    the deployment cannot start (missing proxy).
     """
-    settings = backend_from_env(settings)
-    layout = storage.Layout(settings.data_dir)
-    layout.create()
-    publish_library(settings)
-    apply_hub(c, settings, layout)
+    apply_hub(c, settings, host)
     apply_proxy(c, settings)
     apply_pages(c, settings)
-    apply_auth(c, settings, layout)
+    apply_auth(c, settings, host)
     apply_partners(c, settings)
-    apply_spawner(c, settings)
-    apply_projects(settings)
+    apply_spawner(c, settings, host)
     apply_sharing(c, settings)
     apply_collaboration(c, settings)
     apply_library(c, settings)
     apply_reports(c, settings)
     apply_dashboards(c, settings)
     apply_culling(c, settings)
-    apply_metrics(c, settings, layout)
+    apply_metrics(c, settings, host)
     apply_disk_usage(c, settings)
     apply_audit(c, settings)
 
 
-def publish_library(settings: Settings) -> None:
-    """Publish the library's ``library.ref`` at start. When that fails but a version is
-    already published (the repository is unreachable, say), the hub starts with it."""
-    try:
-        published = library.publish(settings)
-        log.info("library: version %s (%s)", published.commit[:12], settings.library.ref)
-    except library.LibraryError as e:
-        kept = library.current(settings)
-        if kept is None:
-            raise ConfigError(f"storage.library_source: cannot publish the library: {e}") from None
-        log.warning("library: %s; keeping version %s", e, kept[:12])
+def config_files(settings: Settings) -> list[Path]:
+    """The escape hatch: the ``*.py`` files of ``hub.config_dir``, in name order, that
+    ``jupyterhub_config.py`` loads (``load_subconfig``) after :func:`apply`; a key they set
+    replaces DataLab's value. None when the folder is unset or absent."""
+    if settings.hub.config_dir is None:
+        return []
+    directory = settings.path(settings.hub.config_dir)
+    return sorted(directory.glob("*.py")) if directory.is_dir() else []
 
 
 def public_port(settings: Settings) -> int:
@@ -77,14 +72,15 @@ def public_port(settings: Settings) -> int:
     return int(os.environ.get("DATALAB_PORT") or settings.hub.port)
 
 
-def apply_hub(c, settings: Settings, layout: storage.Layout) -> None:
+def apply_hub(c, settings: Settings, host: Host) -> None:
     """Where the hub listens, its database, its kept secrets, the proxy command."""
+    layout = host.layout
     port = public_port(settings)
     c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{port}{settings.hub.base_url}"
     c.JupyterHub.db_url = settings.database_url
     c.JupyterHub.cookie_secret_file = str(layout.hub / "cookie_secret")
     c.JupyterHub.pid_file = str(layout.hub / "jupyterhub.pid")
-    c.ConfigurableHTTPProxy.auth_token = kept_secret(layout.hub / "proxy_token")
+    c.ConfigurableHTTPProxy.auth_token = host.proxy_token
     c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
     c.ConfigurableHTTPProxy.command = [_proxy_command()]
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{port + 1}"
@@ -123,16 +119,17 @@ def apply_pages(c, settings: Settings) -> None:
     }
 
 
-def apply_auth(c, settings: Settings, layout: storage.Layout) -> None:
+def apply_auth(c, settings: Settings, host: Host) -> None:
     """The login: an OpenID Connect provider (``auth.type: oidc``, see :mod:`hub.oidc`),
-    or the demo shared password for the declared demo users."""
+    or the demo shared password for the declared demo users. With OIDC, ``auth_state``
+    (the provider's tokens) is encrypted with the keys of ``JUPYTERHUB_CRYPT_KEY`` when
+    set, else with the kept keys (see :func:`hub.startup.prepare`)."""
     if settings.auth.type == "oidc":
-        apply_auth_state(c, layout)
+        if host.crypt_keys is not None:
+            c.CryptKeeper.keys = host.crypt_keys
         oidc.apply(c, settings)
         return
-    password = os.environ.get("DATALAB_DEMO_PASSWORD") or kept_secret(
-        layout.hub / "demo_password", nbytes=9
-    )
+    password = host.demo_password
     names = [u.name for u in settings.auth.demo_users]
     c.JupyterHub.authenticator_class = "shared-password"
     c.SharedPasswordAuthenticator.user_password = password
@@ -141,18 +138,6 @@ def apply_auth(c, settings: Settings, layout: storage.Layout) -> None:
         f"DataLab Hub demo login: users {', '.join(names)}; password: {password}",
         file=sys.stderr,
     )
-
-
-def apply_auth_state(c, layout: storage.Layout) -> None:
-    """Encrypt ``auth_state`` (the provider's tokens) with the keys of
-    ``JUPYTERHUB_CRYPT_KEY`` when set, else of ``<data_dir>/hub/crypt_key`` (one key per
-    line, generated once; the first encrypts, all decrypt: rotate by adding a new first
-    line, keep the old one until everyone has logged in or been refreshed)."""
-    if os.environ.get(CRYPT_KEY_ENV):
-        return
-    path = layout.hub / "crypt_key"
-    kept_secret(path, hex=True)
-    c.CryptKeeper.keys = path.read_text(encoding="ascii").split()
 
 
 def apply_partners(c, settings: Settings) -> None:
@@ -164,13 +149,11 @@ def apply_partners(c, settings: Settings) -> None:
     c.JupyterHub.default_url = partners.landing_url
 
 
-def apply_spawner(c, settings: Settings) -> None:
-    """The spawner class of the configured backend and its common settings."""
-    backends = settings.backends()
-    if Backend.docker in backends:
-        apply_docker(c, settings)
-    if Backend.local in backends:
-        apply_local(c, settings)
+def apply_spawner(c, settings: Settings, host: Host) -> None:
+    """The spawner class of the configured backend, each backend's own configuration and
+    the common settings."""
+    for kind, facts in host.backends.items():
+        backend(kind).configure(c, settings, facts)
     c.JupyterHub.spawner_class = spawner_class(settings)
     c.Spawner.datalab_settings = settings
     c.Spawner.default_url = settings.spawner.default_url
@@ -191,90 +174,9 @@ def spawner_class(settings: Settings) -> type:
     return dispatch.ProfileSpawner
 
 
-def apply_local(c, settings: Settings) -> None:
-    """Labs as processes of per-user Unix accounts; their paths must be reachable."""
-    from .backends.local import policy as local
-
-    if local.isolated():
-        reachable = {
-            "storage.data_dir": settings.data_dir,
-            "the Python environment": Path(sys.prefix),
-            "the Python interpreter": Path(os.path.realpath(sys.executable)).parent,
-        }
-        for key, path in reachable.items():
-            blocked = local.unreachable_by_others(path)
-            if blocked:
-                raise ConfigError(
-                    f"{key}: labs run as per-user accounts, which cannot traverse {blocked} "
-                    f"(mode {blocked.stat().st_mode & 0o777:o}) to reach {path}; "
-                    "move it or allow o+x on that directory"
-                )
-    else:
-        log.warning(
-            "DataLab Hub is not running as root: every lab runs as %s and isolation "
-            "between users (homes, partner spaces, library) is OFF",
-            os.environ.get("USER", "the hub's user"),
-        )
-
-
-def apply_docker(c, settings: Settings) -> None:
-    """Labs in containers (:mod:`hub.backends.docker`): the image must exist; the internal
-    network is created when missing; the hub's API moves from 127.0.0.1 to the network's
-    gateway address (same port) so that containers reach it; labs outlive the hub.
-    Raises :class:`ConfigError` (engine not answering, image missing, network mismatch)."""
-    from .backends.docker import lab as backend
-
-    client = backend.engine()
-    image = backend.image_of(settings)
-    backend.check_image(client, image)
-    gateway, bridge = backend.ensure_network(client, settings.docker.network, str(settings.docker.subnet))
-    if not backend.drop_forwarding(bridge):
-        log.warning(
-            "DataLab Hub cannot manage iptables (not root): make the host drop forwarded "
-            "packets from %s (iptables -I FORWARD -i %s ! -o %s -j DROP), or labs may "
-            "send traffic off this machine", bridge, bridge, bridge,
-        )
-    api_port = urlsplit(c.JupyterHub.hub_bind_url).port
-    c.JupyterHub.hub_bind_url = f"http://{gateway}:{api_port}"
-    c.JupyterHub.hub_connect_url = f"http://{gateway}:{api_port}"
-    c.JupyterHub.cleanup_servers = False
-    c.DockerSpawner.image = image
-    c.DockerSpawner.pull_policy = "never"
-    c.DockerSpawner.network_name = settings.docker.network
-    c.DockerSpawner.use_internal_ip = True
-    c.DockerSpawner.remove = True
-
-
-def backend_from_env(settings: Settings) -> Settings:
-    """``settings`` with ``spawner.backend`` replaced by ``$DATALAB_BACKEND`` when set
-    (local, docker or slurm); ``ConfigError`` for another value."""
-    value = os.environ.get("DATALAB_BACKEND")
-    if not value:
-        return settings
-    try:
-        backend = Backend(value)
-    except ValueError:
-        allowed = ", ".join(b.value for b in Backend)
-        raise ConfigError(f"DATALAB_BACKEND: {value!r} is not a backend; allowed: {allowed}") from None
-    return settings.model_copy(
-        update={"spawner": settings.spawner.model_copy(update={"backend": backend})}
-    )
-
-
 def _extended(section, key: str, values: list) -> list:
     """The list traitlet ``section.key`` set so far (empty when unset) plus ``values``."""
     return [*(section[key] if key in section else []), *values]
-
-
-def apply_projects(settings: Settings) -> None:
-    """Project spaces exist from the start, and an ended project's space is read-only
-    even before any member starts a lab (local backend)."""
-    if settings.spawner.backend is Backend.local:
-        from .backends.local import policy as local
-
-        layout = storage.Layout(settings.data_dir)
-        for project in settings.projects:
-            local.prepare_project_space(layout, project)
 
 
 def apply_sharing(c, settings: Settings) -> None:
@@ -329,15 +231,6 @@ def apply_reports(c, settings: Settings) -> None:
     if not (settings.reports.enabled and _has_runner(settings, "reports", set(report_backends()))):
         return
     port = settings.reports.port or public_port(settings) + 4
-    from .backends.local import policy as local
-
-    if local.isolated():
-        blocked = _unreachable_module("hub.services.reports.execute")
-        if blocked:
-            raise ConfigError(
-                f"reports: report runs execute as per-user accounts, which cannot traverse {blocked} "
-                "to reach DataLab Hub's code; move it or allow o+x on that directory"
-            )
     c.JupyterHub.services = [
         *c.JupyterHub.get("services", []),
         {
@@ -369,15 +262,6 @@ def apply_reports(c, settings: Settings) -> None:
             "groups": [partners.role_group(role) for role in Role],
         },
     ]
-
-
-def _unreachable_module(name: str) -> Path | None:
-    """The first directory other accounts cannot traverse on the way to module ``name``."""
-    import importlib.util
-
-    from .backends.local import policy as local
-
-    return local.unreachable_by_others(Path(importlib.util.find_spec(name).origin).parent)
 
 
 def apply_dashboards(c, settings: Settings) -> None:
@@ -436,13 +320,12 @@ def apply_culling(c, settings: Settings) -> None:
     c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", [culling.role()])
 
 
-def apply_metrics(c, settings: Settings, layout: storage.Layout) -> None:
+def apply_metrics(c, settings: Settings, host: Host) -> None:
     """Prometheus metrics (:mod:`hub.metrics`): ``/hub/metrics`` and the services'
     ``/metrics`` answer the token of the ``metrics`` service (kept in
-    ``<data_dir>/hub/metrics_token``, scope ``read:metrics`` only); DataLab's own metrics
-    are registered in the hub process."""
+    ``<data_dir>/hub/metrics_token``, scope ``read:metrics`` only)."""
     c.JupyterHub.authenticate_prometheus = True
-    token = kept_secret(layout.hub / metrics.TOKEN_FILE)
+    token = host.metrics_token
     c.JupyterHub.services = _extended(c.JupyterHub, "services", [
         {"name": metrics.SERVICE_NAME, "api_token": token},
     ])
@@ -454,7 +337,6 @@ def apply_metrics(c, settings: Settings, layout: storage.Layout) -> None:
             "services": [metrics.SERVICE_NAME],
         },
     ])
-    metrics.register_hub_collectors(settings)
     c.EventLogger.handlers = _extended(c.EventLogger, "handlers", [metrics.SpawnRecorder(settings)])
 
 
@@ -467,14 +349,14 @@ def apply_disk_usage(c, settings: Settings) -> None:
 
 
 def apply_audit(c, settings: Settings) -> None:
-    """The audit trail (:mod:`hub.audit`, :mod:`hub.audit_hooks`): the hub's writer in
-    ``<data_dir>/audit/``, the audited spawner and authenticator classes, the request log
-    function, and token-like values masked in the hub's own log. Runs last: it wraps the classes the other functions chose."""
+    """The audit trail (:mod:`hub.audit`, :mod:`hub.audit_hooks`; the hub's writer is
+    made at start-up): the audited spawner and authenticator classes, the request log
+    function, and token-like values masked in the hub's own log. Runs last: it wraps the
+    classes the other functions chose."""
     from importlib.metadata import entry_points
 
-    from . import audit, audit_hooks
+    from . import audit_hooks
 
-    audit.configure(settings.data_dir, "hub", settings.audit.retention_days)
     authenticator = c.JupyterHub.authenticator_class
     if isinstance(authenticator, str):
         (entry,) = entry_points(group="jupyterhub.authenticators", name=authenticator)

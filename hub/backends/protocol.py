@@ -70,6 +70,16 @@ class ExecutionBackend:
         :attr:`serves_dashboards`)."""
         raise NotImplementedError
 
+    def prepare_host(self, settings: Settings) -> dict[str, str]:
+        """Make what this backend needs on the hub's machine before the hub serves
+        (idempotent; called by :func:`hub.startup.prepare`); returns facts for
+        :meth:`configure`. ``ConfigError`` when it cannot."""
+        return {}
+
+    def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
+        """Set this backend's JupyterHub configuration on ``c`` (after the hub's own),
+        from ``settings`` and the ``facts`` of :meth:`prepare_host`."""
+
     def option_keys(self, settings: Settings, profile: Profile) -> set[str]:
         """The ``user_options`` keys ``profile`` accepts besides ``profile``."""
         return set()

@@ -372,7 +372,10 @@ class HubSection(Model):
     """The hub process: where it listens, its language, its database.
 
     ``db_url`` defaults to SQLite in ``<data_dir>/hub/jupyterhub.sqlite``.
-    The ``DATALAB_PORT`` environment variable overrides ``port``.
+    The ``DATALAB_PORT`` environment variable overrides ``port``. ``config_dir``
+    (relative to the deployment file; null: none): a folder whose ``*.py`` files are
+    loaded, in name order, after the deployment is applied, as extra JupyterHub
+    configuration (the escape hatch, like TLJH's and Z2JH's ``jupyterhub_config.d``).
     """
 
     ip: str = "127.0.0.1"
@@ -381,6 +384,7 @@ class HubSection(Model):
     language: Literal["fr", "en"] = "fr"
     db_url: str | None = None
     contact: str = "l'équipe DataLab Normandie"
+    config_dir: Path | None = Path("jupyterhub_config.d")
 
 
 class ProxySection(Model):
@@ -1165,3 +1169,19 @@ def load(path: str | os.PathLike | None = None) -> Settings:
         return parse(data, path.parent.resolve())
     except ConfigError as e:
         raise ConfigError(f"{path}:\n" + re.sub(r"^", "  ", str(e), flags=re.M)) from None
+
+
+def backend_from_env(settings: Settings) -> Settings:
+    """``settings`` with ``spawner.backend`` replaced by ``$DATALAB_BACKEND`` when set
+    (local, docker or slurm); ``ConfigError`` for another value."""
+    value = os.environ.get("DATALAB_BACKEND")
+    if not value:
+        return settings
+    try:
+        backend = Backend(value)
+    except ValueError:
+        allowed = ", ".join(b.value for b in Backend)
+        raise ConfigError(f"DATALAB_BACKEND: {value!r} is not a backend; allowed: {allowed}") from None
+    return settings.model_copy(
+        update={"spawner": settings.spawner.model_copy(update={"backend": backend})}
+    )

@@ -31,7 +31,7 @@ def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_PORT", "18123")
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     c = Config()
-    hub_apply.apply(c, settings_in(tmp_path))
+    hub_apply.configure(c, settings_in(tmp_path))
     assert c.JupyterHub.bind_url == "http://127.0.0.1:18123/"
     assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:18124"
     assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:18125"
@@ -44,7 +44,7 @@ def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):
 
 def test_library_copy_is_read_only_for_others(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
-    hub_apply.apply(Config(), settings_in(tmp_path))
+    hub_apply.configure(Config(), settings_in(tmp_path))
     library = tmp_path / "data" / "library" / "current"
     notebook = library / "02-carte-normandie.ipynb"
     assert stat.S_IMODE(notebook.stat().st_mode) == 0o644
@@ -56,8 +56,8 @@ def test_demo_password_is_generated_once_and_kept(tmp_path, monkeypatch, capsys)
     monkeypatch.delenv("DATALAB_DEMO_PASSWORD", raising=False)
     settings = settings_in(tmp_path)
     first, second = Config(), Config()
-    hub_apply.apply(first, settings)
-    hub_apply.apply(second, settings)
+    hub_apply.configure(first, settings)
+    hub_apply.configure(second, settings)
     password = first.SharedPasswordAuthenticator.user_password
     assert len(password) >= 8 and password == second.SharedPasswordAuthenticator.user_password
     assert f"password: {password}" in capsys.readouterr().err
@@ -77,7 +77,7 @@ def test_data_dir_unreachable_by_lab_accounts_is_refused(tmp_path, monkeypatch):
     data = copy.deepcopy(EXAMPLE)
     data["storage"] = {"data_dir": str(private / "data"), "library_source": str(REPO / "shared_notebooks")}
     with pytest.raises(ConfigError, match=rf"storage.data_dir: .* cannot traverse {private} \(mode 700\)"):
-        hub_apply.apply(Config(), parse(data, REPO))
+        hub_apply.configure(Config(), parse(data, REPO))
 
 
 @pytest.mark.parametrize("backend", ["local", "docker"])

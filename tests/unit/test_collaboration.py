@@ -118,7 +118,7 @@ def settings_in(tmp_path: Path, **changes):
 def test_apply_registers_sharing_page_role_and_lab_arguments(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     c = Config()
-    hub_apply.apply(c, settings_in(tmp_path))
+    hub_apply.configure(c, settings_in(tmp_path))
     assert "datalab-sharing" in {r["name"] for r in c.JupyterHub.load_roles}
     assert "user" in {r["name"] for r in c.JupyterHub.load_roles}
     assert "/partage" in [h[0] for h in c.JupyterHub.extra_handlers]
@@ -130,7 +130,7 @@ def test_apply_registers_sharing_page_role_and_lab_arguments(tmp_path, monkeypat
 def test_collaboration_off_switches_it_off_in_the_lab(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     c = Config()
-    hub_apply.apply(c, settings_in(tmp_path, collaboration={"enabled": False}))
+    hub_apply.configure(c, settings_in(tmp_path, collaboration={"enabled": False}))
     assert "--YDocExtension.disable_rtc=True" in c.Spawner.args
 
 
@@ -138,7 +138,7 @@ def test_following_a_branch_adds_a_managed_service(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     monkeypatch.setenv("DATALAB_CONFIG", str(tmp_path / "datalab.yaml"))
     c = Config()
-    hub_apply.apply(c, settings_in(tmp_path, library={"follow_minutes": 15}))
+    hub_apply.configure(c, settings_in(tmp_path, library={"follow_minutes": 15}))
     (service,) = [s for s in c.JupyterHub.services if s["name"] == "datalab-library"]
     assert service["name"] == "datalab-library"
     assert service["command"][1:] == ["--config", str(tmp_path / "datalab.yaml"), "library", "follow"]
@@ -156,7 +156,7 @@ def test_apply_creates_project_spaces_and_freezes_ended_ones(tmp_path, monkeypat
     old.mkdir()
     (old / "resultats.csv").write_text("a,b\n")
     os.chmod(old / "resultats.csv", 0o664)
-    hub_apply.apply(Config(), settings)
+    hub_apply.configure(Config(), settings)
     open_space = layout.project_space("en-cours")
     assert open_space.is_dir()
     assert stat.S_IMODE(old.stat().st_mode) & 0o222 == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.apply import backend_from_env
+from hub.settings import backend_from_env
 from hub.backends.docker.lab import library_link_program
 from hub.settings import Backend, ConfigError, parse
 

@@ -90,7 +90,7 @@ def test_culler_service_has_the_least_privilege_role(tmp_path, monkeypatch):
         culling={"idle_timeout": 900, "every": 30, "named_servers": False},
     )
     c = Config()
-    hub_apply.apply(c, s)
+    hub_apply.configure(c, s)
     service = next(x for x in c.JupyterHub.services if x["name"] == culling.SERVICE_NAME)
     assert "--timeout=900" in service["command"] and "--cull-every=30" in service["command"]
     assert "--cull-named-servers=False" in service["command"]
@@ -105,7 +105,7 @@ def test_culler_service_has_the_least_privilege_role(tmp_path, monkeypatch):
     token = next(x for x in c.JupyterHub.services if x["name"] == metrics.SERVICE_NAME)["api_token"]
     assert (tmp_path / "data" / "hub" / metrics.TOKEN_FILE).read_text().strip() == token
     again = Config()
-    hub_apply.apply(again, s)
+    hub_apply.configure(again, s)
     assert next(x for x in again.JupyterHub.services if x["name"] == metrics.SERVICE_NAME)["api_token"] == token
 
 

@@ -115,10 +115,10 @@ def test_discovery_failure_is_a_config_error(tmp_path):
 def test_apply_configures_the_authenticator(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_OIDC_CLIENT_SECRET", "s")
     monkeypatch.delenv("JUPYTERHUB_CRYPT_KEY", raising=False)
-    monkeypatch.setattr(hub_apply, "apply_spawner", lambda c, s: None)
+    monkeypatch.setattr(hub_apply, "apply_spawner", lambda c, s, host: None)
     settings = settings_with(tmp_path, preset="keycloak", refresh_interval=120)
     c = Config()
-    hub_apply.apply(c, settings)
+    hub_apply.configure(c, settings)
     a = c.DataLabOIDCAuthenticator
     assert issubclass(c.JupyterHub.authenticator_class, oidc.DataLabOIDCAuthenticator)  # audited
     assert (a.authorize_url, a.token_url, a.userdata_url) == tuple(ENDPOINTS.values())
@@ -132,18 +132,18 @@ def test_apply_configures_the_authenticator(tmp_path, monkeypatch):
 def test_crypt_key_is_generated_once_and_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_OIDC_CLIENT_SECRET", "s")
     monkeypatch.delenv("JUPYTERHUB_CRYPT_KEY", raising=False)
-    monkeypatch.setattr(hub_apply, "apply_spawner", lambda c, s: None)
+    monkeypatch.setattr(hub_apply, "apply_spawner", lambda c, s, host: None)
     settings = settings_with(tmp_path)
     first, second = Config(), Config()
-    hub_apply.apply(first, settings)
-    hub_apply.apply(second, settings)
+    hub_apply.configure(first, settings)
+    hub_apply.configure(second, settings)
     key_file = tmp_path / "data" / "hub" / "crypt_key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert first.CryptKeeper["keys"] == second.CryptKeeper["keys"]
     assert len(first.CryptKeeper["keys"]) == 1 and len(first.CryptKeeper["keys"][0]) == 64
     key_file.write_text("a" * 64 + "\n" + first.CryptKeeper["keys"][0] + "\n")  # rotation
     rotated = Config()
-    hub_apply.apply(rotated, settings)
+    hub_apply.configure(rotated, settings)
     assert rotated.CryptKeeper["keys"] == ["a" * 64, first.CryptKeeper["keys"][0]]
 
 

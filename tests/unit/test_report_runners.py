@@ -138,7 +138,7 @@ def test_the_reports_service_gets_the_slurm_configuration(tmp_path, monkeypatch)
     monkeypatch.setenv("DATALAB_CONFIG", str(REPO / "datalab.example.yaml"))
     monkeypatch.setenv("SLURM_CONF", "/etc/austral/slurm.conf")
     c = Config()
-    hub_apply.apply(c, settings(tmp_path))
+    hub_apply.configure(c, settings(tmp_path))
     (service,) = [s for s in c.JupyterHub.services if s["name"] == "reports"]
     assert service["environment"]["SLURM_CONF"] == "/etc/austral/slurm.conf"
 

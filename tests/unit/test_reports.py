@@ -193,7 +193,7 @@ def test_the_service_and_its_least_privilege_roles_are_configured(tmp_path, monk
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     monkeypatch.setenv("DATALAB_CONFIG", str(REPO / "datalab.example.yaml"))
     c = Config()
-    hub_apply.apply(c, settings_with(tmp_path, EXAMPLE["reports"]))
+    hub_apply.configure(c, settings_with(tmp_path, EXAMPLE["reports"]))
     (service,) = [s for s in c.JupyterHub.services if s["name"] == "reports"]
     assert service["name"] == "reports" and service["url"] == "http://127.0.0.1:18127"
     assert service["oauth_no_confirm"] is True
@@ -208,7 +208,7 @@ def test_the_service_and_its_least_privilege_roles_are_configured(tmp_path, monk
 def test_disabled_reports_add_no_service(tmp_path, monkeypatch):
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     c = Config()
-    hub_apply.apply(c, settings_with(tmp_path, {"enabled": False}))
+    hub_apply.configure(c, settings_with(tmp_path, {"enabled": False}))
     assert "reports" not in {s["name"] for s in c.JupyterHub.get("services", [])}
 
 

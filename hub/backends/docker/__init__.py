@@ -4,12 +4,50 @@ DockerSpawner)."""
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import urlsplit
+
 from ...settings import Settings
 from ..protocol import ExecutionBackend
+
+log = logging.getLogger("datalab")
 
 
 class DockerBackend(ExecutionBackend):
     serves_dashboards = True
+
+    def prepare_host(self, settings: Settings) -> dict[str, str]:
+        """The lab image must exist; the labs' internal network is created when missing
+        and the host drops what it would forward off it. Returns ``{"gateway": <the
+        network's gateway address>}``. ``ConfigError`` (engine not answering, image
+        missing, network mismatch)."""
+        from .lab import check_image, drop_forwarding, engine, ensure_network, image_of
+
+        client = engine()
+        check_image(client, image_of(settings))
+        gateway, bridge = ensure_network(client, settings.docker.network, str(settings.docker.subnet))
+        if not drop_forwarding(bridge):
+            log.warning(
+                "DataLab Hub cannot manage iptables (not root): make the host drop forwarded "
+                "packets from %s (iptables -I FORWARD -i %s ! -o %s -j DROP), or labs may "
+                "send traffic off this machine", bridge, bridge, bridge,
+            )
+        return {"gateway": gateway}
+
+    def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
+        """The hub's API moves from 127.0.0.1 to the labs' network gateway (same port) so
+        that containers reach it; labs outlive the hub; DockerSpawner's image and network."""
+        from .lab import image_of
+
+        api_port = urlsplit(c.JupyterHub.hub_bind_url).port
+        c.JupyterHub.hub_bind_url = f"http://{facts['gateway']}:{api_port}"
+        c.JupyterHub.hub_connect_url = f"http://{facts['gateway']}:{api_port}"
+        c.JupyterHub.cleanup_servers = False
+        c.DockerSpawner.image = image_of(settings)
+        c.DockerSpawner.pull_policy = "never"
+        c.DockerSpawner.network_name = settings.docker.network
+        c.DockerSpawner.use_internal_ip = True
+        c.DockerSpawner.remove = True
 
     def spawner_class(self) -> type:
         from .lab import DataLabDockerSpawner

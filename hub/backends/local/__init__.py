@@ -3,12 +3,53 @@ Unix account on the hub's machine (:func:`.policy.execution`)."""
 
 from __future__ import annotations
 
-from ...settings import Settings
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ... import storage
+from ...settings import Backend, ConfigError, Settings
 from ..protocol import ExecutionBackend
+
+log = logging.getLogger("datalab")
 
 
 class LocalBackend(ExecutionBackend):
     serves_dashboards = True
+
+    def prepare_host(self, settings: Settings) -> dict[str, str]:
+        """As root, the paths labs need must be reachable by per-user accounts
+        (``ConfigError`` otherwise); without root, warn that isolation is off. Project
+        spaces exist from the start, an ended project's space read-only even before any
+        member starts a lab."""
+        from .policy import isolated, prepare_project_space, unreachable_by_others
+
+        if isolated():
+            reachable = {
+                "storage.data_dir": settings.data_dir,
+                "the Python environment": Path(sys.prefix),
+                "the Python interpreter": Path(os.path.realpath(sys.executable)).parent,
+            }
+            for key, path in reachable.items():
+                blocked = unreachable_by_others(path)
+                if blocked:
+                    raise ConfigError(
+                        f"{key}: labs run as per-user accounts, which cannot traverse {blocked} "
+                        f"(mode {blocked.stat().st_mode & 0o777:o}) to reach {path}; "
+                        "move it or allow o+x on that directory"
+                    )
+        else:
+            log.warning(
+                "DataLab Hub is not running as root: every lab runs as %s and isolation "
+                "between users (homes, partner spaces, library) is OFF",
+                os.environ.get("USER", "the hub's user"),
+            )
+        if settings.spawner.backend is Backend.local:
+            layout = storage.Layout(settings.data_dir)
+            for project in settings.projects:
+                prepare_project_space(layout, project)
+        return {}
 
     def spawner_class(self) -> type:
         from .lab import LocalSpawner

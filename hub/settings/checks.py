@@ -1,0 +1,154 @@
+"""The deployment file's cross-checks, in one place: references between sections
+(partners, profiles, demo users, projects, schedules, dashboards, entitlements, culling and
+quota overrides). :func:`cross_check` runs them in order and raises the first group's
+problems, one line each."""
+
+from __future__ import annotations
+
+from .base import require_unique
+from .labs import Backend
+
+
+def reference_problems(settings: "Settings") -> list[str]:
+    known = {p.id for p in settings.partners}
+    problems = []
+    for i, profile in enumerate(settings.profiles):
+        if profile.partners != "all":
+            for j, pid in enumerate(profile.partners):
+                if pid not in known:
+                    problems.append(
+                        f"profiles[{i}].partners[{j}]: unknown partner {pid!r}; "
+                        f"declared partners: {', '.join(sorted(known))}"
+                    )
+    for i, user in enumerate(settings.auth.demo_users):
+        if user.partner not in known:
+            problems.append(
+                f"auth.demo_users[{i}].partner: unknown partner {user.partner!r}; "
+                f"declared partners: {', '.join(sorted(known))}"
+            )
+    require_unique([u.name for u in settings.auth.demo_users], "demo user name")
+    problems += slurm_problems(settings, known)
+    if settings.auth.type == "oidc" and settings.auth.oidc is None:
+        problems.append("auth.oidc: required when auth.type is oidc")
+    problems += project_problems(settings)
+    problems += schedule_problems(settings, known)
+    return problems
+
+
+def slurm_problems(settings: "Settings", known: set[str]) -> list[str]:
+    problems = []
+    entitled = set()
+    for i, entitlement in enumerate(settings.slurm.entitlements):
+        if entitlement.partner not in known:
+            problems.append(
+                f"slurm.entitlements[{i}].partner: unknown partner {entitlement.partner!r}; "
+                f"declared partners: {', '.join(sorted(known))}"
+            )
+        if entitlement.partner in entitled:
+            problems.append(
+                f"slurm.entitlements[{i}].partner: {entitlement.partner!r} has two entitlements"
+            )
+        entitled.add(entitlement.partner)
+    for i, profile in enumerate(settings.profiles):
+        if settings.backend_of(profile) is not Backend.slurm:
+            continue
+        if not entitled:
+            problems.append(
+                f"profiles[{i}].backend: slurm profiles need slurm.entitlements (none declared)"
+            )
+        elif profile.partners != "all":
+            for j, pid in enumerate(profile.partners):
+                if pid in known and pid not in entitled:
+                    problems.append(
+                        f"profiles[{i}].partners[{j}]: {pid!r} has no Austral entitlement; "
+                        f"entitled partners: {', '.join(sorted(entitled))}"
+                    )
+    return problems
+
+
+def project_problems(settings: "Settings") -> list[str]:
+    """Cross-checks of ``projects``: no member twice; with the demo login, members
+    are declared demo users."""
+    problems = []
+    demo_users = {u.name for u in settings.auth.demo_users}
+    for i, project in enumerate(settings.projects):
+        seen = set()
+        for j, member in enumerate(project.members):
+            if member in seen:
+                problems.append(f"projects[{i}].members[{j}]: {member!r} is listed twice")
+            seen.add(member)
+            if settings.auth.type == "demo" and member not in demo_users:
+                problems.append(
+                    f"projects[{i}].members[{j}]: unknown user {member!r}; "
+                    f"declared demo users: {', '.join(sorted(demo_users))}"
+                )
+    return problems
+
+
+def schedule_problems(settings: "Settings", known_partners: set[str]) -> list[str]:
+    """Cross-checks of ``reports.schedules``: declared owners, partners and profiles."""
+    problems = []
+    users = {u.name for u in settings.auth.demo_users}
+    profiles = {p.id for p in settings.profiles}
+    for i, schedule in enumerate(settings.reports.schedules):
+        where = f"reports.schedules[{i}]"
+        if settings.auth.type == "demo" and schedule.owner not in users:
+            problems.append(
+                f"{where}.owner: unknown user {schedule.owner!r}; declared demo users: {', '.join(sorted(users))}"
+            )
+        if schedule.profile is not None and schedule.profile not in profiles:
+            problems.append(
+                f"{where}.profile: unknown profile {schedule.profile!r}; declared profiles: {', '.join(sorted(profiles))}"
+            )
+        for j, pid in enumerate(schedule.audience.partners if schedule.audience else []):
+            if pid not in known_partners:
+                problems.append(
+                    f"{where}.audience.partners[{j}]: unknown partner {pid!r}; "
+                    f"declared partners: {', '.join(sorted(known_partners))}"
+                )
+    return problems
+
+
+def dashboard_problems(settings: "Settings") -> list[str]:
+    known = {p.id for p in settings.partners}
+    problems = []
+    for i, seed in enumerate(settings.dashboards.publish):
+        for j, pid in enumerate(seed.audience.partners):
+            if pid not in known:
+                problems.append(
+                    f"dashboards.publish[{i}].audience.partners[{j}]: unknown partner "
+                    f"{pid!r}; declared partners: {', '.join(sorted(known))}"
+                )
+        if seed.profile is not None and seed.profile not in {p.id for p in settings.profiles}:
+            problems.append(
+                f"dashboards.publish[{i}].profile: unknown profile {seed.profile!r}; "
+                f"declared profiles: {', '.join(p.id for p in settings.profiles)}"
+            )
+    require_unique([s.id for s in settings.dashboards.publish], "dashboard id")
+    return problems
+
+
+def observability_problems(settings: "Settings") -> list[str]:
+    problems = []
+    profiles = [p.id for p in settings.profiles]
+    for pid in settings.culling.profiles:
+        if pid not in profiles:
+            problems.append(
+                f"culling.profiles.{pid}: unknown profile; declared profiles: {', '.join(profiles)}"
+            )
+    known = sorted(p.id for p in settings.partners)
+    for pid in settings.disk_usage.quotas.partners:
+        if pid not in known:
+            problems.append(
+                f"disk_usage.quotas.partners.{pid}: unknown partner; declared partners: {', '.join(known)}"
+            )
+    return problems
+
+
+def cross_check(settings: "Settings") -> None:
+    """Every cross-check of ``settings``; ``ValueError`` with one line per problem of the
+    first group that has some (references, then dashboards, then culling and quotas)."""
+    for problems in (reference_problems, dashboard_problems, observability_problems):
+        found = problems(settings)
+        if found:
+            raise ValueError("\n".join(found))

@@ -134,62 +134,101 @@ def _wait(what: str, probe, timeout: float, cluster: SlurmCluster) -> None:
     raise RuntimeError(f"{what} not ready after {timeout} s")
 
 
+def terminate(process: subprocess.Popen) -> None:
+    """Stop a daemon the tests started: SIGTERM, then SIGKILL after 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Bootstrap:
+    """The one-node test clusters' common life (``slurm_cluster`` here, the accounting
+    cluster of tests/services/slurmdbd.py): a fresh root directory (munge key and socket,
+    state, spool, ``extra`` sub-directories), munged, then slurmctld and slurmd in the
+    foreground as children of the test run; at the end every job cancelled, every daemon
+    stopped by PID, the logs kept as artifacts, the directory removed."""
+
+    def __init__(self, prefix: str, extra: tuple[str, ...] = ()):
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        self.root.chmod(0o755)
+        for sub in ("munge", "munge-run", "state", "spool", *extra):
+            (self.root / sub).mkdir()
+        (self.root / "munge").chmod(0o700)  # the key; the socket's directory must be world-traversable
+        self.node = socket.gethostname().split(".")[0]
+        self.logs = open(self.root / "daemons.log", "ab")
+        self.cluster: SlurmCluster | None = None
+
+    def configure(self, conf_text: str) -> SlurmCluster:
+        """Write ``slurm.conf``; the cluster whose commands use it."""
+        conf = self.root / "slurm.conf"
+        conf.write_text(conf_text)
+        conf.chmod(0o644)
+        self.cluster = SlurmCluster(root=self.root, conf=conf, node=self.node,
+                                    env={**os.environ, "SLURM_CONF": str(conf)})
+        return self.cluster
+
+    def start(self, process: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start a daemon of the cluster, its output in ``daemons.log``."""
+        daemon = subprocess.Popen(process, env=env, stdout=self.logs, stderr=subprocess.STDOUT)
+        self.cluster.processes.append(daemon)
+        return daemon
+
+    def start_munge(self) -> None:
+        subprocess.run(["mungekey", "--create", f"--keyfile={self.root}/munge/munge.key"], check=True,
+                       capture_output=True)
+        munge = self.root / "munge"
+        self.start(["munged", "-F", f"--socket={self.root}/munge-run/munge.sock", f"--key-file={munge}/munge.key",
+                    f"--pid-file={munge}/munged.pid", f"--seed-file={munge}/munged.seed",
+                    f"--log-file={munge}/munged.log"])
+        _wait("munged", lambda: (self.root / "munge-run" / "munge.sock").exists(), 20, self.cluster)
+
+    def start_slurm(self) -> None:
+        cluster = self.cluster
+        self.start(["slurmctld", "-D", "-i", "-f", str(cluster.conf)], cluster.env)
+        _wait("slurmctld", lambda: cluster.run("scontrol", "ping", check=False).stdout.count("UP") > 0, 30, cluster)
+        self.start(["slurmd", "-D", "-N", self.node, "-f", str(cluster.conf)], cluster.env)
+        _wait("slurmd", lambda: cluster.run("sinfo", "-h", "-o", "%t", check=False).stdout.strip() == "idle",
+              30, cluster)
+
+    def stop(self, artifacts: dict[Path, str]) -> None:
+        """Cancel the jobs (when slurmctld and slurmd were started), stop every daemon,
+        copy ``artifacts`` (path -> name) to tests/artifacts, remove the directory."""
+        if self.cluster is not None:
+            if any(p.poll() is None for p in self.cluster.processes[-2:]):
+                self.cluster.cancel_all()
+            for process in reversed(self.cluster.processes):
+                terminate(process)
+        self.logs.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        for path, name in artifacts.items():
+            if path.exists():
+                shutil.copy(path, ARTIFACTS / name)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
     """The test cluster, started once per run (about 5 s), stopped at the end."""
     if os.geteuid() != 0:
         pytest.skip("the Slurm daemons and the cluster login accounts need root")
-    root = Path(tempfile.mkdtemp(prefix="datalab-slurm-"))
-    root.chmod(0o755)
-    for sub in ("munge", "munge-run", "state", "spool", "homes"):
-        (root / sub).mkdir()
-    (root / "munge").chmod(0o700)  # the key; the socket's directory must be world-traversable
-    node = socket.gethostname().split(".")[0]
-    conf = root / "slurm.conf"
-    conf.write_text(_slurm_conf(root, node, free_port_block(22)))
-    conf.chmod(0o644)
-    env = {**os.environ, "SLURM_CONF": str(conf)}
-    cluster = SlurmCluster(root=root, conf=conf, node=node, env=env)
+    boot = Bootstrap("datalab-slurm-", extra=("homes",))
+    cluster = boot.configure(_slurm_conf(boot.root, boot.node, free_port_block(22)))
     saved = os.environ.get("SLURM_CONF")
     try:
-        subprocess.run(["mungekey", "--create", f"--keyfile={root}/munge/munge.key"], check=True,
-                       capture_output=True)
-        logs = open(root / "daemons.log", "ab")
-        munge = root / "munge"
-        cluster.processes.append(subprocess.Popen(
-            ["munged", "-F", f"--socket={root}/munge-run/munge.sock", f"--key-file={munge}/munge.key",
-             f"--pid-file={munge}/munged.pid", f"--seed-file={munge}/munged.seed",
-             f"--log-file={munge}/munged.log"], stdout=logs, stderr=subprocess.STDOUT))
-        _wait("munged", lambda: (root / "munge-run" / "munge.sock").exists(), 20, cluster)
-        cluster.processes.append(subprocess.Popen(
-            ["slurmctld", "-D", "-i", "-f", str(conf)], env=env, stdout=logs, stderr=subprocess.STDOUT))
-        _wait("slurmctld", lambda: cluster.run("scontrol", "ping", check=False).stdout.count("UP") > 0, 30, cluster)
-        cluster.processes.append(subprocess.Popen(
-            ["slurmd", "-D", "-N", node, "-f", str(conf)], env=env, stdout=logs, stderr=subprocess.STDOUT))
-        _wait("slurmd", lambda: cluster.run("sinfo", "-h", "-o", "%t", check=False).stdout.strip() == "idle",
-              30, cluster)
-        os.environ["SLURM_CONF"] = str(conf)
+        boot.start_munge()
+        boot.start_slurm()
+        os.environ["SLURM_CONF"] = str(cluster.conf)
         yield cluster
     finally:
         if saved is None:
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = saved
-        if any(p.poll() is None for p in cluster.processes[1:]):
-            cluster.cancel_all()
-        for process in reversed(cluster.processes):
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        ARTIFACTS.mkdir(exist_ok=True)
-        for name in ("slurmctld.log", "slurmd.log", "daemons.log"):
-            if (root / name).exists():
-                shutil.copy(root / name, ARTIFACTS / f"slurm-{name}")
-        shutil.rmtree(root, ignore_errors=True)
+        boot.stop({boot.root / name: f"slurm-{name}" for name in ("slurmctld.log", "slurmd.log", "daemons.log")})
 
 
 class AustralLogins:

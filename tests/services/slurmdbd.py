@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTIFACTS, free_port_block
-from tests.services.slurm import SlurmCluster, _slurm_conf, _wait
+from tests.conftest import free_port_block
+from tests.services.slurm import Bootstrap, SlurmCluster, _slurm_conf, _wait
 
 #: Slurm accounts of the cluster (those of datalab.example.yaml's entitlements), root
 #: may submit to each.
@@ -57,33 +55,18 @@ StorageLoc=slurm_acct_db_{os.getpid()}
 """
 
 
-def _terminate(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="session")
 def accounting_cluster():
     """A Slurm cluster whose jobs ``sacct`` reports (see the module's docstring)."""
     if os.geteuid() != 0:
         pytest.skip("the Slurm and MariaDB daemons need root")
-    root = Path(tempfile.mkdtemp(prefix="datalab-slurmdbd-"))
-    root.chmod(0o755)
-    for sub in ("munge", "munge-run", "state", "spool", "mysql"):
-        (root / sub).mkdir()
-    (root / "munge").chmod(0o700)
-    node = socket.gethostname().split(".")[0]
+    boot = Bootstrap("datalab-slurmdbd-", extra=("mysql",))
+    root = boot.root
     ports = free_port_block(26)
     db_port, dbd_port = ports + 22, ports + 23
     name = f"dlacct{os.getpid()}"
-    conf = root / "slurm.conf"
-    conf.write_text(
-        _slurm_conf(root, node, ports)
+    cluster = boot.configure(
+        _slurm_conf(root, boot.node, ports)
         .replace(f"ClusterName=dltest{os.getpid()}", f"ClusterName={name}")
         .replace("AccountingStorageType=accounting_storage/none",
                  "AccountingStorageType=accounting_storage/slurmdbd\n"
@@ -92,30 +75,18 @@ def accounting_cluster():
                  f"AccountingStoragePass={root}/munge-run/munge.sock\n"
                  "JobCompType=jobcomp/none")
     )
-    conf.chmod(0o644)
-    env = {**os.environ, "SLURM_CONF": str(conf)}
-    cluster = SlurmCluster(root=root, conf=conf, node=node, env=env)
-    logs = open(root / "daemons.log", "ab")
     try:
-        subprocess.run(["mungekey", "--create", f"--keyfile={root}/munge/munge.key"], check=True,
-                       capture_output=True)
-        munge = root / "munge"
-        cluster.processes.append(subprocess.Popen(
-            ["munged", "-F", f"--socket={root}/munge-run/munge.sock", f"--key-file={munge}/munge.key",
-             f"--pid-file={munge}/munged.pid", f"--seed-file={munge}/munged.seed",
-             f"--log-file={munge}/munged.log"], stdout=logs, stderr=subprocess.STDOUT))
-        _wait("munged", lambda: (root / "munge-run" / "munge.sock").exists(), 20, cluster)
-
+        boot.start_munge()
         datadir, sock = root / "mysql" / "data", root / "mysql" / "mysqld.sock"
         subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
                         "--auth-root-authentication-method=socket", "--skip-test-db"],
                        check=True, capture_output=True, timeout=120)
-        mariadb = subprocess.Popen(
+        mariadb = boot.start(
             ["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={db_port}",
              "--bind-address=127.0.0.1", "--user=root", f"--pid-file={root}/mysql/mysqld.pid",
              f"--log-error={root}/mysql/mysqld.err", "--skip-name-resolve",
-             "--innodb-buffer-pool-size=64M"], stdout=logs, stderr=subprocess.STDOUT)
-        cluster.processes.insert(0, mariadb)
+             "--innodb-buffer-pool-size=64M"])
+        cluster.processes.insert(0, cluster.processes.pop(cluster.processes.index(mariadb)))
         _wait("mariadbd", lambda: sock.exists() and _port_open(db_port), 60, cluster)
         password = secrets.token_hex(16)
         database = f"slurm_acct_db_{os.getpid()}"
@@ -128,9 +99,7 @@ def accounting_cluster():
         dbd_conf = root / "slurmdbd.conf"
         dbd_conf.write_text(_slurmdbd_conf(root, dbd_port, db_port, password))
         dbd_conf.chmod(0o600)
-        cluster.processes.append(subprocess.Popen(
-            ["slurmdbd", "-D"], env=env,
-            stdout=logs, stderr=subprocess.STDOUT))
+        boot.start(["slurmdbd", "-D"], cluster.env)
         _wait("slurmdbd", lambda: _port_open(dbd_port), 60, cluster)
         for command in (["add", "cluster", name],
                         ["add", "account", ",".join(ACCOUNTS), f"cluster={name}"],
@@ -138,27 +107,11 @@ def accounting_cluster():
             done = cluster.run("sacctmgr", "-i", *command, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"sacctmgr {' '.join(command)}: {done.stdout}{done.stderr}")
-
-        cluster.processes.append(subprocess.Popen(
-            ["slurmctld", "-D", "-i", "-f", str(conf)], env=env, stdout=logs, stderr=subprocess.STDOUT))
-        _wait("slurmctld", lambda: cluster.run("scontrol", "ping", check=False).stdout.count("UP") > 0, 30, cluster)
-        cluster.processes.append(subprocess.Popen(
-            ["slurmd", "-D", "-N", node, "-f", str(conf)], env=env, stdout=logs, stderr=subprocess.STDOUT))
-        _wait("slurmd", lambda: cluster.run("sinfo", "-h", "-o", "%t", check=False).stdout.strip() == "idle",
-              30, cluster)
+        boot.start_slurm()
         yield cluster
     finally:
-        if any(p.poll() is None for p in cluster.processes[-2:]):
-            cluster.cancel_all()
-        for process in reversed(cluster.processes):
-            _terminate(process)
-        logs.close()
-        ARTIFACTS.mkdir(exist_ok=True)
-        for path in (root / "slurmctld.log", root / "slurmdbd.log", root / "daemons.log",
-                     root / "mysql" / "mysqld.err"):
-            if path.exists():
-                shutil.copy(path, ARTIFACTS / f"accounting-{path.name}")
-        shutil.rmtree(root, ignore_errors=True)
+        boot.stop({path: f"accounting-{path.name}" for path in (
+            root / "slurmctld.log", root / "slurmdbd.log", root / "daemons.log", root / "mysql" / "mysqld.err")})
 
 
 def wait_accounted(cluster: SlurmCluster, job_id: str, timeout: float = 60) -> str:

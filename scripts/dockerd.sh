@@ -6,7 +6,7 @@
 #   stop    stop the dockerd this script started (the PID it recorded), if still running
 #   status  exit 0 when an engine answers
 # The engine is started without a default bridge and without touching iptables: labs
-# only use the project's own --internal network (see hub/backends/docker.py).
+# only use the project's own --internal network (see hub/backends/docker/).
 set -euo pipefail
 
 PIDFILE=${DATALAB_DOCKERD_PIDFILE:-/run/datalab-dockerd.pid}

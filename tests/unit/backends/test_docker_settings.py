@@ -14,7 +14,7 @@ from hub.settings import backend_from_env
 from hub.backends.docker.lab import library_link_program
 from hub.settings import Backend, ConfigError, parse
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
 
 

@@ -17,7 +17,7 @@ from hub.backends.slurm import lab as slurm, policy
 from hub.messages import text
 from hub.settings import AustralEntitlement, ConfigError, parse
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def t(key, **values):

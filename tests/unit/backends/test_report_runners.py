@@ -24,7 +24,7 @@ from hub.services.reports.notebooks import NotebookProblem, resolve
 from hub.services.reports.runners import BackendRunners, RunRequest
 from hub.settings import Backend, parse
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
 
 

@@ -31,7 +31,7 @@ from hub.services.reports.runners import RunRequest
 from hub.settings import Audience, memory_bytes, parse
 from hub.storage import Layout
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
 OWNER, PARTNERS = "analyste1", {"univ-alpha"}
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import stat
-from pathlib import Path
 
 import pytest
-import yaml
 from traitlets.config import Config
 
 from hub import apply as hub_apply
@@ -16,15 +14,7 @@ from hub.backends import dispatch
 from hub.secretfiles import kept_secret
 from hub.settings import ConfigError, parse
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
-
-
-def settings_in(tmp_path: Path, **changes):
-    data = copy.deepcopy(EXAMPLE)
-    data["storage"] = {"data_dir": str(tmp_path / "data"), "library_source": str(REPO / "shared_notebooks")}
-    data.update(changes)
-    return parse(data, REPO)
+from .deployment import EXAMPLE, REPO, settings_in
 
 
 def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):

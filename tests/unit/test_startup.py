@@ -4,7 +4,6 @@ the operator's ``jupyterhub_config.d`` files come last."""
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -13,17 +12,8 @@ from traitlets.config import Config, PyFileConfigLoader
 
 from hub import apply as hub_apply
 from hub import startup
-from hub.settings import parse
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
-
-
-def settings_in(tmp_path: Path, **changes):
-    data = copy.deepcopy(EXAMPLE)
-    data["storage"] = {"data_dir": str(tmp_path / "data"), "library_source": str(REPO / "shared_notebooks")}
-    data.update(changes)
-    return parse(data, tmp_path)
+from .deployment import REPO, example_in, settings_in
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, float]]:
@@ -67,19 +57,17 @@ def test_config_dir_files_load_after_the_deployment_in_name_order(tmp_path, monk
     (extra / "20-url.py").write_text('c.Spawner.default_url = "/tree"\n', encoding="utf-8")
     (extra / "10-url.py").write_text('c.Spawner.default_url = "/doc"\n', encoding="utf-8")
     (extra / "notes.txt").write_text('c.Spawner.default_url = "/ignored"\n', encoding="utf-8")
-    data = copy.deepcopy(EXAMPLE)
-    data["storage"] = {"data_dir": str(tmp_path / "data"), "library_source": str(REPO / "shared_notebooks")}
-    (tmp_path / "datalab.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (tmp_path / "datalab.yaml").write_text(yaml.safe_dump(example_in(tmp_path)), encoding="utf-8")
     monkeypatch.setenv("DATALAB_CONFIG", str(tmp_path / "datalab.yaml"))
     monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
     monkeypatch.delenv("DATALAB_BACKEND", raising=False)
 
-    assert [p.name for p in hub_apply.config_files(settings_in(tmp_path))] == ["10-url.py", "20-url.py"]
+    assert [p.name for p in hub_apply.config_files(settings_in(tmp_path, tmp_path))] == ["10-url.py", "20-url.py"]
     config = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO)).load_config()
     assert config.Spawner.default_url == "/tree"
     assert config.JupyterHub.bind_url == "http://127.0.0.1:8000/"  # the deployment is applied too
 
 
 def test_no_config_dir_loads_nothing(tmp_path):
-    assert hub_apply.config_files(settings_in(tmp_path, hub={"config_dir": None})) == []
-    assert hub_apply.config_files(settings_in(tmp_path)) == []  # default folder absent
+    assert hub_apply.config_files(settings_in(tmp_path, tmp_path, hub={"config_dir": None})) == []
+    assert hub_apply.config_files(settings_in(tmp_path, tmp_path)) == []  # default folder absent

@@ -6,13 +6,11 @@ address-space limit of local report runs."""
 from __future__ import annotations
 
 import asyncio
-import copy
 from pathlib import Path
 from types import SimpleNamespace
 
 import docker
 import pytest
-import yaml
 
 from hub.backends.docker import dashboard as docker_dashboard
 from hub.backends.docker import lab as docker_lab
@@ -28,11 +26,11 @@ from hub.services.dashboards.runners import Launch
 from hub.services.dashboards.store import Dashboard
 from hub.services.reports.archive import RunOutcome
 from hub.services.reports.runners import RunRequest
-from hub.settings import Audience, memory_bytes, parse
+from hub.settings import Audience, memory_bytes
 from hub.storage import Layout
 
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLE = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+from ..deployment import EXAMPLE, settings_in
+
 OWNER, PARTNERS = "analyste1", {"univ-alpha"}
 
 
@@ -41,11 +39,8 @@ def t(key, **values):
 
 
 def settings_on(tmp_path: Path, backend: str):
-    data = copy.deepcopy(EXAMPLE)
-    data["storage"] = {"data_dir": str(tmp_path / "data"), "library_source": str(REPO / "shared_notebooks")}
-    data["spawner"]["backend"] = backend
-    data["slurm"]["login"] = {"table": {OWNER: "root"}}
-    settings = parse(data, REPO)
+    settings = settings_in(tmp_path, spawner={**EXAMPLE["spawner"], "backend": backend},
+                           slurm={**EXAMPLE["slurm"], "login": {"table": {OWNER: "root"}}})
     Layout(settings.data_dir).create()
     return settings
 

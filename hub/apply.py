@@ -58,7 +58,7 @@ def apply(c, settings: Settings, host: Host) -> None:
 def config_files(settings: Settings) -> list[Path]:
     """The escape hatch: the ``*.py`` files of ``hub.config_dir``, in name order, that
     ``jupyterhub_config.py`` loads (``load_subconfig``) after :func:`apply`; a key they set
-    replaces DataLab's value. None when the folder is unset or absent."""
+    replaces DataLab's value. Empty when the folder is unset or absent."""
     if settings.hub.config_dir is None:
         return []
     directory = settings.path(settings.hub.config_dir)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
 from .backends.protocol import backend, dashboard_backends, report_backends
+from .groups import role_group
 from .messages import CATALOGUE
 from .settings import Backend, ConfigError, Role, Settings, config_path
 from .startup import Host, prepare
@@ -259,7 +260,7 @@ def apply_reports(c, settings: Settings) -> None:
             "name": "datalab-reports-user",
             "description": "Open the reports service (what one sees there depends on audiences)",
             "scopes": [f"access:services!service={REPORTS_SERVICE}"],
-            "groups": [partners.role_group(role) for role in Role],
+            "groups": [role_group(role) for role in Role],
         },
     ]
 

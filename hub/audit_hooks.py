@@ -34,7 +34,7 @@ from jupyterhub.orm import Spawner as OrmSpawner
 from tornado import web
 
 from . import audit
-from .partners import partners_of
+from .groups import partners_of
 
 log = logging.getLogger("datalab.audit")
 

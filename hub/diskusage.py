@@ -29,7 +29,7 @@ from jupyterhub.orm import User
 from tornado import web
 
 from .names import system_account
-from .partners import partners_of
+from .groups import partners_of
 from .settings import Backend, DiskUsage, Settings, disk_bytes
 from .storage import Layout
 

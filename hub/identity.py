@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .partners import partner_group, role_group
+from .groups import partner_group, role_group
 from .settings import Role, Settings
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")

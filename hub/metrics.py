@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram,
 from prometheus_client.core import GaugeMetricFamily
 from tornado import web
 
-from .partners import partners_of
+from .groups import partners_of
 
 log = logging.getLogger("datalab")
 

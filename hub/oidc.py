@@ -41,6 +41,7 @@ from tornado.httpclient import HTTPClientError
 from traitlets import Any, Integer, Unicode
 
 from . import identity, partners
+from .groups import partners_of, project_group
 from .messages import text
 from .settings import ConfigError, Oidc, OidcEndpoints, Settings
 
@@ -179,10 +180,10 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
         deployment file lists the person in (projects are not the provider's to say)."""
         person = self._identity(auth_state.get(self.user_auth_state_key))
         projects = self.datalab_settings.projects_of(person.username)
-        return set(person.groups) | {partners.project_group(p.id) for p in projects}
+        return set(person.groups) | {project_group(p.id) for p in projects}
 
     async def check_allowed(self, username, auth_model):
-        return bool(partners.partners_of(auth_model.get("groups") or []))
+        return bool(partners_of(auth_model.get("groups") or []))
 
     # -- userinfo: JSON, or a signed JWT (ProConnect) ----------------------------------
     async def token_to_user(self, token_info):
@@ -291,8 +292,8 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
 
     # -- offboarding ------------------------------------------------------------------
     async def _offboard_lost_partners(self, user, handler, new_groups: list[str]) -> None:
-        before = partners.partners_of([g.name for g in user.groups])
-        lost = before - partners.partners_of(new_groups)
+        before = partners_of([g.name for g in user.groups])
+        lost = before - partners_of(new_groups)
         if lost:
             self.log.warning("%s left partner(s) %s", user.name, ", ".join(sorted(lost)))
             await self.offboard(user, handler, leave_groups=False)

@@ -1,6 +1,6 @@
 """Partners and roles as JupyterHub groups and roles.
 
-Each partner is the group ``partner-<id>`` (properties: ``partner``, ``name``, ``type``);
+The group names come from :mod:`hub.groups`. Each partner is the group ``partner-<id>`` (properties: ``partner``, ``name``, ``type``);
 each project of the deployment file the group ``project-<id>``.
 Each DataLab role is held through membership of the group ``role-<role>``, to which the
 JupyterHub role ``datalab-<role>`` is bound; authenticators only decide group membership.
@@ -17,10 +17,8 @@ Scopes (least privilege, JupyterHub 5+ scope names):
 
 from __future__ import annotations
 
-from .groups import PARTNER_PREFIX, PROJECT_PREFIX, ROLE_PREFIX, partner_group, partners_of, project_group, role_group
+from .groups import partner_group, project_group, role_group
 from .settings import Role, Settings
-
-__all__ = ["PARTNER_PREFIX", "PROJECT_PREFIX", "ROLE_PREFIX", "partner_group", "partners_of", "project_group", "role_group"]
 
 USER_SCOPES = [
     "read:users!user", "users:activity!user", "tokens!user",

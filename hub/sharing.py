@@ -41,7 +41,7 @@ from jupyterhub.orm import Group, Share, User
 from tornado import web
 
 from . import audit
-from .partners import partner_group, partners_of, project_group
+from .groups import partner_group, partners_of, project_group
 from .settings import Settings
 
 ROLE_NAME = "datalab-sharing"

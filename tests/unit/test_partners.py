@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import yaml
 
-from hub import partners
+from hub import groups, partners
 from hub.settings import Role, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def test_roles_are_bound_to_their_groups():
 
 
 def test_partners_of_group_names():
-    assert partners.partners_of(["partner-univ-alpha", "role-analyst", "partner-x"]) == {"univ-alpha", "x"}
+    assert groups.partners_of(["partner-univ-alpha", "role-analyst", "partner-x"]) == {"univ-alpha", "x"}
 
 
 def _handler(groups):

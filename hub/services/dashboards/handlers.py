@@ -23,7 +23,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ... import audit
 from ...metrics import DASHBOARD_VIEWS
-from ...partners import partners_of, role_group
+from ...groups import partners_of, role_group
 from ...settings import Role
 from .runners import FilesError, StartError
 from .service import DashboardService

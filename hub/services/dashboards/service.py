@@ -13,7 +13,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ... import audit
 from ...messages import text
-from ...partners import partners_of
+from ...groups import partners_of
 from ...settings import Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, voila_arguments, voila_environment
 from .store import Dashboard, PublishError, Store

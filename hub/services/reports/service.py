@@ -27,7 +27,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from hub import audit
 from hub.messages import text
-from hub.partners import partners_of, role_group
+from hub.groups import partners_of, role_group
 from hub.settings import Audience, Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings
 from hub.storage import Layout
 

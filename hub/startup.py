@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import audit, library, metrics, storage
-from .backends.local.policy import isolated, unreachable_by_others
+from .backends.local.policy import check_reachable
 from .backends.protocol import backend
 from .secretfiles import kept_secret
 from .settings import Backend, ConfigError, Settings
@@ -54,9 +54,9 @@ def prepare(settings: Settings) -> Host:
     publish_library(settings)
     facts = {kind: backend(kind).prepare_host(settings) for kind in sorted(settings.backends(), key=lambda b: b.value)}
     if settings.reports.enabled:
-        check_reachable("reports: report runs execute as per-user accounts, which cannot traverse {blocked} "
-                        "to reach DataLab Hub's code; move it or allow o+x on that directory",
-                        _module_dir("hub.services.reports.execute"))
+        check_reachable(_module_dir("hub.services.reports.execute"),
+                        "reports: report runs execute as per-user accounts, which cannot traverse {blocked} "
+                        "to reach DataLab Hub's code; move it or allow o+x on that directory")
     metrics.register_hub_collectors(settings)
     audit.configure(settings.data_dir, "hub", settings.audit.retention_days)
     return Host(
@@ -82,17 +82,6 @@ def publish_library(settings: Settings) -> None:
         if kept is None:
             raise ConfigError(f"storage.library_source: cannot publish the library: {e}") from None
         log.warning("library: %s; keeping version %s", e, kept[:12])
-
-
-def check_reachable(message: str, path: Path) -> None:
-    """As root (labs and runs under per-user accounts), :class:`ConfigError` with
-    ``message`` (``{blocked}``: the first directory others cannot traverse) when
-    ``path`` is out of other accounts' reach."""
-    if not isolated():
-        return
-    blocked = unreachable_by_others(path)
-    if blocked:
-        raise ConfigError(message.format(blocked=blocked, mode=f"{blocked.stat().st_mode & 0o777:o}"))
 
 
 def _module_dir(name: str) -> Path:

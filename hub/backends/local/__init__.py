@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from ... import storage
-from ...settings import Backend, ConfigError, Settings
+from ...settings import Backend, Settings
 from ..protocol import ExecutionBackend
+from .policy import check_reachable, isolated, prepare_project_space
 
 log = logging.getLogger("datalab")
 
@@ -23,23 +24,15 @@ class LocalBackend(ExecutionBackend):
         (``ConfigError`` otherwise); without root, warn that isolation is off. Project
         spaces exist from the start, an ended project's space read-only even before any
         member starts a lab."""
-        from .policy import isolated, prepare_project_space, unreachable_by_others
-
-        if isolated():
-            reachable = {
-                "storage.data_dir": settings.data_dir,
-                "the Python environment": Path(sys.prefix),
-                "the Python interpreter": Path(os.path.realpath(sys.executable)).parent,
-            }
-            for key, path in reachable.items():
-                blocked = unreachable_by_others(path)
-                if blocked:
-                    raise ConfigError(
-                        f"{key}: labs run as per-user accounts, which cannot traverse {blocked} "
-                        f"(mode {blocked.stat().st_mode & 0o777:o}) to reach {path}; "
-                        "move it or allow o+x on that directory"
-                    )
-        else:
+        reachable = {
+            "storage.data_dir": settings.data_dir,
+            "the Python environment": Path(sys.prefix),
+            "the Python interpreter": Path(os.path.realpath(sys.executable)).parent,
+        }
+        for key, path in reachable.items():
+            check_reachable(path, key + ": labs run as per-user accounts, which cannot traverse {blocked} "
+                                  "(mode {mode}) to reach {path}; move it or allow o+x on that directory")
+        if not isolated():
             log.warning(
                 "DataLab Hub is not running as root: every lab runs as %s and isolation "
                 "between users (homes, partner spaces, library) is OFF",

@@ -28,7 +28,7 @@ from jupyterhub.spawner import set_user_setuid
 from ... import storage
 from ...groups import partner_group, project_group
 from ...names import system_account
-from ...settings import Profile, Project, Settings, memory_bytes
+from ...settings import ConfigError, Profile, Project, Settings, memory_bytes
 from ..protocol import ExecutionSpec, Person
 
 NOLOGIN = "/usr/sbin/nologin"
@@ -49,6 +49,17 @@ def unreachable_by_others(path: Path) -> Path | None:
         if not directory.stat().st_mode & 0o001:
             return directory
     return None
+
+
+def check_reachable(path: Path, message: str) -> None:
+    """When isolated (labs and runs under per-user accounts), ``ConfigError`` with
+    ``message`` (``{blocked}``: the first directory others cannot traverse, ``{mode}``:
+    its mode, ``{path}``: ``path``) when ``path`` is out of other accounts' reach."""
+    if not isolated():
+        return
+    blocked = unreachable_by_others(path)
+    if blocked:
+        raise ConfigError(message.format(blocked=blocked, mode=f"{blocked.stat().st_mode & 0o777:o}", path=path))
 
 
 def _run(*argv: str) -> None:

@@ -19,7 +19,7 @@ from hub.backends.docker.policy import names
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
 from tests.services.dockerd import running_docker_hub
-from tests.unit.test_docker_names import SERVERS, USERS
+from tests.unit.backends.test_docker_names import SERVERS, USERS
 
 pytestmark = pytest.mark.integration
 

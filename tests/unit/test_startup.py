@@ -5,6 +5,8 @@ the operator's ``jupyterhub_config.d`` files come last."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -71,3 +73,19 @@ def test_config_dir_files_load_after_the_deployment_in_name_order(tmp_path, monk
 def test_no_config_dir_loads_nothing(tmp_path):
     assert hub_apply.config_files(settings_in(tmp_path, tmp_path, hub={"config_dir": None})) == []
     assert hub_apply.config_files(settings_in(tmp_path, tmp_path)) == []  # default folder absent
+
+
+def test_batchspawner_api_exists_once_a_dispatching_deployment_is_applied(tmp_path):
+    """The dispatcher creates the Slurm spawner only when a lab starts; batchspawner's
+    API (where a starting Slurm lab reports its port) must be registered by then, so the
+    check runs in a fresh interpreter, after applying the example (local and Austral)."""
+    program = (
+        "import sys; from pathlib import Path; from traitlets.config import Config\n"
+        "from hub.apply import configure; from tests.unit.deployment import settings_in\n"
+        f"configure(Config(), settings_in(Path({str(tmp_path)!r})))\n"
+        "from jupyterhub.apihandlers import default_handlers\n"
+        "sys.exit(0 if any(h[0] == '/api/batchspawner' for h in default_handlers) else 3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "DATALAB_DEMO_PASSWORD": "un-mot-de-passe"}, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

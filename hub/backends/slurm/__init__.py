@@ -3,6 +3,8 @@ person's cluster login (:func:`.policy.execution`); no dashboards."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from ...settings import Profile, Settings
 from ..protocol import ExecutionBackend, Texts
 from .policy import FIELDS, fields_html, options_from_form, validate_request
@@ -11,6 +13,13 @@ from .policy import FIELDS, fields_html, options_from_form, validate_request
 class SlurmBackend(ExecutionBackend):
     """A slurm profile's resources come from the spawn form, within the person's
     entitlements (:func:`.policy.validate_request`)."""
+
+    def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
+        """batchspawner's API handler (``/hub/api/batchspawner``, where a starting lab
+        reports its port) is registered when batchspawner is imported, which must happen
+        before JupyterHub builds its handlers, even when the dispatcher creates the Slurm
+        spawner only at a lab's start."""
+        import_module("batchspawner.api")
 
     def spawner_class(self) -> type:
         from .lab import SlurmSpawner

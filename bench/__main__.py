@@ -7,6 +7,13 @@ order rotated each repetition): N servers started at once, then (hubs) each user
 kernel and runs a cell, then all N stopped at once. Login round: logins at a fixed rate
 through each hub's login form, the hub API timed under that load and idle.
 Every figure carries the load average measured next to it.
+
+Figures taken while other programs use the cores do not hold (the 2026-11 runs, at load 3
+to 27, swung from 0.72x to 3.7x between runs), so the run refuses to start on a busy
+machine (``--max-load``, ``--max-busy``; ``--allow-busy`` runs anyway and marks every
+result ``"busy_machine": true``), waits before each round until what the previous round
+left behind has quietened (``--settle-seconds``), repeats every round (``--single-repeats``,
+``--repeats``) and prints each ratio with the spread of its per-repetition values.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .measure import loadavg, summary
+from .measure import loadavg, quiet_enough, settle, summary
 from .report import plot, ratio, ratios
 from .systems import BareDocker, DataLabHub, VanillaHub, user_names
 from .users import SimulatedUser
@@ -35,6 +42,18 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1,10,20", help="concurrent users per spawn round")
     p.add_argument("--single-repeats", type=int, default=5, help="repetitions of the 1-user round")
+    p.add_argument("--repeats", type=int, default=3, help="repetitions of the rounds of more than one user")
+    p.add_argument("--max-load", type=float, default=0.25,
+                   help="highest 1-minute load average per core at start (0.25: on 2 cores, 0.5, "
+                        "less than one other program busy half the time over the last minute)")
+    p.add_argument("--max-busy", type=float, default=0.10,
+                   help="highest CPU busy fraction over 3 s at start and before each round")
+    p.add_argument("--settle-seconds", type=float, default=60,
+                   help="longest wait before a round for the CPU to fall below --max-busy")
+    p.add_argument("--wait-quiet", type=float, default=240,
+                   help="longest wait at start for the machine to become quiet (after the image build)")
+    p.add_argument("--allow-busy", action="store_true",
+                   help="run on a busy machine anyway (results marked busy_machine)")
     p.add_argument("--systems", default="bare,datalab,vanilla")
     p.add_argument("--profile", default="calcul", help="DataLab profile the users start (calcul: 2 CPUs, no effective limit here)")
     p.add_argument("--logins-per-minute", type=int, default=200)
@@ -153,17 +172,19 @@ async def run(args: argparse.Namespace) -> dict:
         await bare.spawn("warmup")
         await bare.stop(["warmup"])
         for n in sizes:
-            for rep in range(args.single_repeats if n == 1 else 1):
+            for rep in range(args.single_repeats if n == 1 else args.repeats):
                 order = systems[rep % len(systems):] + systems[:rep % len(systems)]
                 for system in order:
+                    quiet = await asyncio.to_thread(settle, args.max_busy, args.settle_seconds)
                     record = await spawn_round(system, users[:n], not args.skip_kernels, args.timeout)
+                    record["settle"] = quiet
                     results["spawns"].append(record)
                     print(f"{system.label:8} n={n:2} spawn p50={record['spawn']['p50']} "
                           f"p95={record['spawn']['p95']} wall={record['spawn_wall']} "
                           f"cpu={record['container_cpu']['p50']} hub_cpu={record['hub_cpu_per_start']} "
                           f"stop={record['stop_wall']} kernel={record.get('kernel_cell', {}).get('p50')} "
-                          f"errors={len(record['errors'])} load={record['loadavg_before'][0]}", flush=True)
-                    await asyncio.sleep(2)
+                          f"errors={len(record['errors'])} load={record['loadavg_before'][0]} "
+                          f"busy_before={quiet['cpu_busy']}", flush=True)
         if not args.skip_logins:
             for hub in (h for h in (datalab, vanilla) if h.label in wanted):
                 record = await login_round(hub, args.logins_per_minute, args.login_seconds, args.timeout + args.login_seconds)
@@ -215,15 +236,33 @@ async def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
+    deadline = time.monotonic() + args.wait_quiet
+    quiet, reading = quiet_enough(args.max_load, args.max_busy)
+    while not quiet and time.monotonic() < deadline:
+        quiet, reading = quiet_enough(args.max_load, args.max_busy, seconds=10)
+    if not quiet:
+        print(f"The machine is busy (1-minute load {reading['loadavg'][0]} on {reading['cores']} cores, "
+              f"limit {args.max_load * reading['cores']:.2f}; CPU busy {reading['cpu_busy']:.0%}, limit "
+              f"{args.max_busy:.0%}): figures taken now would not hold.", file=sys.stderr)
+        if not args.allow_busy:
+            print("Stop the other programs and run again (or --allow-busy to run anyway).", file=sys.stderr)
+            return 2
+        print("!!! --allow-busy: running on a busy machine; results are marked busy_machine !!!", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(run(args))
+    results["busy_machine"] = not quiet
+    results["quiet_check"] = reading
     subprocess.run(["docker", "rmi", results["image"]], capture_output=True)
     stamp = results["started"].replace(":", "").replace("+0000", "Z")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     plot(results, RESULTS / f"{stamp}.png")
-    print("\nRatios (reference measured in this run):")
+    print("\nRatios (reference measured in this run; median [min-max] over n repetitions):")
     for key, value in results["ratios"].items():
-        print(f"  {key:45} {value}")
+        rounds = results["spread"].get(key)
+        spread = f"  median {rounds['median']} [{rounds['min']}-{rounds['max']}] n={rounds['n']}" if rounds else ""
+        print(f"  {key:45} {value}{spread}")
+    if not quiet:
+        print("!!! taken on a busy machine: these figures do not hold !!!")
     print(f"\nResults: {RESULTS / stamp}.json and .png")
     return 0
 

@@ -4,6 +4,7 @@ processes."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 CGROUP = Path("/sys/fs/cgroup")
@@ -12,6 +13,43 @@ CGROUP = Path("/sys/fs/cgroup")
 def loadavg() -> list[float]:
     """The 1, 5 and 15 minute load averages, rounded to 0.01."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def cpu_busy(seconds: float = 3.0) -> float:
+    """Fraction (0-1) of all cores' time spent outside idle and iowait over the next
+    ``seconds`` (``/proc/stat``): what other programs take from the machine right now."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    elapsed = total1 - total0
+    return 0.0 if elapsed <= 0 else round(1 - (idle1 - idle0) / elapsed, 3)
+
+
+def quiet_enough(max_load_per_core: float, max_busy: float, seconds: float = 3.0) -> tuple[bool, dict]:
+    """Whether the machine is quiet enough to measure on: the 1-minute load average per
+    core at most ``max_load_per_core`` and the CPU busy fraction over ``seconds`` at most
+    ``max_busy``. Returns the verdict and the readings."""
+    load = loadavg()
+    busy = cpu_busy(seconds)
+    cores = os.cpu_count() or 1
+    reading = {"loadavg": load, "cpu_busy": busy, "cores": cores}
+    return load[0] <= max_load_per_core * cores and busy <= max_busy, reading
+
+
+def settle(max_busy: float, timeout: float, seconds: float = 2.0) -> dict:
+    """Wait (at most ``timeout`` s) until the CPU busy fraction falls to ``max_busy``
+    (what the previous round left behind: stopping containers, a hub's clean-up); the
+    last reading, with ``settled`` False when the time ran out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = cpu_busy(seconds)
+        if busy <= max_busy or time.monotonic() >= deadline:
+            return {"cpu_busy": busy, "settled": busy <= max_busy, "loadavg": loadavg()}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -32,6 +70,15 @@ def summary(values: list[float]) -> dict:
         return None if x is None else round(x, 3)
     return {"n": len(values), "p50": r(percentile(values, 50)), "p95": r(percentile(values, 95)),
             "max": r(max(values) if values else None)}
+
+
+def spread(values: list[float]) -> dict:
+    """``{"n", "median", "min", "max"}`` of ``values`` (ratios of repeated rounds),
+    rounded to 0.01; None figures for no values."""
+    def r(x):
+        return None if x is None else round(x, 2)
+    return {"n": len(values), "median": r(percentile(values, 50)),
+            "min": r(min(values) if values else None), "max": r(max(values) if values else None)}
 
 
 def container_cpu_seconds(container_id: str) -> float | None:

@@ -4,19 +4,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .measure import summary
+from .measure import spread, summary
 
 
 def ratio(a, b):
     return None if a is None or b is None or b == 0 else round(a / b, 2)
 
 
+def round_ratios(mine: list[dict], reference: list[dict], q: str) -> list[float]:
+    """The ``q`` spawn latency of each of ``mine``'s rounds against the reference round
+    of the same repetition (the i-th round of each, run back to back)."""
+    out = []
+    for a, b in zip(mine, reference):
+        value = ratio(summary(a["spawn_latencies"])[q], summary(b["spawn_latencies"])[q])
+        if value is not None:
+            out.append(value)
+    return out
+
+
 def ratios(spawns: list[dict], logins: list[dict]) -> dict:
-    """Figures the issue asks for, each against its reference measured in this run."""
+    """Figures the issue asks for, each against its reference measured in this run, and
+    the spread of the per-repetition ratios (``spread``)."""
     out = {}
+    spreads = {}
     by = {}
     for r in spawns:
         by.setdefault((r["system"], r["concurrency"]), []).append(r)
+    for (system, n), rounds in list(by.items()):
+        for reference in ("bare", "vanilla"):
+            if system == "datalab" and (reference, n) in by:
+                for q in ("p50", "p95"):
+                    spreads[f"spawn_{q}_{n}_vs_{reference}"] = spread(
+                        round_ratios(rounds, by[(reference, n)], q))
     for (system, n), rounds in sorted(by.items()):
         latencies = [x for r in rounds for x in r["spawn_latencies"]]
         cpu = [x for r in rounds for x in r["container_cpus"]]
@@ -47,7 +66,7 @@ def ratios(spawns: list[dict], logins: list[dict]) -> dict:
     if "datalab" in systems and "vanilla" in systems:
         out["api_p95_under_logins_vs_vanilla"] = ratio(systems["datalab"]["api_loaded"]["p95"],
                                                        systems["vanilla"]["api_loaded"]["p95"])
-    return {"ratios": out, "aggregate": {f"{s}/{n}": v for (s, n), v in by.items()}}
+    return {"ratios": out, "spread": spreads, "aggregate": {f"{s}/{n}": v for (s, n), v in by.items()}}
 
 
 def plot(results: dict, path: Path) -> None:

@@ -115,3 +115,41 @@ def test_account_memory_counts_the_accounts_processes_only():
     assert nobody < account_memory(me)
     with pytest.raises(KeyError):
         account_memory("no-such-account-datalab")
+
+
+def test_spread_of_per_repetition_ratios_pairs_rounds_by_repetition():
+    spawns = [_round("bare", 10, [2.0], [1.0], 1.0), _round("datalab", 10, [3.0], [1.0], 1.0),
+              _round("bare", 10, [4.0], [1.0], 1.0), _round("datalab", 10, [4.0], [1.0], 1.0),
+              _round("bare", 10, [1.0], [1.0], 1.0), _round("datalab", 10, [2.0], [1.0], 1.0)]
+    spread = ratios(spawns, [])["spread"]["spawn_p50_10_vs_bare"]
+    assert spread == {"n": 3, "median": 1.5, "min": 1.0, "max": 2.0}
+
+
+def test_cpu_busy_sees_a_busy_core():
+    import multiprocessing
+    import os
+
+    from bench.measure import cpu_busy
+
+    def spin(stop):
+        while not stop.is_set():
+            pass
+
+    stop = multiprocessing.Event()
+    worker = multiprocessing.Process(target=spin, args=(stop,))
+    worker.start()
+    try:
+        busy = cpu_busy(1.0)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert busy >= 0.9 / os.cpu_count()
+
+
+def test_bench_refuses_a_busy_machine(monkeypatch, capsys):
+    import bench.__main__ as driver
+
+    monkeypatch.setattr(driver, "quiet_enough", lambda *a, **k: (False, {"loadavg": [9.0, 9.0, 9.0], "cpu_busy": 0.9, "cores": 2}))
+    monkeypatch.setattr(driver, "run", lambda args: (_ for _ in ()).throw(AssertionError("ran on a busy machine")))
+    assert driver.main(["--wait-quiet", "0"]) == 2
+    assert "busy" in capsys.readouterr().err

@@ -99,9 +99,8 @@ class Runner(Protocol):
 
 class BackendRunners:
     """Runs each request on the backend of its profile
-    (:meth:`~hub.settings.Settings.backend_of`): :class:`LocalRunner`,
-    :class:`~hub.services.reports.docker_runner.DockerRunner` or
-    :class:`~hub.services.reports.slurm_runner.SlurmRunner`, each created at its first run."""
+    (:meth:`~hub.settings.Settings.backend_of`) with that backend's report runner
+    (``hub.backends.<name>.report``), each created at its first run."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

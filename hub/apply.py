@@ -13,12 +13,13 @@ import logging
 import os
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
 from .backends.protocol import backend, dashboard_backends, report_backends
 from .groups import role_group
-from .messages import CATALOGUE
+from .messages import ADMIN_PAGE, CATALOGUE, hub_error
 from .settings import Backend, ConfigError, Role, Settings, config_path
 from .startup import Host, prepare
 
@@ -115,6 +116,10 @@ def apply_pages(c, settings: Settings) -> None:
     c.JupyterHub.template_paths = [str(TEMPLATES)]
     c.JupyterHub.template_vars = {
         "t": CATALOGUE[settings.hub.language],
+        # JupyterHub calls a callable template variable with the page's user: this one
+        # gives the pages their error sentence function
+        "hub_error": lambda _user: partial(hub_error, settings.hub.language),
+        "admin_page": ADMIN_PAGE.get(settings.hub.language),
         "demo_notice": settings.auth.type == "demo",
         "login_providers": oidc.provider_buttons(settings),
     }

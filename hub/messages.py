@@ -1,8 +1,12 @@
 """User-facing texts, French by default, English available (``hub.language``).
 
 Templates receive the catalogue of the deployment's language as ``t``; Python code calls
-:func:`text`.
+:func:`text`; error pages say JupyterHub's own English messages through :func:`hub_error`.
 """
+
+from __future__ import annotations
+
+import re
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "fr": {
@@ -24,6 +28,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "pending_cancel": "Annuler le démarrage",
         "pending_cancelling": "Annulation…",
         "pending_requested": "Lab demandé.",
+        "pending_spawning": "Démarrage du lab…",
         "pending_cancelled": "Démarrage annulé.",
         "pending_failed": "Échec du démarrage :",
         "pending_ready": "Votre lab est prêt.",
@@ -191,7 +196,68 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "DataLab Hub reconnaît votre partenaire à partir de ce compte."
         ),
         "login_with": "Se connecter avec {provider}",
+        "token_title": "Jetons d'accès",
+        "token_note": "Note",
+        "token_note_placeholder": "à quoi servira ce jeton",
+        "token_note_help": "Cette note vous aidera à savoir à quoi sert chaque jeton.",
+        "token_expires": "Le jeton expire dans",
+        "token_1h": "1 heure",
+        "token_1d": "1 jour",
+        "token_1w": "1 semaine",
+        "token_1m": "1 mois",
+        "token_1y": "1 an",
+        "token_never": "Jamais",
+        "token_scopes": "Droits",
+        "token_scopes_placeholder": "droits du jeton, séparés par des espaces",
+        "token_scopes_help": (
+            "Vous pouvez limiter ce que le jeton permet de faire. Sans droit indiqué, "
+            "le jeton peut faire tout ce que vous pouvez faire."
+        ),
+        "token_request": "Créer un jeton d'accès",
+        "token_new": "Votre nouveau jeton d'accès",
+        "token_copy": (
+            "Copiez ce jeton : il ne sera plus affiché, "
+            "mais vous pourrez toujours revenir ici en créer un autre."
+        ),
+        "token_api_tokens": "Jetons d'accès à l'API",
+        "token_api_tokens_help": (
+            "Ces jetons donnent accès à l'API du hub. Révoquer le jeton d'un lab "
+            "en cours demande de redémarrer ce lab."
+        ),
+        "token_last_used": "Dernière utilisation",
+        "token_created": "Créé le",
+        "token_expires_at": "Expire le",
+        "token_scopes_summary": "droits",
+        "token_revoke": "révoquer",
+        "token_apps": "Applications autorisées",
+        "token_apps_help": (
+            "Ces applications (surtout vos labs et les services du hub) vous identifient "
+            "par OAuth ; leurs jetons servent à vous reconnaître, pas à agir à votre place."
+        ),
+        "token_app": "Application",
+        "token_app_service": "Service {name} du hub",
+        "token_app_lab": "Lab {path}",
+        "token_first_authorized": "Autorisée le",
         "error_title": "Erreur {code}",
+        "error_400": "La demande n'a pas pu être traitée.",
+        "error_403": "Vous n'avez pas accès à cette page.",
+        "error_404": "Cette page n'existe pas.",
+        "error_405": "Cette action n'est pas possible ici.",
+        "error_500": "Une erreur interne est survenue : réessayez plus tard ou contactez l'équipe DataLab.",
+        "error_503": "Le service ne répond pas pour le moment : réessayez dans quelques instants.",
+        "error_other": "La demande n'a pas abouti.",
+        "error_home": "Revenir à Mon espace",
+        "hub_err_named_servers": "Un seul lab par personne : les labs nommés ne sont pas proposés.",
+        "hub_err_no_permission": "Vous n'avez pas accès à {what}.",
+        "hub_err_no_permission_lab": "Vous n'avez pas accès au lab {path}.",
+        "hub_err_scopes": "Votre rôle ne permet pas cette action (droits requis : {scopes}).",
+        "hub_err_no_user": "Aucune personne « {user} » sur ce hub.",
+        "hub_err_no_server": "{user} n'a pas de lab nommé « {server} ».",
+        "hub_err_running": "Ce lab est déjà démarré.",
+        "hub_err_no_access": "Cette ressource n'existe pas ou vous n'y avez pas accès.",
+        "hub_err_share_expired": "Ce lien de partage n'existe pas ou a expiré.",
+        "hub_err_share_self": "Vous ne pouvez pas partager votre lab avec vous-même.",
+        "hub_err_share_code": "Ce code de partage n'est pas valable.",
         "refused_title": "Accès refusé",
         "refused_no_partner": (
             "Votre compte n'est rattaché à aucun partenaire DataLab : "
@@ -376,6 +442,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "pending_cancel": "Cancel the start",
         "pending_cancelling": "Cancelling…",
         "pending_requested": "Lab requested.",
+        "pending_spawning": "Starting the lab…",
         "pending_cancelled": "Start cancelled.",
         "pending_failed": "Start failed:",
         "pending_ready": "Your lab is ready.",
@@ -533,7 +600,65 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "DataLab Hub recognises your partner from it."
         ),
         "login_with": "Sign in with {provider}",
+        "token_title": "Access tokens",
+        "token_note": "Note",
+        "token_note_placeholder": "what this token is for",
+        "token_note_help": "This note will help you keep track of what your tokens are for.",
+        "token_expires": "Token expires in",
+        "token_1h": "1 hour",
+        "token_1d": "1 day",
+        "token_1w": "1 week",
+        "token_1m": "1 month",
+        "token_1y": "1 year",
+        "token_never": "Never",
+        "token_scopes": "Permissions",
+        "token_scopes_placeholder": "the token's scopes, separated by spaces",
+        "token_scopes_help": (
+            "You can limit what the token can do. Without any scope, "
+            "the token can do everything you can do."
+        ),
+        "token_request": "Request a new access token",
+        "token_new": "Your new access token",
+        "token_copy": "Copy this token: it will not be shown again, but you can come back here for a new one.",
+        "token_api_tokens": "API tokens",
+        "token_api_tokens_help": (
+            "These tokens give access to the hub's API. Revoking the token of a running lab "
+            "requires restarting that lab."
+        ),
+        "token_last_used": "Last used",
+        "token_created": "Created",
+        "token_expires_at": "Expires",
+        "token_scopes_summary": "scopes",
+        "token_revoke": "revoke",
+        "token_apps": "Authorized applications",
+        "token_apps_help": (
+            "These applications (mostly your labs and the hub's services) identify you through "
+            "OAuth; their tokens identify you, they do not act on your behalf."
+        ),
+        "token_app": "Application",
+        "token_app_service": "The hub's {name} service",
+        "token_app_lab": "Lab {path}",
+        "token_first_authorized": "First authorized",
         "error_title": "Error {code}",
+        "error_400": "The request could not be processed.",
+        "error_403": "You do not have access to this page.",
+        "error_404": "This page does not exist.",
+        "error_405": "This action is not possible here.",
+        "error_500": "An internal error occurred: try again later or contact the DataLab team.",
+        "error_503": "The service does not answer at the moment: try again in a few moments.",
+        "error_other": "The request did not succeed.",
+        "error_home": "Back to My space",
+        "hub_err_named_servers": "One lab per person: named servers are not offered.",
+        "hub_err_no_permission": "You do not have access to {what}.",
+        "hub_err_no_permission_lab": "You do not have access to the lab {path}.",
+        "hub_err_scopes": "Your role does not allow this action (required: {scopes}).",
+        "hub_err_no_user": "No person '{user}' on this hub.",
+        "hub_err_no_server": "{user} has no lab named '{server}'.",
+        "hub_err_running": "This lab is already running.",
+        "hub_err_no_access": "This resource does not exist or you have no access to it.",
+        "hub_err_share_expired": "This share link does not exist or has expired.",
+        "hub_err_share_self": "You cannot share your lab with yourself.",
+        "hub_err_share_code": "This share code is not valid.",
         "refused_title": "Access refused",
         "refused_no_partner": (
             "Your account belongs to no DataLab partner: contact {contact} to be attached to one."
@@ -693,3 +818,103 @@ def text(language: str, key: str, /, **values: object) -> str:
     """The text ``key`` in ``language`` (``fr`` or ``en``) with ``values`` filled in.
     Raises ``KeyError`` for an unknown key or language."""
     return CATALOGUE[language][key].format(**values)
+
+
+#: The texts of JupyterHub's admin page (a React bundle without translations) said in the
+#: deployment's language by the page's own script (hub/templates/admin.html): exact texts,
+#: then patterns (a JavaScript regular expression and its replacement).
+ADMIN_PAGE: dict[str, dict[str, object]] = {
+    "fr": {
+        "texts": {
+            "Start All": "Tout démarrer",
+            "Stop All": "Tout arrêter",
+            "Shutdown Hub": "Arrêter le hub",
+            "Only Active Servers": "Labs actifs seulement",
+            "Add Users": "Ajouter des personnes",
+            "Manage Groups": "Gérer les groupes",
+            "User": "Personne",
+            "Server": "Lab",
+            "Last Activity": "Dernière activité",
+            "Server Start Time": "Démarré",
+            "Profile": "Profil",
+            "Actions": "Actions",
+            "Never": "Jamais",
+            "Start Server": "Démarrer le lab",
+            "Stop Server": "Arrêter le lab",
+            "Spawn Page": "Page de démarrage",
+            "Edit User": "Modifier",
+            "Previous": "Précédent",
+            "Next": "Suivant",
+            "Items per page:": "Lignes par page :",
+            "Displaying": "Affichage",
+            "Search Users": "Rechercher une personne",
+            "New Group": "Nouveau groupe",
+            "Manage group properties": "Propriétés du groupe",
+            "Manage group members": "Membres du groupe",
+            "Delete": "Supprimer",
+            "Apply": "Appliquer",
+            "Back": "Retour",
+            "Close": "Fermer",
+            "Admin": "Administrateur",
+            "Server is pending": "Le lab démarre",
+            "usernames separated by line": "identifiants, un par ligne",
+            "group name...": "nom du groupe…",
+            "no groups created...": "aucun groupe",
+            "Failed to edit user.": "La modification a échoué.",
+            "Failed to update user list.": "La liste n'a pas pu être mise à jour.",
+            "Could not update users list.": "La liste n'a pas pu être mise à jour.",
+            "Failed to edit group.": "La modification du groupe a échoué.",
+            "Failed to delete group.": "La suppression du groupe a échoué.",
+            "User already exists.": "Cette personne existe déjà.",
+            "Start all default servers on the current page": "Démarrer les labs de cette page",
+            "Stop all servers including named servers on the current page": "Arrêter les labs de cette page",
+            "check to only show running servers, otherwise show all": "cocher pour ne voir que les labs actifs",
+        },
+        "patterns": [
+            [r"^of (\d+)$", "sur $1"],
+            [r"^(\d+) seconds ago$", "il y a $1 s"],
+            [r"^(\d+) minutes ago$", "il y a $1 min"],
+            [r"^(\d+) hours ago$", "il y a $1 h"],
+            [r"^(\d+) days ago$", "il y a $1 j"],
+            [r"^(\d+) months ago$", "il y a $1 mois"],
+            [r"^(\d+) years ago$", "il y a $1 an(s)"],
+        ],
+    },
+}
+
+#: JupyterHub's own error messages a person can meet on a page, and the key saying each in
+#: the deployment's language (named groups fill the text).
+HUB_ERRORS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Named servers are not enabled\.?"), "hub_err_named_servers"),
+    (re.compile(r"You do not have permission to access (?P<what>.+)"), "hub_err_no_permission"),
+    (re.compile(r"Action is not authorized with current scopes; requires any of \[(?P<scopes>.*)\]"),
+     "hub_err_scopes"),
+    (re.compile(r"No such user:? (?P<user>.+)"), "hub_err_no_user"),
+    (re.compile(r"(?P<user>\S+) has no such server (?P<server>.*)"), "hub_err_no_server"),
+    (re.compile(r".+ is already running"), "hub_err_running"),
+    (re.compile(r"No access to resources or resources not found"), "hub_err_no_access"),
+    (re.compile(r"Share not found or expired"), "hub_err_share_expired"),
+    (re.compile(r"You can't share with yourself!"), "hub_err_share_self"),
+    (re.compile(r"Invalid share code: .*"), "hub_err_share_code"),
+]
+_SERVER_AT = re.compile(r"Server at (?P<path>\S+)")
+
+
+def hub_error(language: str, status_code: int, message: str | None) -> str:
+    """What an error page says: JupyterHub's known English ``message`` in ``language``, the
+    status' own sentence when there is no message, else ``message`` as it is (the hub's own
+    messages are already in the deployment's language)."""
+    if not message:
+        key = f"error_{status_code}"
+        return text(language, key if key in CATALOGUE[language] else "error_other")
+    if language == "en":
+        return message
+    for pattern, key in HUB_ERRORS:
+        found = pattern.fullmatch(message.strip())
+        if found:
+            values = found.groupdict()
+            server = _SERVER_AT.fullmatch(values.get("what", ""))
+            if server:
+                return text(language, "hub_err_no_permission_lab", path=server["path"])
+            return text(language, key, **values)
+    return message

@@ -27,7 +27,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from hub import audit
-from hub.messages import CATALOGUE
+from hub.messages import CATALOGUE, hub_error
 
 from ...metrics import MetricsHandler
 from .archive import HTML, LOG, NOTEBOOK
@@ -81,10 +81,9 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         raise web.HTTPError(refused.status, reason=_ascii(refused.message), log_message=refused.message) from None
 
     def write_error(self, status_code, **kwargs):
-        message = self._reason
         error = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(error, web.HTTPError) and error.log_message:
-            message = error.log_message
+        given = error.log_message if isinstance(error, web.HTTPError) else None
+        message = hub_error(self.service.language, status_code, given)
         if self.api:
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(json.dumps({"status": status_code, "message": message}, ensure_ascii=False))
@@ -145,6 +144,15 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def visible_runs(self) -> list[tuple[RunRow, ScheduleRow]]:
         rows = {row.id: row for row in self.service.schedules() if self.service.sees(self.caller, row)}
         return [(run, rows[run.schedule_id]) for run in self.service.runs(list(rows))]
+
+
+class NotFoundPage(BaseHandler):
+    """Any other path of the service: the service's own 404 page (or JSON under ``api/``)."""
+
+    async def prepare(self):
+        self.api = self.request.path.startswith(url_path_join(self.prefix, "api/"))
+        await super().prepare()
+        raise web.HTTPError(404)
 
 
 class APIHandler(BaseHandler):
@@ -317,4 +325,5 @@ def make_app(service: ReportsService, prefix: str, hub_prefix: str, cookie_secre
         # _xsrf (and a token-authenticated request needs none)
         xsrf_cookies=False,
         login_url=url_path_join(hub_prefix, "login"),
+        default_handler_class=NotFoundPage,
     )

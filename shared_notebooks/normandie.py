@@ -47,6 +47,16 @@ ATTRIBUTION = (
     "Données : ARS Normandie, via opencovid19-fr ; limites : IGN / INSEE. Licence Ouverte."
 )
 
+#: The height of a figure kept under its axes for the attribution (a fraction of it)
+CREDIT_HEIGHT = 0.06
+
+
+def credit(figure) -> None:
+    """Write the data's attribution at the bottom of ``figure``, in a band of its own
+    under the axes and their labels (never over the x-axis label)."""
+    figure.text(0.01, 0.01, ATTRIBUTION, fontsize=7, color="grey")
+    figure.tight_layout(rect=(0, CREDIT_HEIGHT, 1, 1))
+
 
 def _reports() -> list[dict]:
     return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(REPORTS.glob("*.yaml"))]

@@ -1,5 +1,5 @@
 """The dashboards tests' hub (one per test module): the dashboards service with small caps
-and short idle times, the library's map published by the deployment (as analyste1, one
+and short idle and view times, the library's map published by the deployment (as analyste1, one
 pre-executed kernel) and an author whose user name needs escaping in URLs and account
 names; a client for the service."""
 
@@ -22,8 +22,13 @@ from tests.hubclient import HubClient
 MAP_ID = "carte-covid-normandie"
 ODD_AUTHOR = "jean.dupont@univ-alpha.example.org"
 CAP_PER_DASHBOARD = 2
-CAP_TOTAL = 3
+CAP_TOTAL = 4
+CAP_PER_PERSON = 2
+#: Pre-executed kernels of the identity-free map (counted in the caps).
+PREHEATED = 1
 IDLE_TIMEOUT = 10
+#: Seconds a served page has to open its kernel's websocket (the deployment's default: 30).
+VIEW_TIMEOUT = 20
 
 
 _hubs = itertools.count()
@@ -47,10 +52,12 @@ def dashboards_overrides() -> dict:
         "dashboards": {
             "max_kernels_per_dashboard": CAP_PER_DASHBOARD,
             "max_kernels_total": CAP_TOTAL,
+            "max_kernels_per_person": CAP_PER_PERSON,
+            "view_timeout": VIEW_TIMEOUT,
             "idle_timeout": IDLE_TIMEOUT,
             "kernel_idle_timeout": 600,
             "retry_after": 20,
-            "preheat_kernels": 1,
+            "preheat_kernels": PREHEATED,
             "publish": [{
                 "id": MAP_ID,
                 "notebook": "shared_notebooks/02-carte-normandie.ipynb",

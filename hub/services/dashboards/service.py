@@ -288,12 +288,12 @@ class DashboardService:
         mine = len(self.slots_of(dashboard.id)) + pooled.get(dashboard.id, 0)
         total = len(self.slots) + sum(pooled.values())
         held = sum(1 for slot in self.slots if slot.user == user)
-        if held >= self.conf.max_kernels_per_person:
-            log.info("%s holds %d views: refused a view of %s", user, held, dashboard.id)
-            raise Busy(person=True)
         if mine >= self.conf.max_kernels_per_dashboard or total >= self.conf.max_kernels_total:
             log.info("dashboard %s busy: %d kernels of it, %d in total", dashboard.id, mine, total)
             raise Busy(person=False)
+        if held >= self.conf.max_kernels_per_person:
+            log.info("%s holds %d views: refused a view of %s", user, held, dashboard.id)
+            raise Busy(person=True)
         slot = Slot(dashboard.id, user, session)
         self.slots.add(slot)
         return slot

@@ -7,11 +7,11 @@ the lab image). It is Voilà with five additions:
 - with ``--DashboardVoila.socket_fd=N`` it serves on the listening socket it inherited
   as descriptor ``N`` (a Unix socket the service bound, see
   :class:`hub.backends.local.dashboard.LocalRunner`) instead of binding a TCP port;
-
 - the token that the dashboards service sends with every proxied request is read from
   ``DATALAB_VOILA_TOKEN`` and removed from the environment, so kernels never see it;
 - ``GET <base_url>datalab/kernels`` (token required) lists the live kernels, for the
-  service's capacity caps: ``{"kernels": [kernel models], "pool_size": int}``;
+  service's own bookkeeping (never forwarded to viewers):
+  ``{"kernels": [kernel models], "pool_size": int}``;
 - a page requested for the dashboard's author (header ``X-DataLab-Viewer: author``, set
   by the service only) never uses a pre-executed kernel: its kernel starts with that
   header in its environment and shows the author the real tracebacks;

@@ -68,7 +68,7 @@ def _view(browser, hub: RunningHub, timeout_ms: int) -> dict:
 def _hub_views(browser, preheat: int, views: int, timeout: float) -> dict:
     overrides = dashboards_overrides()
     overrides["dashboards"].update(max_kernels_per_dashboard=views + 1, max_kernels_total=views + 2,
-                                   preheat_kernels=preheat)
+                                   max_kernels_per_person=views + 1, preheat_kernels=preheat)
     running = RunningHub(open_workdir("datalab-bench-dash-"), overrides=overrides)
     out = {"preheat_kernels": preheat, "loadavg_before": loadavg(), "views": [], "errors": []}
     with served(running, f"bench-dashboards-{preheat}.log"):

@@ -375,11 +375,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Ce tableau de bord est très consulté en ce moment. Merci de réessayer dans "
             "un instant : cette page se recharge d'elle-même dans {seconds} secondes."
         ),
+        "dash_busy_person_title": "Trop de tableaux de bord ouverts",
+        "dash_busy_person": (
+            "Vous avez déjà plusieurs tableaux de bord ouverts. Fermez-en un onglet, puis "
+            "réessayez : cette page se recharge d'elle-même dans {seconds} secondes."
+        ),
         "dash_retry": "Réessayer maintenant",
         "dash_forbidden_title": "Accès refusé",
         "dash_forbidden": (
             "Ce tableau de bord n'est pas publié pour vous. Si vous pensez devoir y accéder, "
             "contactez {contact}."
+        ),
+        "dash_refused_title": "Adresse refusée",
+        "dash_refused": (
+            "Cette adresse ne fait pas partie de la page du tableau de bord, ou concerne la "
+            "session d'une autre personne."
         ),
         "dash_not_found_title": "Tableau de bord introuvable",
         "dash_not_found": "Ce tableau de bord n'existe pas ou n'est plus publié.",
@@ -766,11 +776,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "This dashboard is in high demand right now. Please try again in a moment: "
             "this page reloads itself in {seconds} seconds."
         ),
+        "dash_busy_person_title": "Too many dashboards open",
+        "dash_busy_person": (
+            "You already have several dashboards open. Close one of their tabs, then try "
+            "again: this page reloads itself in {seconds} seconds."
+        ),
         "dash_retry": "Try again now",
         "dash_forbidden_title": "Access denied",
         "dash_forbidden": (
             "This dashboard is not published for you. If you think you should see it, "
             "contact {contact}."
+        ),
+        "dash_refused_title": "Address refused",
+        "dash_refused": (
+            "This address is not part of the dashboard's page, or belongs to someone "
+            "else's session."
         ),
         "dash_not_found_title": "Dashboard not found",
         "dash_not_found": "This dashboard does not exist or is no longer published.",

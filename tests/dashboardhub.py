@@ -1,19 +1,26 @@
 """The dashboards tests' hub (one per test module): the dashboards service with small caps
-and short idle times, the library's map published by the deployment (as analyste1, one
-pre-executed kernel) and an author whose user name needs escaping in URLs and account
-names; a client for the service."""
+and short idle and view times, the library's map published by the deployment (as
+analyste1, one pre-executed kernel) and an author whose user name needs escaping in URLs
+and account names; a client for the service; the checks both backends' tests run
+(viewers kept apart, caps under a rush, views without websocket released)."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
+import websocket
 import yaml
 
 from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
@@ -22,8 +29,13 @@ from tests.hubclient import HubClient
 MAP_ID = "carte-covid-normandie"
 ODD_AUTHOR = "jean.dupont@univ-alpha.example.org"
 CAP_PER_DASHBOARD = 2
-CAP_TOTAL = 3
+CAP_TOTAL = 4
+CAP_PER_PERSON = 2
+#: Pre-executed kernels of the identity-free map (counted in the caps).
+PREHEATED = 1
 IDLE_TIMEOUT = 10
+#: Seconds a served page has to open its kernel's websocket (the deployment's default: 30).
+VIEW_TIMEOUT = 20
 
 
 _hubs = itertools.count()
@@ -47,10 +59,12 @@ def dashboards_overrides() -> dict:
         "dashboards": {
             "max_kernels_per_dashboard": CAP_PER_DASHBOARD,
             "max_kernels_total": CAP_TOTAL,
+            "max_kernels_per_person": CAP_PER_PERSON,
+            "view_timeout": VIEW_TIMEOUT,
             "idle_timeout": IDLE_TIMEOUT,
             "kernel_idle_timeout": 600,
             "retry_after": 20,
-            "preheat_kernels": 1,
+            "preheat_kernels": PREHEATED,
             "publish": [{
                 "id": MAP_ID,
                 "notebook": "shared_notebooks/02-carte-normandie.ipynb",
@@ -192,3 +206,161 @@ def record_timing(name: str, seconds: float) -> None:
     timings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     timings[name] = round(seconds, 2)
     path.write_text(json.dumps(timings, indent=1, sort_keys=True), encoding="utf-8")
+
+
+KERNEL_IN_PAGE = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
+
+
+def page_kernel(person, dashboard_id: str) -> str:
+    """Open the dashboard's page as ``person``; the id of the kernel it was given."""
+    page = person.get(f"d/{dashboard_id}/")
+    assert page.status_code == 200, page.text
+    return KERNEL_IN_PAGE.search(page.text).group(1)
+
+
+def kernel_socket(person, dashboard_id: str, kernel_id: str):
+    """Open the websocket of a dashboard's kernel with ``person``'s browser cookies."""
+    url = person.service.replace("http", "ws", 1) + f"/d/{dashboard_id}/api/kernels/{kernel_id}/channels"
+    cookies = "; ".join(f"{c.name}={c.value}" for c in person.session.cookies)
+    return websocket.create_connection(url, cookie=cookies, origin=person.base, timeout=30)
+
+
+def kernel_info(ws, timeout: float = 60) -> dict:
+    """Ask the kernel behind ``ws`` for its info; its reply's content."""
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "", "session": msg_id,
+                   "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [], "content": {},
+    }))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = json.loads(ws.recv())
+        if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "kernel_info_reply":
+            return msg["content"]
+    raise TimeoutError("no kernel_info_reply")
+
+
+def refused_socket(person, dashboard_id: str, kernel_id: str) -> int:
+    """The HTTP status refusing ``person`` the kernel's websocket (fails if accepted)."""
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        kernel_socket(person, dashboard_id, kernel_id).close()
+    return refused.value.status_code
+
+
+def wait_load(author, dashboard_id: str, done, timeout: float) -> dict:
+    """Poll the dashboard's load (as its author) until ``done(load)``; the last load."""
+    deadline = time.monotonic() + timeout
+    while True:
+        load = author.call("GET", f"dashboards/{dashboard_id}").json()
+        if done(load):
+            return load
+        assert time.monotonic() < deadline, f"still {load}"
+        time.sleep(0.5)
+
+
+def viewers_kept_apart(hub: RunningHub, people) -> None:
+    """Viewer B holding viewer A's kernel id (and A in another browser session) gets its
+    websocket, its model, its DELETE, restart, interrupt and shutdown refused, and no
+    listing shows it; A's own websocket works; the author sees counts, not ids."""
+    author = people("analyste1")
+    assert author.publish(notebook("print('isolement')"), id="isolement", title="Isolement").status_code == 201
+    viewer, intruder = people("decideur1"), people("analyste2")
+    try:
+        kernel_id = page_kernel(viewer, "isolement")
+        # no listing, to anyone (the author included): by the browser's cookies or a token
+        for person in (intruder, viewer, author):
+            for path in ("datalab/kernels", "api/kernels", "api/sessions", "api/kernels/"):
+                listed = person.get(f"d/isolement/{path}")
+                assert listed.status_code == 403, (person.username, path)
+                assert kernel_id not in listed.text
+        headers = {"Authorization": f"token {intruder.token()}"}
+        base = f"{intruder.service}/d/isolement"
+        for method, path in (("GET", "datalab/kernels"), ("GET", "api/sessions"), ("GET", f"api/kernels/{kernel_id}"),
+                             ("DELETE", f"api/kernels/{kernel_id}"), ("POST", f"api/kernels/{kernel_id}/restart"),
+                             ("POST", f"api/kernels/{kernel_id}/interrupt"),
+                             ("POST", f"voila/api/shutdown/{kernel_id}")):
+            r = requests.request(method, f"{base}/{path}", headers=headers, timeout=60)
+            assert r.status_code == 403, (method, path, r.status_code)
+            assert kernel_id not in r.text
+        # the kernel's websocket: refused to another person, and to the same person in
+        # another browser session
+        assert refused_socket(intruder, "isolement", kernel_id) == 403
+        other_browser = DashboardsClient(hub.url, "decideur1", PASSWORD)
+        other_browser.get("")
+        assert refused_socket(other_browser, "isolement", kernel_id) == 403
+        # the viewer's own kernel survived all that and answers its page's websocket
+        ws = kernel_socket(viewer, "isolement", kernel_id)
+        try:
+            assert kernel_info(ws)["status"] == "ok"
+            load = author.call("GET", "dashboards/isolement").json()
+            assert load["kernels"] == 1 and load["views"] == 1 and load["open_views"] == 1
+            assert kernel_id not in json.dumps(load)
+        finally:
+            ws.close()
+    finally:
+        assert author.call("DELETE", "dashboards/isolement").status_code == 204
+
+
+def view_without_websocket_released(people) -> None:
+    """A served page whose websocket never comes gives its kernel and place back."""
+    author = people("analyste1")
+    assert author.publish(notebook("print('sans websocket')"), id="sans-socket", title="Sans socket").status_code == 201
+    try:
+        page_kernel(people("decideur1"), "sans-socket")
+        load = author.call("GET", "dashboards/sans-socket").json()
+        assert load["views"] == 1 and load["kernels"] == 1
+        wait_load(author, "sans-socket", lambda s: s["views"] == 0 and s["kernels"] == 0, VIEW_TIMEOUT + 30)
+    finally:
+        assert author.call("DELETE", "dashboards/sans-socket").status_code == 204
+
+
+def rush(people, names: list[str], dashboards: list[str], count: int = 100) -> list[tuple[str, str, int, str]]:
+    """``count`` first requests of the dashboards' pages at once, from ``names`` in
+    turn, each in a connection of its own; ``(person, dashboard, status, text)`` each."""
+    jobs = [(names[i % len(names)], dashboards[i % len(dashboards)]) for i in range(count)]
+    cookies = {name: people(name).session.cookies for name in names}
+    start = threading.Barrier(count, timeout=60)
+
+    def one(job):
+        name, dashboard_id = job
+        with requests.Session() as session:
+            session.cookies.update(cookies[name])
+            start.wait()
+            r = session.get(f"{people(name).service}/d/{dashboard_id}/", timeout=300)
+            return name, dashboard_id, r.status_code, r.text
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, jobs))
+
+
+def caps_hold_under_a_rush(people) -> None:
+    """100 concurrent first requests of cold dashboards never exceed the per-dashboard,
+    total and per-person caps."""
+    author = people("analyste1")
+    dashboards = ["ruee-a", "ruee-b", "ruee-c"]
+    for dashboard_id in dashboards:
+        assert author.publish(notebook("print('ruée')"), id=dashboard_id, title=dashboard_id).status_code == 201
+    try:
+        # several people: the per-dashboard and total caps (the map's pre-executed
+        # kernel counts in the total)
+        results = rush(people, ["decideur1", "analyste2", "coordinateur"], dashboards)
+        assert {status for _, _, status, _ in results} <= {200, 503}
+        shown = [(name, d) for name, d, status, _ in results if status == 200]
+        assert 1 <= len(shown) <= CAP_TOTAL - PREHEATED, shown
+        for dashboard_id in dashboards:
+            assert sum(1 for _, d in shown if d == dashboard_id) <= CAP_PER_DASHBOARD, shown
+            load = author.call("GET", f"dashboards/{dashboard_id}").json()
+            assert load["views"] <= CAP_PER_DASHBOARD and load["kernels"] <= CAP_PER_DASHBOARD, load
+        assert all("Tableau de bord très demandé" in text or "Trop de tableaux" in text
+                   for _, _, status, text in results if status == 503)
+        for dashboard_id in dashboards:  # no websocket: the views give their places back
+            wait_load(author, dashboard_id, lambda s: s["views"] == 0, VIEW_TIMEOUT + 30)
+        # one person: their own cap, below what the dashboards and the hub have room for
+        results = rush(people, ["decideur1"], dashboards)
+        shown = [(name, d) for name, d, status, _ in results if status == 200]
+        assert 1 <= len(shown) <= CAP_PER_PERSON, shown
+        assert any("Trop de tableaux de bord ouverts" in text for *_, text in results)
+    finally:
+        for dashboard_id in dashboards:
+            assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204

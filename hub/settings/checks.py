@@ -124,6 +124,13 @@ def dashboard_problems(settings: "Settings") -> list[str]:
                 f"dashboards.publish[{i}].profile: unknown profile {seed.profile!r}; "
                 f"declared profiles: {', '.join(p.id for p in settings.profiles)}"
             )
+    conf = settings.dashboards
+    if conf.preheat_kernels >= conf.max_kernels_per_dashboard:
+        problems.append(
+            f"dashboards.preheat_kernels: {conf.preheat_kernels} pre-executed kernels count in "
+            f"max_kernels_per_dashboard ({conf.max_kernels_per_dashboard}) and would leave no "
+            "place for a viewer; allowed: fewer than max_kernels_per_dashboard"
+        )
     require_unique([s.id for s in settings.dashboards.publish], "dashboard id")
     return problems
 

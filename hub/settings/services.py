@@ -147,20 +147,26 @@ class DashboardSeed(Model):
 class Dashboards(Model):
     """The dashboards service (Voilà): capacity and culling. Durations in seconds.
 
-    ``max_kernels_per_dashboard`` / ``max_kernels_total``: live kernels serving viewers
-    (one per open view); past either cap a new viewer gets the "busy" page (HTTP 503,
-    ``Retry-After: retry_after``). ``kernel_idle_timeout``: a kernel with no activity for
+    ``max_kernels_per_dashboard`` / ``max_kernels_total``: kernels serving viewers (one
+    per page view, from its admission until its websocket closes) plus the pre-executed
+    ones (``preheat_kernels`` per identity-free dashboard); past either cap a new viewer
+    gets the "busy" page (HTTP 503, ``Retry-After: retry_after``).
+    ``max_kernels_per_person``: page views one person holds at once, all dashboards
+    together. ``view_timeout``: a page view whose websocket has not come that long after
+    its page was served gives its kernel and its place back. ``kernel_idle_timeout``: a kernel with no activity for
     that long is shut down. ``idle_timeout``: a dashboard not viewed for that long stops
     its Voilà process (it starts again at the next view); identity-free dashboards keep
     theirs running (started with the service), so their first paint skips that start.
     ``preheat_kernels``: kernels Voilà keeps pre-executed for each identity-free dashboard,
-    on top of the caps (each holds its memory whether viewed or not); 0 by default.
+    counted in the caps (each holds its memory whether viewed or not); 0 by default.
     ``start_timeout``: how long a dashboard's Voilà process may take to answer.
     """
 
     enabled: bool = True
     max_kernels_per_dashboard: Annotated[int, Field(ge=1, le=1000)] = 10
     max_kernels_total: Annotated[int, Field(ge=1, le=10000)] = 40
+    max_kernels_per_person: Annotated[int, Field(ge=1, le=1000)] = 5
+    view_timeout: Annotated[int, Field(ge=1, le=3600)] = 30
     kernel_idle_timeout: Annotated[int, Field(ge=10, le=86400)] = 900
     idle_timeout: Annotated[int, Field(ge=10, le=604800)] = 3600
     preheat_kernels: Annotated[int, Field(ge=0, le=10)] = 0

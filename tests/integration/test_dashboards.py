@@ -1,6 +1,7 @@
 """The dashboards service on a real hub: publishing (REST API and CLI), versions, the
 audience on the gallery, the API and direct URLs, the author's identity, errors shown to
-viewers and authors, capacity caps and idle servers."""
+viewers and authors, capacity caps (under 100 concurrent first requests too), views
+without websocket, each viewer's kernel kept from others, and idle servers."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     IDLE_TIMEOUT,
     MAP_ID,
     ODD_AUTHOR,
+    PREHEATED,
+    caps_hold_under_a_rush,
     dashboards_hub,
     notebook,
     people,
+    view_without_websocket_released,
+    viewers_kept_apart,
 )
 
 pytestmark = pytest.mark.integration
@@ -149,10 +154,13 @@ def test_a_raising_notebook_shows_viewers_a_french_message_and_its_author_the_tr
 
 def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
     author = people("analyste1")
+    viewer, other = people("decideur1"), people("analyste2")
     for dashboard_id in ("affluence-a", "affluence-b"):
         r = author.publish(notebook("print('ok')"), id=dashboard_id, title=dashboard_id)
         assert r.status_code == 201
-    viewer = people("decideur1")
+        # its server started (a static file takes no place): the views below come within
+        # the view timeout of each other
+        assert viewer.get(f"d/{dashboard_id}/voila/static/voila.js").status_code == 200
     try:
         for _ in range(CAP_PER_DASHBOARD):
             assert viewer.get("d/affluence-a/").status_code == 200
@@ -160,10 +168,11 @@ def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
         assert busy.status_code == 503
         assert busy.headers["Retry-After"] == "20"
         assert "Tableau de bord très demandé" in busy.text
-        # the total cap: affluence-b has room of its own, but not the hub
-        for _ in range(CAP_TOTAL - CAP_PER_DASHBOARD):
-            assert viewer.get("d/affluence-b/").status_code == 200
-        assert viewer.get("d/affluence-b/").status_code == 503
+        # the total cap (the map's pre-executed kernel counts in it): affluence-b has room
+        # of its own, but not the hub
+        for _ in range(CAP_TOTAL - CAP_PER_DASHBOARD - PREHEATED):
+            assert other.get("d/affluence-b/").status_code == 200
+        assert other.get("d/affluence-b/").status_code == 503
         state = author.call("GET", "dashboards/affluence-a").json()
         assert state["kernels"] == CAP_PER_DASHBOARD
     finally:
@@ -258,3 +267,15 @@ def test_the_publish_page_lists_the_authors_notebooks_and_refuses_paths_outside_
         assert "« Carte du formulaire » est publié (version 1)" in html.unescape(published.text)
     finally:
         assert author.call("DELETE", "dashboards/carte-du-formulaire").status_code == 204
+
+
+def test_a_viewer_reaches_only_the_kernel_of_their_own_page_view(dashboards_hub, people):
+    viewers_kept_apart(dashboards_hub, people)
+
+
+def test_a_page_view_without_websocket_gives_its_kernel_and_place_back(people):
+    view_without_websocket_released(people)
+
+
+def test_a_hundred_concurrent_first_requests_never_exceed_the_caps(people):
+    caps_hold_under_a_rush(people)

@@ -4,6 +4,7 @@ audience syntax, the service's publishing rules and the Voilà options per dashb
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -12,11 +13,13 @@ import pytest
 
 from hub.cli import parse_audience
 from hub.services.dashboards.runners import Launch, voila_arguments
-from hub.services.dashboards.service import DashboardService
+from hub.services.dashboards.handlers import route
+from hub.services.dashboards.service import Busy, DashboardService, Slot
 from hub.services.dashboards.store import PublishError, Store, slug_from_title
 from hub.settings import ConfigError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
+KERNEL_ID = "0f1e2d3c-4b5a-6978-8a9b-acbdcedf0123"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 
 
@@ -49,6 +52,9 @@ def test_example_publishes_the_map_for_every_member():
 @pytest.mark.parametrize("change, message", [
     ({"max_kernels_total": 0}, "dashboards.max_kernels_total"),
     ({"surprise": 1}, "dashboards.surprise: unknown key"),
+    ({"max_kernels_per_person": 0}, "dashboards.max_kernels_per_person"),
+    ({"view_timeout": "long"}, "dashboards.view_timeout"),
+    ({"preheat_kernels": 10}, "dashboards.preheat_kernels: 10 pre-executed kernels count in"),
     ({"publish": [{"id": "x-y", "notebook": "a.ipynb", "author": "a", "title": "t",
                    "audience": {"partners": ["nope"]}}]},
      "dashboards.publish[0].audience.partners[0]: unknown partner 'nope'"),
@@ -189,3 +195,52 @@ def test_the_authors_notebooks_are_listed_without_hidden_ones_and_read_only_unde
     for path in ("../etc/passwd.ipynb", "/etc/x.ipynb", "notes.txt", "etudes/../../x.ipynb"):
         with pytest.raises(ValueError):
             notebook_files.read(str(tmp_path), path)
+
+
+@pytest.mark.parametrize("method, rest, kind", [
+    ("GET", "", "page"),
+    ("GET", "voila/static/voila.js", "asset"),
+    ("GET", "voila/templates/lab/static/index.css", "asset"),
+    ("GET", "voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/remoteEntry.js", "asset"),
+    ("GET", f"api/kernels/{KERNEL_ID}", "kernel"),
+    ("POST", f"voila/api/shutdown/{KERNEL_ID}", "kernel"),
+    ("GET", "datalab/kernels", "refused"),
+    ("GET", "api/kernels", "refused"),
+    ("GET", "api/kernels/", "refused"),
+    ("GET", "api/sessions", "refused"),
+    ("DELETE", f"api/kernels/{KERNEL_ID}", "refused"),
+    ("POST", f"api/kernels/{KERNEL_ID}/restart", "refused"),
+    ("POST", f"api/kernels/{KERNEL_ID}/interrupt", "refused"),
+    ("GET", "voila/static/../../datalab/kernels", "refused"),
+    ("GET", f"voila/query/{KERNEL_ID}", "refused"),
+    ("POST", "", "refused"),
+    ("PUT", "voila/static/voila.js", "refused"),
+])
+def test_only_what_voilas_page_needs_is_forwarded(method, rest, kind):
+    assert route(method, rest) == (kind, KERNEL_ID if kind == "kernel" else "")
+
+
+def test_concurrent_admissions_never_exceed_a_cap_and_the_pool_counts(tmp_path):
+    svc = service(tmp_path)
+    svc.conf = svc.conf.model_copy(update={"max_kernels_per_dashboard": 4, "max_kernels_total": 6,
+                                           "max_kernels_per_person": 3, "preheat_kernels": 1})
+    alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
+    mapped, _ = svc.publish(alice, notebook(code("1")), {"title": "Carte", "identity_free": True})
+    plain, _ = svc.publish(alice, notebook(code("1")), {"title": "Tableau"})
+
+    async def request(i: int):
+        await asyncio.sleep(0)
+        try:
+            return svc.admit(mapped if i % 2 else plain, f"viewer{i % 4}", "session")
+        except Busy as busy:
+            return busy
+
+    async def rush():
+        return await asyncio.gather(*(request(i) for i in range(100)))
+
+    results = asyncio.run(rush())
+    admitted = [r for r in results if isinstance(r, Slot)]
+    assert len(admitted) == 6 - 1  # the map's pre-executed kernel holds one place
+    assert sum(1 for s in admitted if s.dashboard == mapped.id) <= 4 - 1
+    assert all(sum(1 for s in admitted if s.user == u) <= 3 for u in {s.user for s in admitted})
+    assert svc.slots == set(admitted)

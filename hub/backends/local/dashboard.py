@@ -9,10 +9,14 @@ import os
 import pwd
 import secrets
 import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from tornado.netutil import bind_unix_socket
 
 from ...services.dashboards.runners import (
     FILES_TIMEOUT,
@@ -23,9 +27,11 @@ from ...services.dashboards.runners import (
     Runner,
     StartError,
     Upstream,
+    UNIX_SOCKETS,
     die_with_parent,
-    free_port,
     last_line,
+    unix_host,
+    unix_upstream,
     wait_answering,
     write_kernelspec,
 )
@@ -37,12 +43,17 @@ from .policy import execution, isolated, preexec_fn, prepare
 class LocalRunner(Runner):
     """Each dashboard's Voilà server is a process on this machine, run as its author's
     Unix account (when the service runs as root) with the author's home, library and
-    partner spaces, like their lab; it listens on 127.0.0.1 and requires a token."""
+    partner spaces, like their lab; it requires a token.
+
+    It listens on a Unix socket that the service binds itself, in a directory only the
+    service's account may enter (mode 0700), and hands to the process already listening
+    (an inherited descriptor): no other account can listen there first, nor connect."""
 
     def __init__(self, settings: Settings, kernelspec_dir: Path):
         self.settings = settings
         self.kernelspec_dir = write_kernelspec(kernelspec_dir)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="datalab-voila-"))
 
     async def start(self, launch: Launch, arguments: list[str], timeout: float) -> Upstream:
         await self.stop(launch.dashboard.id)
@@ -53,7 +64,6 @@ class LocalRunner(Runner):
             raise StartError(f"cannot prepare {launch.dashboard.author}'s account: {e}") from None
         spec = execution(self.settings, person, launch.profile)
         self._let_author_read(spec.account, launch.notebook.parent.parent)
-        port = free_port()
         token = secrets.token_urlsafe(32)
         env = {
             "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
@@ -63,9 +73,11 @@ class LocalRunner(Runner):
             **launch.environment,
             "DATALAB_VOILA_TOKEN": token,
         }
+        path = self.socket_dir / f"{launch.dashboard.id}.sock"
+        listener = bind_unix_socket(str(path), mode=0o600)
         argv = [
             sys.executable, str(VOILA_APP), str(launch.notebook),
-            "--Voila.ip=127.0.0.1", f"--port={port}", f"--Voila.root_dir={launch.notebook.parent}",
+            f"--DashboardVoila.socket_fd={listener.fileno()}", f"--Voila.root_dir={launch.notebook.parent}",
             *arguments,
         ]
         become_author = preexec_fn(spec)
@@ -74,12 +86,15 @@ class LocalRunner(Runner):
             become_author()
             die_with_parent()
 
-        process = subprocess.Popen(
-            argv, env=env, cwd=home, preexec_fn=preexec, start_new_session=True,
-            stdin=subprocess.DEVNULL,
-        )
+        try:
+            process = subprocess.Popen(
+                argv, env=env, cwd=home, preexec_fn=preexec, start_new_session=True,
+                stdin=subprocess.DEVNULL, pass_fds=(listener.fileno(),),
+            )
+        finally:
+            listener.close()
         self.processes[launch.dashboard.id] = process
-        upstream = Upstream(url=f"http://127.0.0.1:{port}", token=token)
+        upstream = unix_upstream(launch.dashboard.id, path, token)
         try:
             await wait_answering(
                 f"{upstream.url}{launch.prefix}datalab/kernels", token,
@@ -126,6 +141,14 @@ class LocalRunner(Runner):
 
     async def stop(self, dashboard_id: str) -> None:
         process = self.processes.pop(dashboard_id, None)
+        try:
+            await self._end(process)
+        finally:
+            path = self.socket_dir / f"{dashboard_id}.sock"
+            UNIX_SOCKETS.pop(unix_host(dashboard_id), None)
+            path.unlink(missing_ok=True)
+
+    async def _end(self, process: subprocess.Popen | None) -> None:
         if process is None or process.poll() is not None:
             return
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
@@ -145,3 +168,4 @@ class LocalRunner(Runner):
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(d) for d in list(self.processes)))
+        shutil.rmtree(self.socket_dir, ignore_errors=True)

@@ -24,6 +24,7 @@ from ...backends.protocol import backend as registered, dashboard_backends
 from ...settings import ConfigError, load
 from ...storage import Layout
 from .handlers import (
+    KERNEL,
     DashboardApiHandler,
     DashboardsApiHandler,
     GalleryHandler,
@@ -65,8 +66,7 @@ def make_app(service: DashboardService) -> web.Application:
             (url_path_join(prefix, "api/dashboards"), DashboardsApiHandler),
             (url_path_join(prefix, f"api/dashboards/{ID}"), DashboardApiHandler),
             (url_path_join(prefix, f"d/{ID}"), web.RedirectHandler, {"url": prefix + "d/{0}/"}),
-            (url_path_join(prefix, f"d/{ID}/(api/kernels)/([^/]+)/channels"), WebSocketProxyHandler),
-            (url_path_join(prefix, f"d/{ID}/(voila/query)/([^/]+)"), WebSocketProxyHandler),
+            (url_path_join(prefix, f"d/{ID}/api/kernels/({KERNEL})/channels"), WebSocketProxyHandler),
             (url_path_join(prefix, f"d/{ID}/(.*)"), ProxyHandler),
         ],
         dashboards=service,

@@ -5,11 +5,20 @@ Every request is authenticated by the hub's OAuth (cookie) or a hub API token, a
 request to a dashboard (page, assets, widgets' websockets) checks the viewer against its
 audience. The viewer's hub cookies and tokens never reach the dashboard's server: the
 proxy sends that server's own token instead.
+
+Only what Voilà's page needs is forwarded (:func:`route`): the page (one kernel per view,
+admitted under the caps), its static files, and its own kernel (its model, its
+websocket, its shutdown when the page is left). A kernel is its page view's: the service
+reads the kernel's id from the page as it serves it, and accepts requests for that
+kernel only from the same person in the same browser session (:func:`browser_session`).
+Listings (``datalab/kernels``, ``api/kernels``, ``api/sessions``) and everything else
+are refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -19,14 +28,14 @@ from urllib.parse import unquote, urlsplit
 import jinja2
 from jupyterhub.services.auth import HubOAuthenticated
 from tornado import httputil, web, websocket
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
 
 from ... import audit
 from ...metrics import DASHBOARD_VIEWS
 from ...groups import partners_of, role_group
 from ...settings import Role
-from .runners import FilesError, StartError
-from .service import DashboardService
+from .runners import FilesError, StartError, UpstreamResolver, upstream_client
+from .service import Busy, DashboardService, Slot
 from .store import Dashboard, PublishError
 
 log = logging.getLogger("datalab.dashboards")
@@ -43,6 +52,18 @@ DROPPED_RESPONSE = {
     "server", "date",
 }
 PUBLISHERS = {role_group(Role.analyst), role_group(Role.admin)}
+#: Voilà's static files a page loads (its template's, its own, the widgets' extensions,
+#: themes, and the files next to the notebook Voilà's allow-list serves).
+ASSETS = ("voila/static/", "voila/templates/", "voila/labextensions/", "voila/api/themes/", "voila/files/")
+KERNEL = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+#: What a page may ask of its own kernel: its model (GET) and its shutdown when left (POST).
+KERNEL_PATHS = {
+    "GET": re.compile(rf"api/kernels/({KERNEL})"),
+    "POST": re.compile(rf"voila/api/shutdown/({KERNEL})"),
+}
+#: The kernel id in the page's configuration (the first occurrence: the configuration
+#: precedes every cell's output).
+PAGE_KERNEL = re.compile(rb'"kernelId":\s*"(' + KERNEL.encode() + rb')"')
 LAB_TREE = re.compile(r"/user/(?P<user>[^/]+)/(?:[^/]+/)?lab(?:/workspaces/[^/]+)?/tree/(?P<path>.+\.ipynb)$")
 
 
@@ -221,8 +242,34 @@ class PreviewHandler(Base):
         self.finish(path.read_bytes())
 
 
+def route(method: str, rest: str) -> tuple[str, str]:
+    """What a request to ``d/<id>/<rest>`` is: ``("page", "")``, ``("asset", "")``,
+    ``("kernel", <kernel id>)`` (a request for one kernel: its owner's only), or
+    ``("refused", "")`` for everything else."""
+    if any(part in (".", "..") for part in rest.split("/")):
+        return "refused", ""
+    if rest == "" and method == "GET":
+        return "page", ""
+    if method in ("GET", "HEAD") and rest.startswith(ASSETS):
+        return "asset", ""
+    pattern = KERNEL_PATHS.get(method)
+    match = pattern.fullmatch(rest) if pattern else None
+    if match:
+        return "kernel", match[1]
+    return "refused", ""
+
+
+def browser_session(handler: web.RequestHandler) -> str:
+    """A digest of what ties a request to one browser session of its person: the hub's
+    session id cookie, else the credential the request carries (the service's OAuth
+    cookie or a hub API token)."""
+    key = handler.get_cookie("jupyterhub-session-id", "") or handler.hub_auth.get_token(handler) or ""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
 class ProxyHandler(Base):
-    """``/d/<id>/...``: the dashboard's page and assets, from its Voilà server."""
+    """``/d/<id>/...``: the dashboard's page and assets, from its Voilà server; see
+    :func:`route` for what is forwarded."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -255,37 +302,52 @@ class ProxyHandler(Base):
         await self.proxy(dashboard_id, rest)
 
     async def proxy(self, dashboard_id: str, rest: str) -> None:
-        is_page = rest == "" and self.request.method == "GET"
-        if is_page:
+        kind, kernel_id = route(self.request.method, rest)
+        if kind == "page":
             known = self.service.store.get(dashboard_id)
             self.audit_event = ("dashboard.view", f"dashboard:{dashboard_id}", [known.partner] if known else [])
         dashboard = self.dashboard_or_page(dashboard_id)
         if dashboard is None:
             return
-        if is_page and not await self.service.admit(dashboard):
-            DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="busy").inc()
-            seconds = self.service.conf.retry_after
-            self.set_header("Retry-After", str(seconds))
-            self.message_page(503, "dash_busy_title", "dash_busy", seconds=seconds)
+        user = self.current_user["name"]
+        if kind == "refused":
+            log.info("%s refused %s %s of dashboard %s", user, self.request.method, rest, dashboard_id)
+            self.message_page(403, "dash_refused_title", "dash_refused")
             return
-        if is_page:
+        slot = None
+        if kind == "kernel":
+            slot = self.service.slot_of(dashboard_id, kernel_id, user, browser_session(self))
+            if slot is None:
+                log.warning("%s refused kernel %s of dashboard %s: not given to this session",
+                            user, kernel_id, dashboard_id)
+                self.message_page(403, "dash_refused_title", "dash_refused")
+                return
+        if kind == "page":
+            try:
+                slot = self.service.admit(dashboard, user, browser_session(self))
+            except Busy as busy:
+                DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="busy").inc()
+                seconds = self.service.conf.retry_after
+                self.set_header("Retry-After", str(seconds))
+                if busy.person:
+                    self.message_page(503, "dash_busy_person_title", "dash_busy_person", seconds=seconds)
+                else:
+                    self.message_page(503, "dash_busy_title", "dash_busy", seconds=seconds)
+                return
             DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="shown").inc()
-        self.pending_page = is_page
         self.service.request_started(dashboard.id)
         try:
-            await self.forward(dashboard)
+            await self.forward(dashboard, slot if kind == "page" else None)
         finally:
             self.service.request_ended(dashboard.id)
-            self.page_started(dashboard)
+            if kind == "page":
+                self.service.page_served(slot)
+        if kind == "kernel" and self.request.method == "POST" and self.get_status() < 300:
+            await self.service.release(slot)
 
-    def page_started(self, dashboard: Dashboard) -> None:
-        """An admitted page's kernel exists once its response begins: stop counting it
-        as pending (once)."""
-        if self.pending_page:
-            self.pending_page = False
-            self.service.admitted(dashboard.id)
-
-    async def forward(self, dashboard: Dashboard) -> None:
+    async def forward(self, dashboard: Dashboard, page: Slot | None) -> None:
+        """Relay the request to the dashboard's server; for a ``page`` view, the kernel id
+        the page names is granted to that view before the browser receives it."""
         try:
             upstream = await self.service.upstream(dashboard)
         except (StartError, OSError, RuntimeError) as e:
@@ -294,6 +356,7 @@ class ProxyHandler(Base):
             return
         headers = upstream_headers(self.request.headers, upstream.token, self.viewer_kind(dashboard))
         started = {"done": False}
+        scanned = {"tail": b""}
 
         def on_header(line: str) -> None:
             if line.startswith("HTTP/"):
@@ -312,9 +375,15 @@ class ProxyHandler(Base):
                         continue
                     (self.add_header if name.lower() in seen else self.set_header)(name, value)
                     seen.add(name.lower())
-                self.page_started(dashboard)
 
         def on_chunk(chunk: bytes) -> None:
+            if page is not None and page.kernel is None:
+                text = scanned["tail"] + chunk
+                match = PAGE_KERNEL.search(text)
+                if match:
+                    self.service.grant(page, match[1].decode("ascii"))
+                else:
+                    scanned["tail"] = text[-200:]
             self.write(chunk)
             self.flush()
 
@@ -326,7 +395,7 @@ class ProxyHandler(Base):
             streaming_callback=on_chunk, request_timeout=3600, connect_timeout=10,
         )
         try:
-            await AsyncHTTPClient().fetch(request, raise_error=False)
+            await upstream_client().fetch(request, raise_error=False)
         except (OSError, HTTPClientError) as e:
             if started["done"]:
                 log.warning("dashboard %s: response cut: %s", dashboard.id, e)
@@ -354,10 +423,12 @@ def upstream_headers(incoming: httputil.HTTPHeaders, token: str, viewer: str) ->
 
 
 class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
-    """``/d/<id>/api/kernels/<kernel>/channels`` (and Voilà's request-info socket):
-    a websocket relayed to the dashboard's server, after the same audience check."""
+    """``/d/<id>/api/kernels/<kernel>/channels``: the websocket of a page view's kernel,
+    relayed to the dashboard's server, for the person and browser session the kernel was
+    given to only."""
 
     upstream_socket: websocket.WebSocketClientConnection | None = None
+    slot: Slot | None = None
 
     @property
     def service(self) -> DashboardService:
@@ -366,7 +437,7 @@ class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
     async def prepare(self):
         await self.hub_auth.get_user(self, sync=False)
 
-    async def get(self, dashboard_id: str, kind: str, kernel_id: str):
+    async def get(self, dashboard_id: str, kernel_id: str):
         user = self.current_user
         dashboard = self.service.store.get(dashboard_id)
         if user is None:
@@ -374,6 +445,11 @@ class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         if dashboard is None:
             raise web.HTTPError(404)
         if not self.service.may_view(user, dashboard):
+            raise web.HTTPError(403)
+        slot = self.service.slot_of(dashboard_id, kernel_id, user["name"], browser_session(self))
+        if slot is None:
+            log.warning("%s refused the websocket of kernel %s of dashboard %s: not given to this session",
+                        user["name"], kernel_id, dashboard_id)
             raise web.HTTPError(403)
         upstream = self.service.upstreams.get(dashboard_id)
         if upstream is None or not self.service.runner.running(dashboard_id):
@@ -388,20 +464,19 @@ class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
             self.upstream_socket = await websocket.websocket_connect(
                 HTTPRequest(url, headers=headers, connect_timeout=10, request_timeout=30),
                 on_message_callback=self.on_upstream_message, subprotocols=protocols or None,
-                max_message_size=256 * 2**20,
+                max_message_size=256 * 2**20, resolver=UpstreamResolver(),
             )
         except (OSError, HTTPClientError, websocket.WebSocketError) as e:
             log.warning("dashboard %s: websocket refused upstream: %s", dashboard_id, e)
             raise web.HTTPError(502) from None
-        self.dashboard_id, self.kind, self.kernel_id = dashboard_id, kind, kernel_id
-        await super().get(dashboard_id, kind, kernel_id)
+        self.slot = slot
+        await super().get(dashboard_id, kernel_id)
 
     def select_subprotocol(self, subprotocols):
         return self.upstream_socket.selected_subprotocol if self.upstream_socket else None
 
     def open(self, *args):
-        if self.kind == "api/kernels":
-            self.service.view_opened(self.dashboard_id, self.kernel_id)
+        self.service.view_opened(self.slot)
 
     def on_message(self, message):
         if self.upstream_socket is not None:
@@ -420,8 +495,8 @@ class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         if self.upstream_socket is not None:
             self.upstream_socket.close()
             self.upstream_socket = None
-        if getattr(self, "kind", None) == "api/kernels":
-            asyncio.ensure_future(self.service.view_closed(self.dashboard_id, self.kernel_id))
+        if self.slot is not None:
+            asyncio.ensure_future(self.service.view_closed(self.slot))
 
     def get_compression_options(self):
         return None
@@ -447,17 +522,21 @@ class ApiHandler(Base):
         return self.current_user
 
     async def model(self, dashboard: Dashboard) -> dict:
-        """A dashboard as the API shows it; its load only to its author and admins."""
+        """A dashboard as the API shows it; its load (counts, never kernel ids) only to
+        its author and admins: live kernels, pre-executed ones, admitted page views and
+        their open websockets."""
         out = dashboard.model_dump(mode="json", exclude={"published"})
         out["partner_name"] = self.partner_name(dashboard.partner)
         out["url"] = self.service.dashboard_prefix(dashboard.id)
         if self.service.may_manage(self.current_user, dashboard):
             running = self.service.runner.running(dashboard.id) and dashboard.id in self.service.upstreams
             kernels, pool = await self.service.kernels(dashboard.id) if running else ([], 0)
+            views = self.service.slots_of(dashboard.id)
             out["running"] = running
             out["kernels"] = len(kernels)
             out["pool_size"] = pool
-            out["open_views"] = sum(self.service.views.get(dashboard.id, {}).values())
+            out["views"] = len(views)
+            out["open_views"] = sum(view.sockets for view in views)
         return out
 
 

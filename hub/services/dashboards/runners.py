@@ -21,11 +21,14 @@ import signal
 import socket
 import sys
 import time
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.ioloop import IOLoop
+from tornado.netutil import DefaultLoopResolver, Resolver
 
 from ...settings import Profile, Settings, memory_bytes
 from .store import Dashboard
@@ -66,10 +69,55 @@ class Launch:
 @dataclass
 class Upstream:
     """A running dashboard server: ``url`` (scheme, host and port; paths keep the public
-    prefix) and the ``token`` each request to it must carry."""
+    prefix) and the ``token`` each request to it must carry. Reach it with
+    :func:`upstream_client` and :class:`UpstreamResolver` (a server listening on a Unix
+    socket has a host name of :data:`UNIX_SOCKETS`)."""
 
     url: str
     token: str
+
+
+#: Host name -> path of the Unix socket a dashboard's server listens on (see
+#: :func:`unix_upstream`).
+UNIX_SOCKETS: dict[str, str] = {}
+#: Requests to dashboards' servers the service makes at once; more wait in a queue.
+UPSTREAM_CLIENTS = 64
+
+
+class UpstreamResolver(Resolver):
+    """Resolves the host names of :data:`UNIX_SOCKETS` to their socket, others as usual."""
+
+    def initialize(self) -> None:
+        self.fallback = DefaultLoopResolver()
+
+    async def resolve(self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC):
+        path = UNIX_SOCKETS.get(host)
+        if path is not None:
+            return [(socket.AF_UNIX, path)]
+        return await self.fallback.resolve(host, port, family)
+
+
+_clients: "weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]" = weakref.WeakKeyDictionary()
+
+
+def upstream_client() -> AsyncHTTPClient:
+    """The HTTP client of this event loop for dashboards' servers (Unix sockets too)."""
+    loop = IOLoop.current()
+    if loop not in _clients:
+        _clients[loop] = AsyncHTTPClient(force_instance=True, resolver=UpstreamResolver(),
+                                         max_clients=UPSTREAM_CLIENTS)
+    return _clients[loop]
+
+
+def unix_host(dashboard_id: str) -> str:
+    """The host name of a dashboard's server listening on a Unix socket."""
+    return f"{dashboard_id}.voila.sock"
+
+
+def unix_upstream(dashboard_id: str, path: Path, token: str) -> Upstream:
+    """The upstream of a dashboard's server listening on the Unix socket ``path``."""
+    UNIX_SOCKETS[unix_host(dashboard_id)] = str(path)
+    return Upstream(url=f"http://{unix_host(dashboard_id)}", token=token)
 
 
 class Runner(ABC):
@@ -121,8 +169,8 @@ class Runner(ABC):
 
 
 def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
-    """Voilà's options for a dashboard, common to every backend (ports and addresses
-    and the notebook's directory excepted): its URL prefix, culling, tracebacks, the
+    """Voilà's options for a dashboard, common to every backend (where it listens and
+    the notebook's directory excepted): its URL prefix, culling, tracebacks, the
     pre-executed pool."""
     conf = settings.dashboards
     arguments = [
@@ -194,17 +242,10 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def wait_answering(url: str, token: str, process_alive, timeout: float) -> None:
     """Poll ``url`` with the token until it answers 200; :class:`StartError` when
     ``process_alive()`` turns false or after ``timeout`` seconds."""
-    client = AsyncHTTPClient()
+    client = upstream_client()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not process_alive():

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
@@ -15,7 +16,7 @@ from ... import audit
 from ...messages import text
 from ...groups import partners_of
 from ...settings import Profile, Settings
-from .runners import Launch, Runner, StartError, Upstream, voila_arguments, voila_environment
+from .runners import Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment
 from .store import Dashboard, PublishError, Store
 
 log = logging.getLogger("datalab.dashboards")
@@ -23,6 +24,32 @@ log = logging.getLogger("datalab.dashboards")
 #: Seconds a kernel stays after its last view's websocket closed (a reconnecting page
 #: keeps it).
 CLOSE_GRACE = 2.0
+
+
+class Busy(Exception):
+    """No place under the caps for one more page view; ``person``: the viewer's own cap
+    (the views they already hold) is the one reached."""
+
+    def __init__(self, person: bool):
+        super().__init__("person" if person else "dashboard")
+        self.person = person
+
+
+@dataclass(eq=False)
+class Slot:
+    """One admitted page view: a place under the caps, held from its admission until its
+    kernel's websocket closes, or until ``view_timeout`` after its page was served if no
+    websocket came. ``kernel``: the kernel the page was given (read from the page as it
+    is served); only ``user``, from the browser session ``session`` (a digest), may reach
+    it. ``sockets``: its open websockets; ``connected``: one was opened once."""
+
+    dashboard: str
+    user: str
+    session: str
+    kernel: str | None = None
+    sockets: int = 0
+    connected: bool = False
+    served: bool = False
 
 
 class HubAPI:
@@ -47,7 +74,7 @@ class HubAPI:
 
 class DashboardService:
     """Everything the handlers ask: who may see what, starting and stopping dashboards'
-    servers, admission under the caps, views (websockets) per kernel."""
+    servers, admission under the caps, which view holds which kernel, views' websockets."""
 
     def __init__(self, settings: Settings, store: Store, runner: Runner, hub: HubAPI, prefix: str):
         self.settings = settings
@@ -59,8 +86,7 @@ class DashboardService:
         self.upstreams: dict[str, Upstream] = {}
         self.locks: dict[str, asyncio.Lock] = {}
         self.last_seen: dict[str, float] = {}
-        self.views: dict[str, dict[str, int]] = {}
-        self.pending: dict[str, int] = {}
+        self.slots: set[Slot] = set()
         self.requests: dict[str, int] = {}
 
     def t(self, key: str, /, **values: object) -> str:
@@ -194,7 +220,6 @@ class DashboardService:
             if upstream is not None and self.runner.running(dashboard.id):
                 return upstream
             self.upstreams.pop(dashboard.id, None)
-            self.views.pop(dashboard.id, None)
             author = await self.hub.user(dashboard.author)
             if author is None:
                 raise StartError(f"author {dashboard.author!r} is no longer a hub user")
@@ -226,14 +251,14 @@ class DashboardService:
                 for kernel in kernels:
                     await self.shutdown_kernel(dashboard_id, kernel["id"], upstream)
             await self.runner.stop(dashboard_id)
-            self.views.pop(dashboard_id, None)
+            self.slots -= self.slots_of(dashboard_id)
 
     async def kernels(self, dashboard_id: str, upstream: Upstream | None = None) -> tuple[list[dict], int]:
         """``(kernel models, pool size)`` of a running dashboard; ``([], 0)`` if stopped."""
         upstream = upstream or self.upstreams.get(dashboard_id)
         if upstream is None:
             return [], 0
-        response = await AsyncHTTPClient().fetch(
+        response = await upstream_client().fetch(
             f"{upstream.url}{self.dashboard_prefix(dashboard_id)}datalab/kernels",
             headers={"Authorization": f"token {upstream.token}"}, raise_error=False,
             request_timeout=10,
@@ -243,24 +268,74 @@ class DashboardService:
         body = json.loads(response.body)
         return body["kernels"], body["pool_size"]
 
-    async def live_views(self, dashboard_id: str) -> int:
-        """Kernels serving views (pre-executed ones waiting in the pool excluded), plus
-        pages admitted whose kernel is starting."""
-        kernels, pool = await self.kernels(dashboard_id)
-        return max(0, len(kernels) - pool) + self.pending.get(dashboard_id, 0)
+    # -- admission under the caps ------------------------------------------------------
+    def slots_of(self, dashboard_id: str) -> set[Slot]:
+        return {slot for slot in self.slots if slot.dashboard == dashboard_id}
 
-    async def admit(self, dashboard: Dashboard) -> bool:
-        """May one more view of ``dashboard`` start a kernel under the caps? When True,
-        the caller must call :meth:`admitted` once the page's response has begun."""
-        running = [d for d in self.upstreams if self.runner.running(d)]
-        counts = dict(zip(running, await asyncio.gather(*(self.live_views(d) for d in running))))
-        mine = counts.get(dashboard.id, self.pending.get(dashboard.id, 0))
-        total = sum(counts.values()) + (0 if dashboard.id in counts else mine)
+    def pooled(self) -> dict[str, int]:
+        """Pre-executed kernels per identity-free dashboard, counted whether its server
+        runs or not (it is kept running, and its pool refilled)."""
+        if not self.conf.preheat_kernels:
+            return {}
+        return {d.id: self.conf.preheat_kernels for d in self.store.published() if d.identity_free}
+
+    def admit(self, dashboard: Dashboard, user: str, session: str) -> Slot:
+        """A place for one more view of ``dashboard`` by ``user`` (browser session digest
+        ``session``) under the caps, or :class:`Busy`. Counting and taking the place are
+        one step (nothing awaited), so concurrent requests never overshoot a cap. The
+        caller gives the place back through :meth:`page_served`."""
+        pooled = self.pooled()
+        mine = len(self.slots_of(dashboard.id)) + pooled.get(dashboard.id, 0)
+        total = len(self.slots) + sum(pooled.values())
+        held = sum(1 for slot in self.slots if slot.user == user)
         if mine >= self.conf.max_kernels_per_dashboard or total >= self.conf.max_kernels_total:
-            log.info("dashboard %s busy: %d views of it, %d in total", dashboard.id, mine, total)
-            return False
-        self.pending[dashboard.id] = self.pending.get(dashboard.id, 0) + 1
-        return True
+            log.info("dashboard %s busy: %d kernels of it, %d in total", dashboard.id, mine, total)
+            raise Busy(person=False)
+        if held >= self.conf.max_kernels_per_person:
+            log.info("%s holds %d views: refused a view of %s", user, held, dashboard.id)
+            raise Busy(person=True)
+        slot = Slot(dashboard.id, user, session)
+        self.slots.add(slot)
+        return slot
+
+    def grant(self, slot: Slot, kernel_id: str) -> None:
+        """The page of ``slot`` was given kernel ``kernel_id`` (read from the page before
+        the browser receives it)."""
+        if slot in self.slots and slot.kernel is None:
+            slot.kernel = kernel_id
+
+    def slot_of(self, dashboard_id: str, kernel_id: str, user: str, session: str) -> Slot | None:
+        """The view holding ``kernel_id`` if it was given to ``user`` in browser session
+        ``session``; None otherwise (someone else's kernel, a pre-executed one, unknown)."""
+        for slot in self.slots:
+            if slot.dashboard == dashboard_id and slot.kernel == kernel_id:
+                return slot if slot.user == user and slot.session == session else None
+        return None
+
+    def page_served(self, slot: Slot) -> None:
+        """The page's response ended: without a kernel its place is free at once; else
+        its websocket has ``view_timeout`` seconds to come."""
+        slot.served = True
+        if slot.kernel is None:
+            self.slots.discard(slot)
+        elif not slot.connected:
+            asyncio.ensure_future(self._expire(slot))
+
+    async def _expire(self, slot: Slot) -> None:
+        await asyncio.sleep(self.conf.view_timeout)
+        if slot in self.slots and not slot.connected:
+            log.info("dashboard %s: a page view of %s opened no websocket in %d s: its kernel is shut down",
+                     slot.dashboard, slot.user, self.conf.view_timeout)
+            await self.release(slot)
+
+    async def release(self, slot: Slot) -> None:
+        """Shut the view's kernel down, then give its place back."""
+        if slot.kernel is not None:
+            try:
+                await self.shutdown_kernel(slot.dashboard, slot.kernel)
+            except (OSError, HTTPClientError) as e:
+                log.warning("dashboard %s: kernel shutdown failed: %s", slot.dashboard, e)
+        self.slots.discard(slot)
 
     def request_started(self, dashboard_id: str) -> None:
         """A proxied HTTP request began (the dashboard is in use until it ends)."""
@@ -271,35 +346,42 @@ class DashboardService:
         self.requests[dashboard_id] = max(0, self.requests.get(dashboard_id, 0) - 1)
         self.last_seen[dashboard_id] = time.monotonic()
 
-    def admitted(self, dashboard_id: str) -> None:
-        self.pending[dashboard_id] = max(0, self.pending.get(dashboard_id, 0) - 1)
-
     async def shutdown_kernel(self, dashboard_id: str, kernel_id: str, upstream: Upstream | None = None) -> None:
         upstream = upstream or self.upstreams.get(dashboard_id)
         if upstream is None:
             return
-        await AsyncHTTPClient().fetch(
+        await upstream_client().fetch(
             f"{upstream.url}{self.dashboard_prefix(dashboard_id)}api/kernels/{quote(kernel_id)}",
             method="DELETE", headers={"Authorization": f"token {upstream.token}"},
             raise_error=False, request_timeout=30,
         )
 
     # -- views (websockets) and culling ----------------------------------------------------
-    def view_opened(self, dashboard_id: str, kernel_id: str) -> None:
-        kernels = self.views.setdefault(dashboard_id, {})
-        kernels[kernel_id] = kernels.get(kernel_id, 0) + 1
-        self.last_seen[dashboard_id] = time.monotonic()
+    def view_opened(self, slot: Slot) -> None:
+        slot.sockets += 1
+        slot.connected = True
+        self.last_seen[slot.dashboard] = time.monotonic()
 
-    async def view_closed(self, dashboard_id: str, kernel_id: str) -> None:
+    async def view_closed(self, slot: Slot) -> None:
         """A page's kernel websocket closed: unless the page reconnects within
-        :data:`CLOSE_GRACE` seconds, its kernel is shut down (one kernel per open view)."""
-        kernels = self.views.get(dashboard_id, {})
-        kernels[kernel_id] = max(0, kernels.get(kernel_id, 0) - 1)
-        self.last_seen[dashboard_id] = time.monotonic()
+        :data:`CLOSE_GRACE` seconds, its kernel is shut down and its place freed."""
+        slot.sockets = max(0, slot.sockets - 1)
+        self.last_seen[slot.dashboard] = time.monotonic()
         await asyncio.sleep(CLOSE_GRACE)
-        if self.views.get(dashboard_id, {}).get(kernel_id, 0) == 0:
-            self.views.get(dashboard_id, {}).pop(kernel_id, None)
-            await self.shutdown_kernel(dashboard_id, kernel_id)
+        if slot.sockets == 0 and slot in self.slots:
+            await self.release(slot)
+
+    async def forget_ended(self, dashboard_id: str) -> None:
+        """Give back the places of served views whose kernel Voilà no longer has (culled
+        when idle, or dead)."""
+        served = [slot for slot in self.slots_of(dashboard_id) if slot.served and slot.kernel]
+        if not served:
+            return
+        kernels, _ = await self.kernels(dashboard_id)
+        alive = {k["id"] for k in kernels}
+        for slot in served:
+            if slot.kernel not in alive:
+                self.slots.discard(slot)
 
     async def cull(self) -> None:
         """Stop the servers of dashboards with no open view and no request for
@@ -312,7 +394,8 @@ class DashboardService:
                 log.warning("dashboard %s: its server exited", dashboard_id)
                 await self.stop(dashboard_id)
                 continue
-            open_views = sum(self.views.get(dashboard_id, {}).values()) + self.requests.get(dashboard_id, 0)
+            await self.forget_ended(dashboard_id)
+            open_views = sum(slot.sockets for slot in self.slots_of(dashboard_id)) + self.requests.get(dashboard_id, 0)
             idle = now - self.last_seen.get(dashboard_id, now)
             dashboard = self.store.get(dashboard_id)
             if dashboard is None:

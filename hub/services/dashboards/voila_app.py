@@ -2,12 +2,16 @@
 
 Run as ``python voila_app.py NOTEBOOK [voila options]``; this file imports nothing from
 the hub, so it runs wherever the lab environment does (a local process, a container of
-the lab image). It is Voilà with four additions:
+the lab image). It is Voilà with five additions:
 
+- with ``--DashboardVoila.socket_fd=N`` it serves on the listening socket it inherited
+  as descriptor ``N`` (a Unix socket the service bound, see
+  :class:`hub.backends.local.dashboard.LocalRunner`) instead of binding a TCP port;
 - the token that the dashboards service sends with every proxied request is read from
   ``DATALAB_VOILA_TOKEN`` and removed from the environment, so kernels never see it;
 - ``GET <base_url>datalab/kernels`` (token required) lists the live kernels, for the
-  service's capacity caps: ``{"kernels": [kernel models], "pool_size": int}``;
+  service's own bookkeeping (never forwarded to viewers):
+  ``{"kernels": [kernel models], "pool_size": int}``;
 - a page requested for the dashboard's author (header ``X-DataLab-Viewer: author``, set
   by the service only) never uses a pre-executed kernel: its kernel starts with that
   header in its environment and shows the author the real tracebacks;
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from queue import Empty
 
@@ -27,7 +32,9 @@ from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
-from traitlets import Type
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from traitlets import Integer, Type
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
@@ -93,6 +100,8 @@ class KernelsHandler(APIHandler):
 class DashboardVoila(Voila):
     """Voilà serving one notebook behind the dashboards service."""
 
+    socket_fd = Integer(-1, config=True, help="An inherited listening socket to serve on (-1: a TCP port).")
+
     def initialize(self, argv=None):
         self.token = os.environ.pop(TOKEN_VARIABLE)
         self.config.AsyncKernelManager.client_class = f"{__name__}.{WakefulKernelClient.__name__}"
@@ -109,6 +118,22 @@ class DashboardVoila(Voila):
         for pattern, handler, *options in super().init_handlers():
             handlers.append((pattern, DashboardHandler if handler is TornadoVoilaHandler else handler, *options))
         return handlers
+
+
+    def listen(self):
+        if self.socket_fd < 0:
+            super().listen()
+            return
+        server = HTTPServer(self.app)
+        server.add_socket(socket.socket(fileno=self.socket_fd))
+        self.log.info("Voilà is serving on its inherited socket")
+        self.ioloop = IOLoop.current()
+        try:
+            self.ioloop.start()
+        except KeyboardInterrupt:
+            self.log.info("Stopping...")
+        finally:
+            self.stop()
 
 
 if __name__ == "__main__":

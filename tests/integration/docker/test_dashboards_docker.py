@@ -1,0 +1,34 @@
+"""Dashboards on the docker backend (each dashboard's Voilà in a container of the lab
+image): viewers kept apart from each other's kernels, the caps under 100 concurrent first
+requests, a view without websocket released."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dashboardhub import (  # noqa: F401 (fixtures)
+    caps_hold_under_a_rush,
+    docker_dashboards_hub,
+    people_of,
+    view_without_websocket_released,
+    viewers_kept_apart,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def people(docker_dashboards_hub):
+    return people_of(docker_dashboards_hub)
+
+
+def test_a_viewer_reaches_only_the_kernel_of_their_own_page_view(docker_dashboards_hub, people):
+    viewers_kept_apart(docker_dashboards_hub, people)
+
+
+def test_a_page_view_without_websocket_gives_its_kernel_and_place_back(people):
+    view_without_websocket_released(people)
+
+
+def test_a_hundred_concurrent_first_requests_never_exceed_the_caps(people):
+    caps_hold_under_a_rush(people)

@@ -23,6 +23,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     PREHEATED,
     caps_hold_under_a_rush,
     dashboards_hub,
+    font_awesome_served_by_the_hub,
     notebook,
     people,
     view_without_websocket_released,
@@ -48,6 +49,10 @@ def test_decision_maker_sees_the_deployment_map_in_the_french_gallery(people):
     assert "Carte : la COVID-19 dans les départements normands" in text
     assert "Université Exemple Alpha" in text
     assert f'href="/services/dashboards/d/{MAP_ID}/"' in gallery.text
+
+
+def test_the_page_takes_font_awesome_from_the_hub_not_a_cdn(people):
+    font_awesome_served_by_the_hub(people("decideur1"), MAP_ID)
 
 
 def test_partner_only_dashboard_is_invisible_and_refused_to_others(people):

@@ -53,8 +53,11 @@ DROPPED_RESPONSE = {
 }
 PUBLISHERS = {role_group(Role.analyst), role_group(Role.admin)}
 #: Voilà's static files a page loads (its template's, its own, the widgets' extensions,
-#: themes, and the files next to the notebook Voilà's allow-list serves).
-ASSETS = ("voila/static/", "voila/templates/", "voila/labextensions/", "voila/api/themes/", "voila/files/")
+#: themes, the files next to the notebook Voilà's allow-list serves, and Font Awesome).
+ASSETS = (
+    "voila/static/", "voila/templates/", "voila/labextensions/", "voila/api/themes/", "voila/files/",
+    "datalab/fontawesome/",
+)
 KERNEL = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 #: What a page may ask of its own kernel: its model (GET) and its shutdown when left (POST).
 KERNEL_PATHS = {

@@ -2,7 +2,7 @@
 
 Run as ``python voila_app.py NOTEBOOK [voila options]``; this file imports nothing from
 the hub, so it runs wherever the lab environment does (a local process, a container of
-the lab image). It is Voilà with five additions:
+the lab image). It is Voilà with six additions:
 
 - with ``--DashboardVoila.socket_fd=N`` it serves on the listening socket it inherited
   as descriptor ``N`` (a Unix socket the service bound, see
@@ -15,6 +15,9 @@ the lab image). It is Voilà with five additions:
 - a page requested for the dashboard's author (header ``X-DataLab-Viewer: author``, set
   by the service only) never uses a pre-executed kernel: its kernel starts with that
   header in its environment and shows the author the real tracebacks;
+- the page's Font Awesome comes from this server (``<base_url>datalab/fontawesome/``, the
+  copy JupyterHub installs beside the lab), not from a public CDN: a viewer's browser may
+  have no internet, and nothing should call outside;
 - the clients Voilà renders pages with wait for kernel messages in bounded polls
   (:class:`WakefulKernelClient`), so a missed wake-up cannot stall a page forever.
 """
@@ -24,7 +27,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
+from pathlib import Path
 from queue import Empty
 
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -40,6 +45,9 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 TOKEN_VARIABLE = "DATALAB_VOILA_TOKEN"
 VIEWER_HEADER = "X-DataLab-Viewer"
+#: Where Voilà's templates link Font Awesome, and the copy served instead.
+FONT_AWESOME_CDN = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/"
+FONT_AWESOME = Path(sys.prefix) / "share" / "jupyterhub" / "static" / "components" / "@fortawesome" / "fontawesome-free"
 #: Seconds a wait for a kernel message lasts before the socket is checked again.
 POLL_INTERVAL = 1.0
 
@@ -75,7 +83,18 @@ class WakefulKernelClient(AsyncKernelClient):
 
 
 class DashboardHandler(TornadoVoilaHandler):
-    """Voilà's page handler; the author's pages always get a fresh kernel."""
+    """Voilà's page handler; the author's pages always get a fresh kernel, and the page
+    links this server's Font Awesome instead of the CDN's."""
+
+    def write(self, chunk):
+        if isinstance(chunk, bytes):
+            chunk = chunk.replace(FONT_AWESOME_CDN.encode(), self._font_awesome_url().encode())
+        elif isinstance(chunk, str):
+            chunk = chunk.replace(FONT_AWESOME_CDN, self._font_awesome_url())
+        super().write(chunk)
+
+    def _font_awesome_url(self) -> str:
+        return url_path_join(self.base_url, "datalab/fontawesome/")
 
     def should_use_rendered_notebook(self, *args, **kwargs):
         if self.request.headers.get(VIEWER_HEADER) == "author":
@@ -113,7 +132,12 @@ class DashboardVoila(Voila):
                 url_path_join(self.server_url, "/datalab/kernels"),
                 KernelsHandler,
                 {"notebook_path": os.path.relpath(self.notebook_path, self.root_dir)},
-            )
+            ),
+            (
+                url_path_join(self.server_url, "/datalab/fontawesome/(.*)"),
+                web.StaticFileHandler,
+                {"path": str(FONT_AWESOME)},
+            ),
         ]
         for pattern, handler, *options in super().init_handlers():
             handlers.append((pattern, DashboardHandler if handler is TornadoVoilaHandler else handler, *options))

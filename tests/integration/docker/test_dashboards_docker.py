@@ -1,14 +1,16 @@
 """Dashboards on the docker backend (each dashboard's Voilà in a container of the lab
 image): viewers kept apart from each other's kernels, the caps under 100 concurrent first
-requests, a view without websocket released."""
+requests, a view without websocket released, Font Awesome served by the hub."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.dashboardhub import (  # noqa: F401 (fixtures)
+    MAP_ID,
     caps_hold_under_a_rush,
     docker_dashboards_hub,
+    font_awesome_served_by_the_hub,
     people_of,
     view_without_websocket_released,
     viewers_kept_apart,
@@ -32,3 +34,7 @@ def test_a_page_view_without_websocket_gives_its_kernel_and_place_back(people):
 
 def test_a_hundred_concurrent_first_requests_never_exceed_the_caps(people):
     caps_hold_under_a_rush(people)
+
+
+def test_the_page_takes_font_awesome_from_the_hub_not_a_cdn(people):
+    font_awesome_served_by_the_hub(people("decideur1"), MAP_ID)

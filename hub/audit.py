@@ -49,6 +49,8 @@ record the audit logger emits.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import fcntl
 import hashlib
@@ -72,9 +74,39 @@ ACTIONS = (
     "admin.group.create", "admin.group.modify", "admin.group.delete",
     "admin.group.add", "admin.group.remove",
     "admin.server.start", "admin.server.stop", "admin.token.create", "admin.token.revoke",
+    "token.create", "token.revoke",
+    "identity.groups", "identity.offboard",
     "dashboard.publish", "dashboard.unpublish", "dashboard.view",
-    "report.schedule.create", "report.schedule.delete", "report.run", "report.download",
+    "report.schedule.create", "report.schedule.update", "report.schedule.delete", "report.run",
+    "report.run.end", "report.download",
 )
+
+#: Actors that are not people: the hub itself, the identity provider's decisions
+#: (groups synchronised at login, offboarding), the deployment file, the reports'
+#: scheduler; services act as ``service:<name>``.
+HUB, PROVIDER, OFFBOARDING, DEPLOYMENT, SCHEDULER = (
+    "hub", "identity-provider", "hub:offboarding", "deployment", "scheduler")
+
+#: Who is acting, when the code doing it is not handed the actor (a server stop runs in a
+#: task of its own): set by :func:`acting_as`, read by :func:`acting`. A context
+#: variable: tasks started inside inherit it, other requests do not see it.
+_ACTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("datalab_audit_actor", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Within the block (and the tasks it starts), :func:`acting` is ``actor``, unless
+    an enclosing block already named one (the outermost actor is the true one)."""
+    token = _ACTING.set(_ACTING.get() or actor)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
+def acting() -> str | None:
+    """The actor named by the enclosing :func:`acting_as`, if any."""
+    return _ACTING.get()
 
 DIRECTORY = "audit"
 HUB_FILE = "audit.jsonl"
@@ -569,3 +601,20 @@ def verify(directory: Path) -> list[StreamCheck]:
     heads = {p.name[1:-len(CHAIN_SUFFIX)] for p in directory.glob(f".audit*.jsonl{CHAIN_SUFFIX}")}
     streams = sorted({stream_of(p) for p in files(directory)} | heads)
     return [verify_stream(directory, s) for s in streams]
+
+
+# -- who acted on a person's labs ---------------------------------------------------------
+def acted_on_by_others(events: Iterable[dict], person: str, limit: int = 200) -> list[dict]:
+    """The events where someone other than ``person`` acted on or opened one of their
+    servers (opened a shared lab, an admin started or stopped it, the culler stopped
+    it...) or acted on their account as an admin or through offboarding; the newest
+    ``limit``, newest first."""
+    found = []
+    for e in events:
+        target, actor, action = e.get("target", ""), e.get("actor", ""), e.get("action", "")
+        if actor == person or _owner(target) != person:
+            continue
+        on_server = ":" not in target
+        if on_server or action.startswith("admin.") or action == "identity.offboard":
+            found.append(e)
+    return found[::-1][:limit]

@@ -311,7 +311,7 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
         if leave_groups:
             user.sync_groups([])
         audit.record("identity.offboard", actor=audit.OFFBOARDING, target=f"user:{user.name}",
-                     partner=sorted(partners_of(groups)), tokens_revoked=len(tokens),
+                     partner=sorted(partners_of(groups)), revoked=len(tokens),
                      groups_left=",".join(groups) if leave_groups else "")
         with audit.acting_as(audit.OFFBOARDING):
             for name, spawner in list(user.spawners.items()):

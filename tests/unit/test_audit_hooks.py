@@ -97,8 +97,8 @@ def test_an_enclosing_actor_wins_and_does_not_leak(trail):
 def test_the_stop_wrapper_is_installed_once(monkeypatch):
     from jupyterhub.handlers.base import BaseHandler
 
-    original = BaseHandler.stop_single_user
-    monkeypatch.setattr(BaseHandler, "stop_single_user", original)
+    original = getattr(BaseHandler.stop_single_user, "__wrapped__", BaseHandler.stop_single_user)
+    monkeypatch.setattr(BaseHandler, "stop_single_user", original)  # as JupyterHub defines it
     c = SimpleNamespace(JupyterHub=SimpleNamespace(get=lambda key, default=None: default))
     audit_hooks.apply(c, None, None)
     once = BaseHandler.stop_single_user

@@ -10,7 +10,8 @@
   (actor ``identity-provider``, the groups added and removed) when a login or an auth
   refresh changes the groups JupyterHub is about to synchronise (``manage_groups``).
   Offboarding (:meth:`hub.oidc.DataLabOIDCAuthenticator.offboard`) writes
-  ``identity.offboard`` and stops servers as ``hub:offboarding``.
+  ``identity.offboard`` (``revoked``: how many API tokens; ``groups_left``) and stops
+  servers as ``hub:offboarding``.
 - **server start and stop, with their true actor**: :func:`audited_spawner` wraps the
   spawner class; ``start`` writes ``server.start`` (``success``/``failure``, the backend
   in ``detail``), ``stop`` writes ``server.stop``. Usage accounting reads these lines.

@@ -7,13 +7,15 @@ One event is one JSON line (UTF-8) with the fields :data:`FIELDS`::
      "source": "127.0.0.1", "result": "success", "detail": {"backend": "local"}}
 
 - ``timestamp``: UTC, ISO 8601 with microseconds; ``actor``: the hub user (or
-  ``service:<name>``, ``hub``) who acted; ``action``: a dotted name (:data:`ACTIONS`);
+  ``service:<name>``, or one of :data:`HUB`, :data:`PROVIDER`, :data:`OFFBOARDING`,
+  :data:`DEPLOYMENT`, :data:`SCHEDULER`) who acted; ``action``: a dotted name (:data:`ACTIONS`);
   ``target``: what was acted on (``owner/server`` for a server, ``user:<name>``,
   ``group:<name>``, ``dashboard:<id>``, ``schedule:<id>``, ``run:<id>/<file>``...);
   ``partner``: the partner ids of the target's owner (of the actor when the target has no
   owner), a list; ``source``: the client's IP address ("" for the hub's own actions);
   ``result``: ``success``, ``failure`` or ``refused``; ``detail``: a few scalars (HTTP
-  status, backend, reason), filtered by :func:`scrub`.
+  status, backend, reason), filtered by :func:`scrub`; then ``prev`` and ``hash``
+  (below).
 
 Where: ``<data_dir>/audit/``, mode 0750, files mode 0640. Each process writes its own file
 stream: the hub ``audit.jsonl``, a service ``audit-<service>.jsonl``; readers
@@ -468,7 +470,8 @@ def parse_duration(value: str) -> dt.timedelta:
 
 @dataclass(frozen=True)
 class Query:
-    """A filter on events: ``person`` is the actor or the owner of the target; ``partner``
+    """A filter on events: ``person`` is the actor, the owner of the target or the
+    ``owner`` a detail names (a report run's, a deployment schedule's); ``partner``
     one of the event's partners; ``action`` the action or a dotted prefix of it
     (``server`` matches ``server.start``); ``since`` inclusive, ``until`` exclusive."""
 
@@ -479,7 +482,8 @@ class Query:
     until: dt.datetime | None = None
 
     def matches(self, event: dict) -> bool:
-        if self.person and self.person not in (event.get("actor"), _owner(event.get("target", ""))):
+        owners = (event.get("actor"), _owner(event.get("target", "")), (event.get("detail") or {}).get("owner"))
+        if self.person and self.person not in owners:
             return False
         if self.partner and self.partner not in (event.get("partner") or []):
             return False

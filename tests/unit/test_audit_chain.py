@@ -252,6 +252,11 @@ def test_cli_filters_by_kind_person_and_period_and_exports_csv(config, tmp_path,
     assert cli.main([*base, "--kind", "login", "--csv"]) == 0
     (_, row) = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert row[1] == "'=HYPERLINK(1)"  # a spreadsheet does not evaluate it
+    w = audit.Writer(tmp_path / "data" / "audit", "reports")
+    w.record("report.run.end", actor="scheduler", target="run:7", when=t, schedule="rapport-14", owner="analyste1")
+    w.close()
+    assert cli.main([*base, "--person", "analyste1", "--kind", "report", "--csv"]) == 0
+    assert [r[3] for r in csv.reader(io.StringIO(capsys.readouterr().out))] == ["target", "run:7"]
     assert cli.main([*base, "--partner", "univ-alpha", "--since", "2026-11-24", "--csv"]) == 0
     assert [r[2] for r in csv.reader(io.StringIO(capsys.readouterr().out))] == ["action", "server.start"]
     with pytest.raises(SystemExit):

@@ -200,7 +200,7 @@ GENESIS = "0" * 64
 #: The end of a chained line: its hash (see the module's docstring).
 HASH_END = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 CHAIN_SUFFIX = ".chain"
-TAIL = 65536  # bytes read from the end of a file to find its last line
+TAIL = 8192  # bytes read from the end of a file to find its last line (all of it if too few)
 
 
 def digest(data: bytes) -> str:
@@ -228,7 +228,7 @@ def last_line(path: Path) -> bytes | None:
             size = f.seek(0, os.SEEK_END)
             f.seek(max(0, size - TAIL))
             chunk = f.read()
-            if size > TAIL and chunk.rstrip(b"\n").count(b"\n") == 0:
+            if size > TAIL and b"\n" not in chunk.rstrip(b"\n"):
                 f.seek(0)
                 chunk = f.read()
     except FileNotFoundError:
@@ -278,8 +278,7 @@ class AuditFileHandler(logging.Handler):
                     os.write(out, line + b"\n")
                 finally:
                     os.close(out)
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, line_hash(line).encode(), 0)
+                os.pwrite(fd, line_hash(line).encode(), 0)  # always 64 characters: no truncation
             finally:
                 os.close(fd)
         except Exception:

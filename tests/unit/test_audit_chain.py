@@ -261,3 +261,11 @@ def test_cli_filters_by_kind_person_and_period_and_exports_csv(config, tmp_path,
     assert [r[2] for r in csv.reader(io.StringIO(capsys.readouterr().out))] == ["action", "server.start"]
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["audit", "--csv", "--json"])
+
+
+def test_a_last_line_longer_than_the_tail_read_is_chained_whole(tmp_path):
+    long = json.dumps({"timestamp": "2026-11-22T08:00:00+00:00", "action": "login", "actor": "a" * (3 * audit.TAIL)})
+    rewrite(tmp_path / "audit.jsonl", ["{}", long])
+    write(tmp_path, 1)
+    assert json.loads(text_lines(tmp_path / "audit.jsonl")[2])["prev"] == audit.digest(long.encode())
+    assert check(tmp_path).problem is None

@@ -357,7 +357,8 @@ def apply_disk_usage(c, settings: Settings) -> None:
 def apply_audit(c, settings: Settings) -> None:
     """The audit trail (:mod:`hub.audit`, :mod:`hub.audit_hooks`; the hub's writer is
     made at start-up): the audited spawner and authenticator classes, the request log
-    function, and token-like values masked in the hub's own log. Runs last: it wraps the
+    function, the page ``/hub/acces`` (who opened my lab), and token-like values masked
+    in the hub's own log. Runs last: it wraps the
     classes the other functions chose."""
     from importlib.metadata import entry_points
 
@@ -368,6 +369,7 @@ def apply_audit(c, settings: Settings) -> None:
         (entry,) = entry_points(group="jupyterhub.authenticators", name=authenticator)
         authenticator = entry.load()
     audit_hooks.apply(c, c.JupyterHub.spawner_class, authenticator)
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", audit_hooks.handlers(settings))
     c.JupyterHub.logging_config = {
         "filters": {"datalab-scrub": {"()": "hub.audit.LogScrubFilter"}},
         "handlers": {"console": {"filters": ["datalab-scrub"]}},

@@ -7,22 +7,41 @@ One event is one JSON line (UTF-8) with the fields :data:`FIELDS`::
      "source": "127.0.0.1", "result": "success", "detail": {"backend": "local"}}
 
 - ``timestamp``: UTC, ISO 8601 with microseconds; ``actor``: the hub user (or
-  ``service:<name>``, ``hub``) who acted; ``action``: a dotted name (:data:`ACTIONS`);
+  ``service:<name>``, or one of :data:`HUB`, :data:`PROVIDER`, :data:`OFFBOARDING`,
+  :data:`DEPLOYMENT`, :data:`SCHEDULER`) who acted; ``action``: a dotted name (:data:`ACTIONS`);
   ``target``: what was acted on (``owner/server`` for a server, ``user:<name>``,
   ``group:<name>``, ``dashboard:<id>``, ``schedule:<id>``, ``run:<id>/<file>``...);
   ``partner``: the partner ids of the target's owner (of the actor when the target has no
   owner), a list; ``source``: the client's IP address ("" for the hub's own actions);
   ``result``: ``success``, ``failure`` or ``refused``; ``detail``: a few scalars (HTTP
-  status, backend, reason), filtered by :func:`scrub`.
+  status, backend, reason), filtered by :func:`scrub`; then ``prev`` and ``hash``
+  (below).
 
 Where: ``<data_dir>/audit/``, mode 0750, files mode 0640. Each process writes its own file
-through its own :class:`logging.handlers.TimedRotatingFileHandler`: the hub
-``audit.jsonl``, a service ``audit-<service>.jsonl``. One writer per file keeps rotation
-safe without a lock shared between processes (two processes rotating one file would
-rename it under each other); readers (:func:`read`) merge the files, rotated ones
-(``audit.jsonl.2026-11-29``) included. Files rotate at midnight UTC and are kept
-``audit.retention_days`` days (see :class:`hub.settings.AuditSettings`): rotation needs
-no logrotate, and a rotated file is never written again.
+stream: the hub ``audit.jsonl``, a service ``audit-<service>.jsonl``; readers
+(:func:`read`) merge the files, rotated ones (``audit.jsonl.2026-11-29``) included. A
+stream rotates at the first write of a new UTC day (the old file is renamed with the
+date of its last write) and keeps ``audit.retention_days`` rotated files (see
+:class:`hub.settings.AuditSettings`): rotation needs no logrotate, and a rotated file is
+never written again.
+
+**Hash chain** (tamper evidence). Every line ends with two more fields: ``prev``, the
+hash of the stream's previous line, and ``hash``, the SHA-256 (hex) of the line's own
+text up to and including ``prev`` (the line without its ``,"hash":"..."`` suffix). The
+chain runs across rotated files: the first line of a new file chains to the last line
+of the previous one; the first line of a stream has ``prev`` :data:`GENESIS`. A line
+written before chaining existed (no ``hash``) is chained to by the SHA-256 of its text.
+Appends are atomic: under an exclusive ``fcntl.flock`` on the stream's lock file
+(``.audit.jsonl.chain``, next to it), a writer rotates if due, reads the last line's
+hash, appends one line with a single ``write`` and records that line's hash in the lock
+file (the stream's head); any number of threads and processes may write one stream.
+:func:`verify` walks every stream and reports the first line deleted or altered
+(``datalab audit verify``); lines before a stream's first chained line are counted as
+*unchained* (written before chaining existed), not as tampering. The chain detects
+edits and deletions; it cannot stop someone able to write the files from rewriting a
+stream's whole tail with fresh hashes, nor the removal of a stream's oldest files
+(retention removes them too): keep a copy of the heads ``datalab audit verify`` prints,
+or ship the files elsewhere, to pin them.
 
 Never written: tokens, secrets, passwords, cookies, notebook contents. :func:`scrub` drops
 detail keys whose name says secret and masks any string that looks like a token (long
@@ -32,10 +51,13 @@ record the audit logger emits.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import logging
-import logging.handlers
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -54,9 +76,39 @@ ACTIONS = (
     "admin.group.create", "admin.group.modify", "admin.group.delete",
     "admin.group.add", "admin.group.remove",
     "admin.server.start", "admin.server.stop", "admin.token.create", "admin.token.revoke",
+    "token.create", "token.revoke",
+    "identity.groups", "identity.offboard",
     "dashboard.publish", "dashboard.unpublish", "dashboard.view",
-    "report.schedule.create", "report.schedule.delete", "report.run", "report.download",
+    "report.schedule.create", "report.schedule.update", "report.schedule.delete", "report.run",
+    "report.run.end", "report.download",
 )
+
+#: Actors that are not people: the hub itself, the identity provider's decisions
+#: (groups synchronised at login, offboarding), the deployment file, the reports'
+#: scheduler; services act as ``service:<name>``.
+HUB, PROVIDER, OFFBOARDING, DEPLOYMENT, SCHEDULER = (
+    "hub", "identity-provider", "hub:offboarding", "deployment", "scheduler")
+
+#: Who is acting, when the code doing it is not handed the actor (a server stop runs in a
+#: task of its own): set by :func:`acting_as`, read by :func:`acting`. A context
+#: variable: tasks started inside inherit it, other requests do not see it.
+_ACTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("datalab_audit_actor", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Within the block (and the tasks it starts), :func:`acting` is ``actor``, unless
+    an enclosing block already named one (the outermost actor is the true one)."""
+    token = _ACTING.set(_ACTING.get() or actor)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
+def acting() -> str | None:
+    """The actor named by the enclosing :func:`acting_as`, if any."""
+    return _ACTING.get()
 
 DIRECTORY = "audit"
 HUB_FILE = "audit.jsonl"
@@ -144,12 +196,131 @@ class LogScrubFilter(logging.Filter):
         return True
 
 
-class AuditFileHandler(logging.handlers.TimedRotatingFileHandler):
-    """Daily rotation at midnight UTC; new files created with mode 0640."""
+GENESIS = "0" * 64
+#: The end of a chained line: its hash (see the module's docstring).
+HASH_END = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
+CHAIN_SUFFIX = ".chain"
+TAIL = 8192  # bytes read from the end of a file to find its last line (all of it if too few)
 
-    def _open(self):
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def chain_line(message: str, prev: str) -> bytes:
+    """The line (UTF-8, no newline) of ``message`` (a JSON object's text) with ``prev``
+    and its own ``hash`` appended."""
+    body = (message[:-1] + f',"prev":"{prev}"}}').encode("utf-8")
+    return body[:-1] + f',"hash":"{digest(body)}"}}'.encode()
+
+
+def line_hash(line: bytes) -> str:
+    """The hash the next line chains to: a chained line's ``hash``, else the SHA-256 of
+    the line."""
+    match = HASH_END.search(line)
+    return match[1].decode() if match else digest(line)
+
+
+def last_line(path: Path) -> bytes | None:
+    """The last non-empty line of ``path`` (None: no such file or no line)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL))
+            chunk = f.read()
+            if size > TAIL and b"\n" not in chunk.rstrip(b"\n"):
+                f.seek(0)
+                chunk = f.read()
+    except FileNotFoundError:
+        return None
+    lines = [line for line in chunk.split(b"\n") if line]
+    return lines[-1] if lines else None
+
+
+def stream_of(path: Path) -> str:
+    """The stream a file belongs to: ``audit.jsonl.2026-11-29`` -> ``audit.jsonl``."""
+    return path.name.split(".jsonl", 1)[0] + ".jsonl"
+
+
+def stream_files(directory: Path, stream: str) -> list[Path]:
+    """The files of ``stream``, oldest first: rotated ones by date, then the current one."""
+    rotated = sorted((p for p in files(directory) if p.name.startswith(stream + ".")), key=lambda p: p.name)
+    current = directory / stream
+    return [*rotated, *([current] if current.exists() else [])]
+
+
+class AuditFileHandler(logging.Handler):
+    """Appends each record's message to ``path`` as one chained line (see the module's
+    docstring), under the stream's lock; rotates daily (UTC) and keeps ``backup_count``
+    rotated files (0: all). New files are created with mode 0640."""
+
+    def __init__(self, path: Path, backup_count: int = 0):
+        super().__init__()
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(f".{self.path.name}{CHAIN_SUFFIX}")
+        self.backup_count = backup_count
+
+    def _locked(self) -> int:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            fd = self._locked()
+            try:
+                if self._due():
+                    self._rotate()
+                line = chain_line(message, self._last_hash())
+                out = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+                try:
+                    os.write(out, line + b"\n")
+                finally:
+                    os.close(out)
+                os.pwrite(fd, line_hash(line).encode(), 0)  # always 64 characters: no truncation
+            finally:
+                os.close(fd)
+        except Exception:
+            self.handleError(record)
+
+    def doRollover(self) -> None:
+        """Rotate now (whatever the day)."""
+        with self.lock:
+            fd = self._locked()
+            try:
+                self._rotate()
+            finally:
+                os.close(fd)
+
+    def _due(self) -> bool:
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return False
+        written = dt.datetime.fromtimestamp(info.st_mtime, dt.timezone.utc).date()
+        return info.st_size > 0 and written < dt.datetime.now(dt.timezone.utc).date()
+
+    def _rotate(self) -> None:
+        if not self.path.exists():
+            return
+        day = dt.datetime.fromtimestamp(self.path.stat().st_mtime, dt.timezone.utc).date().isoformat()
+        target, n = self.path.with_name(f"{self.path.name}.{day}"), 0
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.{day}.{n}")
+        os.rename(self.path, target)
+        rotated = stream_files(self.path.parent, self.path.name)
+        if self.backup_count:
+            for old in rotated[:-self.backup_count]:
+                old.unlink()
+
+    def _last_hash(self) -> str:
+        for path in reversed(stream_files(self.path.parent, self.path.name)):
+            line = last_line(path)
+            if line is not None:
+                return line_hash(line)
+        return GENESIS
 
 
 def file_name(process: str) -> str:
@@ -173,8 +344,7 @@ class Writer:
         for old in list(self.logger.handlers):
             self.logger.removeHandler(old)
             old.close()
-        handler = AuditFileHandler(self.path, when="midnight", utc=True, backupCount=retention_days,
-                                   encoding="utf-8")
+        handler = AuditFileHandler(self.path, backup_count=retention_days)
         handler.addFilter(ScrubFilter())
         handler.setFormatter(logging.Formatter("%(message)s"))
         self.logger.addHandler(handler)
@@ -299,7 +469,8 @@ def parse_duration(value: str) -> dt.timedelta:
 
 @dataclass(frozen=True)
 class Query:
-    """A filter on events: ``person`` is the actor or the owner of the target; ``partner``
+    """A filter on events: ``person`` is the actor, the owner of the target or the
+    ``owner`` a detail names (a report run's, a deployment schedule's); ``partner``
     one of the event's partners; ``action`` the action or a dotted prefix of it
     (``server`` matches ``server.start``); ``since`` inclusive, ``until`` exclusive."""
 
@@ -310,7 +481,8 @@ class Query:
     until: dt.datetime | None = None
 
     def matches(self, event: dict) -> bool:
-        if self.person and self.person not in (event.get("actor"), _owner(event.get("target", ""))):
+        owners = (event.get("actor"), _owner(event.get("target", "")), (event.get("detail") or {}).get("owner"))
+        if self.person and self.person not in owners:
             return False
         if self.partner and self.partner not in (event.get("partner") or []):
             return False
@@ -336,3 +508,116 @@ def select(events: Iterable[dict], query: Query) -> list[dict]:
     """The events ``query`` matches, in order."""
     return [e for e in events if query.matches(e)]
 
+
+
+# -- verifying the chain ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    """The first sign of tampering in a stream: ``file`` and 1-based ``line``;
+    ``kind``: ``altered`` (the line's text does not match its hash, or an unchained line
+    after chained ones), ``deleted`` (the line's ``prev`` names no line before it: the
+    line or lines before it were deleted, or the previous line was rewritten), or
+    ``truncated`` (the stream's last lines are gone: ``line`` is where they were)."""
+
+    file: str
+    line: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class StreamCheck:
+    """One stream's verification: its files, line counts, its head (the last line's
+    hash), whether its first chained line follows lines no longer kept (retention),
+    and the first :class:`Problem` (None: intact)."""
+
+    stream: str
+    files: tuple[str, ...]
+    lines: int
+    unchained: int
+    head: str
+    starts_after_removed: bool
+    problem: Problem | None
+
+
+def _chained_prev(line: bytes) -> str | None:
+    """The ``prev`` of a chained line whose text matches its hash; None otherwise."""
+    match = HASH_END.search(line)
+    if not match:
+        return None
+    body = line[:match.start()] + b"}"
+    if digest(body) != match[1].decode():
+        return None
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    prev = event.get("prev") if isinstance(event, dict) else None
+    return prev if isinstance(prev, str) else None
+
+
+def verify_stream(directory: Path, stream: str) -> StreamCheck:
+    """Walk ``stream``'s files in order and check every line's hash and link."""
+    paths = stream_files(directory, stream)
+    expected: str | None = None  # the hash the next line must name; None: nothing before
+    count = unchained = 0
+    chained_seen = starts_after = False
+    previous: list[str] = []  # the last two line hashes (a crash may leave the head one behind)
+    where = ("", 0)
+
+    def result(problem: Problem | None) -> StreamCheck:
+        return StreamCheck(stream, tuple(p.name for p in paths), count, unchained,
+                           previous[-1] if previous else GENESIS, starts_after, problem)
+
+    for path in paths:
+        raw = path.read_bytes().split(b"\n")
+        if raw and raw[-1] == b"":
+            raw.pop()
+        for number, line in enumerate(raw, 1):
+            count += 1
+            where = (path.name, number)
+            if not chained_seen and not HASH_END.search(line):
+                unchained += 1
+            else:
+                prev = _chained_prev(line)
+                if prev is None:
+                    return result(Problem(path.name, number, "altered"))
+                if not chained_seen and expected is None and prev != GENESIS:
+                    starts_after = True
+                elif prev != (expected or GENESIS):
+                    return result(Problem(path.name, number, "deleted"))
+                chained_seen = True
+            expected = line_hash(line)
+            previous = [*previous[-1:], expected]
+    head_file = directory / f".{stream}{CHAIN_SUFFIX}"
+    try:
+        head = head_file.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        head = ""
+    if head and head not in previous:
+        return result(Problem(where[0] or stream, where[1] + 1, "truncated"))
+    return result(None)
+
+
+def verify(directory: Path) -> list[StreamCheck]:
+    """:func:`verify_stream` for every stream of ``directory`` (a stream whose files are
+    all gone but whose head remains is one)."""
+    heads = {p.name[1:-len(CHAIN_SUFFIX)] for p in directory.glob(f".audit*.jsonl{CHAIN_SUFFIX}")}
+    streams = sorted({stream_of(p) for p in files(directory)} | heads)
+    return [verify_stream(directory, s) for s in streams]
+
+
+# -- who acted on a person's labs ---------------------------------------------------------
+def acted_on_by_others(events: Iterable[dict], person: str, limit: int = 200) -> list[dict]:
+    """The events where someone other than ``person`` acted on or opened one of their
+    servers (opened a shared lab, an admin started or stopped it, the culler stopped
+    it...) or acted on their account as an admin or through offboarding; the newest
+    ``limit``, newest first."""
+    found = []
+    for e in events:
+        target, actor, action = e.get("target", ""), e.get("actor", ""), e.get("action", "")
+        if actor == person or _owner(target) != person:
+            continue
+        on_server = ":" not in target
+        if on_server or action.startswith("admin.") or action == "identity.offboard":
+            found.append(e)
+    return found[::-1][:limit]

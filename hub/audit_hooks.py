@@ -6,28 +6,49 @@
   (an OIDC claim refusal, :class:`hub.oidc.Refused`, whose username is kept).
 - **logout**: the wrapped authenticator serves ``/logout`` with a subclass of its logout
   handler whose ``handle_logout`` (JupyterHub's hook for it) writes ``logout``.
-- **server start and stop**: :func:`audited_spawner` wraps the spawner class;
-  ``start`` writes ``server.start`` (``success``/``failure``, the backend in
-  ``detail``), ``stop`` writes ``server.stop``. Usage accounting reads these lines.
+- **groups from the identity provider**: the same wrapper writes ``identity.groups``
+  (actor ``identity-provider``, the groups added and removed) when a login or an auth
+  refresh changes the groups JupyterHub is about to synchronise (``manage_groups``).
+  Offboarding (:meth:`hub.oidc.DataLabOIDCAuthenticator.offboard`) writes
+  ``identity.offboard`` (``revoked``: how many API tokens; ``groups_left``) and stops
+  servers as ``hub:offboarding``.
+- **server start and stop, with their true actor**: :func:`audited_spawner` wraps the
+  spawner class; ``start`` writes ``server.start`` (``success``/``failure``, the backend
+  in ``detail``), ``stop`` writes ``server.stop``. Usage accounting reads these lines.
+  The actor of a start is whoever made the request JupyterHub hands the spawner
+  (``spawner.handler``: the owner, or an admin through ``/hub/spawn/<user>`` or the
+  API). A stop runs in a task of its own, so :func:`apply` wraps JupyterHub's
+  ``BaseHandler.stop_single_user`` (every stop asked through the hub: the owner, an
+  admin, the idle culler's ``service:idle-culler``) to name the request's actor
+  (:func:`hub.audit.acting_as`); a stop no request asked for (the hub's shutdown, a
+  failed start's clean-up) is the ``hub``'s.
 - **admin actions, shares, access to a server**: :func:`log_request`, the tornado
   ``log_function`` (JupyterHub's own request log runs first), audits requests once
   they are answered: changes to users, groups, servers and tokens of *another* person
-  through the REST API (``admin.*``), shares and share codes granted and revoked,
+  through the REST API (``admin.*``), one's own API tokens created and revoked
+  (``token.*``: the token page uses the same API), shares and share codes granted and revoked,
   accepted and declined (``share.*``), and the OAuth authorisation that lets a person
   into a lab (``server.access``; owner or shared). The request's body is never
   written; only the ``user``/``group`` a share names is read from it.
 
 The sharing page's group shares are written by :mod:`hub.sharing` (one ``share.grant``
 per member).
+
+**Who opened my lab** (JupyterHub#4647): the French page ``/hub/acces``
+(:class:`AccessPage`) lists, for the logged-in person, the events where someone else
+acted on or opened their labs or acted on their account
+(:func:`hub.audit.acted_on_by_others`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 from urllib.parse import parse_qs, unquote
 
+from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.handlers.login import LogoutHandler
 from jupyterhub.log import log_request as jupyterhub_log_request
 from jupyterhub.orm import Spawner as OrmSpawner
@@ -35,6 +56,7 @@ from tornado import web
 
 from . import audit
 from .groups import partners_of
+from .settings import Settings
 
 log = logging.getLogger("datalab.audit")
 
@@ -84,10 +106,31 @@ def audited_authenticator(cls: type) -> type:
                              source=source, result="failure")
                 return None
             groups = model.get("groups")
-            partner = sorted(partners_of(groups)) if groups else user_partners(handler.find_user(model["name"]))
+            found = handler.find_user(model["name"])
+            partner = sorted(partners_of(groups)) if groups else user_partners(found)
             audit.record("login", actor=model["name"], target=f"user:{model['name']}",
                          partner=partner, source=source)
+            self._audit_groups(model["name"], found, model, source)
             return model
+
+        async def refresh_user(self, user, handler=None, **kwargs):
+            model = await super().refresh_user(user, handler, **kwargs)
+            if isinstance(model, dict):
+                self._audit_groups(user.name, user, model, audit.request_source(handler) if handler else "")
+            return model
+
+        def _audit_groups(self, name: str, user, model: dict, source: str) -> None:
+            """``identity.groups`` when the provider's groups (about to be synchronised
+            by JupyterHub) differ from the person's current ones."""
+            if not getattr(self, "manage_groups", False) or model.get("groups") is None:
+                return
+            before = {g.name for g in getattr(user, "groups", [])} if user is not None else set()
+            after = set(model["groups"])
+            if before == after:
+                return
+            audit.record("identity.groups", actor=audit.PROVIDER, target=f"user:{name}",
+                         partner=sorted(partners_of(before | after)), source=source,
+                         added=",".join(sorted(after - before)), removed=",".join(sorted(before - after)))
 
         def get_handlers(self, app):
             handlers = list(super().get_handlers(app))
@@ -124,30 +167,37 @@ def _backend(spawner) -> str:
 
 def audited_spawner(cls: type) -> type:
     """A subclass of the spawner ``cls`` writing ``server.start`` and ``server.stop``
-    (target ``<owner>/<server name>``, the owner as actor, the backend in detail)."""
+    (target ``<owner>/<server name>``, the true actor, the backend in detail)."""
 
     class Audited(cls):
-        def _audit(self, action: str, result: str = "success", **detail) -> None:
-            audit.record(action, actor=self.user.name, target=f"{self.user.name}/{self.name}",
+        def _audit(self, action: str, actor: str, result: str = "success", **detail) -> None:
+            audit.record(action, actor=actor, target=f"{self.user.name}/{self.name}",
                          partner=user_partners(self.user), result=result,
                          backend=_backend(self), **detail)
 
+        def _starter(self) -> str:
+            handler = getattr(self, "handler", None)
+            actor = actor_of(handler)[0] if handler is not None else ""
+            return actor or self.user.name
+
         async def start(self):
+            actor = self._starter()
             try:
                 started = await super().start()
             except BaseException as e:
-                self._audit("server.start", "failure", error=type(e).__name__)
+                self._audit("server.start", actor, "failure", error=type(e).__name__)
                 raise
-            self._audit("server.start")
+            self._audit("server.start", actor)
             return started
 
         async def stop(self, now=False):
+            actor = audit.acting() or audit.HUB
             try:
                 await super().stop(now=now)
             except BaseException as e:
-                self._audit("server.stop", "failure", error=type(e).__name__)
+                self._audit("server.stop", actor, "failure", error=type(e).__name__)
                 raise
-            self._audit("server.stop")
+            self._audit("server.stop", actor)
 
     Audited.__name__ = Audited.__qualname__ = f"Audited{cls.__name__}"
     return Audited
@@ -255,8 +305,11 @@ def _audit_admin_user(handler, parts: list[str], method: str, actor: str, who, f
         audit.record("admin.user.create", target="users", partner=user_partners(who), **fields)
         return
     name = parts[1]
-    if name == actor:
-        return  # one's own server or tokens: not an admin action (servers: see the spawner)
+    if name == actor:  # one's own server or tokens: not an admin action (servers: see the spawner)
+        if len(parts) >= 3 and parts[2] == "tokens":
+            action = "token.create" if method == "POST" else "token.revoke"
+            audit.record(action, target=f"user:{name}", partner=user_partners(who), **fields)
+        return
     partner = _partners_of_name(handler, name) or user_partners(who)
     if len(parts) == 2:
         audit.record(f"admin.user.{VERBS[method]}", target=f"user:{name}", partner=partner, **fields)
@@ -283,9 +336,49 @@ def _audit_admin_group(handler, parts: list[str], method: str, who, fields: dict
     audit.record(action, target=f"group:{group}", partner=partner, **fields)
 
 
+# -- who opened my lab ---------------------------------------------------------------------
+ACCESS_PAGE = "/acces"
+
+
+class AccessPage(BaseHandler):
+    """``GET /hub/acces``: who else acted on or opened the logged-in person's labs.
+    Registered through ``c.JupyterHub.extra_handlers`` with the settings."""
+
+    def initialize(self, datalab_settings: Settings):
+        self.datalab_settings = datalab_settings
+
+    @web.authenticated
+    async def get(self):
+        user = self.current_user
+        directory = self.datalab_settings.data_dir / audit.DIRECTORY
+        events = audit.acted_on_by_others(audit.read(directory), user.name)
+        self.finish(await self.render_template("acces.html", user=user, events=events))
+
+
+def handlers(settings: Settings) -> list[tuple]:
+    """``c.JupyterHub.extra_handlers`` entries (paths below the hub prefix)."""
+    return [(ACCESS_PAGE, AccessPage, {"datalab_settings": settings})]
+
+
+def stop_with_actor(stop_single_user):
+    """JupyterHub's ``BaseHandler.stop_single_user`` naming the request's actor for the
+    stop task it starts (see the module's docstring)."""
+
+    @functools.wraps(stop_single_user)
+    async def wrapper(self, user, server_name=""):
+        with audit.acting_as(actor_of(self)[0] or audit.HUB):
+            return await stop_single_user(self, user, server_name)
+
+    wrapper.datalab_audited = True
+    return wrapper
+
+
 def apply(c, spawner_class: object, authenticator_class: object) -> None:
     """Wrap the configured spawner and authenticator classes (when they are classes) and
-    install :func:`log_request` (merged into ``c.JupyterHub.tornado_settings``)."""
+    JupyterHub's ``stop_single_user`` (once), and install :func:`log_request` (merged
+    into ``c.JupyterHub.tornado_settings``)."""
+    if not getattr(BaseHandler.stop_single_user, "datalab_audited", False):
+        BaseHandler.stop_single_user = stop_with_actor(BaseHandler.stop_single_user)
     if isinstance(spawner_class, type):
         c.JupyterHub.spawner_class = audited_spawner(spawner_class)
     if isinstance(authenticator_class, type):

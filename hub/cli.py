@@ -7,7 +7,8 @@
     datalab [--config FILE] library follow               publish library.ref on schedule
     datalab [--url URL] [--token T] reports list|create|run|runs|delete   scheduled reports
     datalab [--url URL] [--token T] dashboards publish|list|unpublish      Voilà dashboards
-    datalab [--config FILE] audit [--person P] [--partner X] [--action A] [--last 7d] ...
+    datalab [--config FILE] audit [--person P] [--partner X] [--kind K] [--last 7d] [--csv] ...
+    datalab [--config FILE] audit verify                  check the audit trail's hash chain
     datalab [--config FILE] usage --month YYYY-MM [--csv] [--output FILE] [--no-slurm]
 
 Each area registers itself in :data:`AREAS` with a function adding its subparser; every
@@ -23,6 +24,8 @@ Exit status: 0 done, 1 the command failed or a service refused (its message is p
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
@@ -350,21 +353,55 @@ def _duration(value: str):
 
 
 def add_audit(subparsers) -> None:
-    """``datalab audit``: filter the audit trail (see :mod:`hub.audit`); reads
-    ``<data_dir>/audit/`` directly (run it on the hub's machine, as its user)."""
+    """``datalab audit``: filter the audit trail (see :mod:`hub.audit`); ``datalab audit
+    verify``: check its hash chain. Both read ``<data_dir>/audit/`` directly (run them on
+    the hub's machine, as its user)."""
     parser = subparsers.add_parser(
-        "audit", help="filter the audit trail by person, partner, action and period",
+        "audit", help="filter the audit trail by person, partner, kind and period; verify its chain",
         description="Example: who opened which servers of partner X last week: "
-                    "datalab audit --partner X --action server --last 7d",
+                    "datalab audit --partner X --kind server --last 7d",
     )
     parser.add_argument("--person", help="the actor, or the owner of the target")
     parser.add_argument("--partner", help="a partner id among the event's partners")
-    parser.add_argument("--action", help="an action or a dotted prefix (server, share, login, admin...)")
+    parser.add_argument("--kind", "--action", dest="action",
+                        help="an event kind (action) or a dotted prefix (server, share, login, admin...)")
     parser.add_argument("--since", type=_time, help="from this UTC date/time (ISO 8601), inclusive")
     parser.add_argument("--until", type=_time, help="until this UTC date/time, exclusive")
     parser.add_argument("--last", type=_duration, help="the last N minutes/hours/days/weeks: 30m, 12h, 7d, 2w")
-    parser.add_argument("--json", action="store_true", help="print the matching JSON lines as written")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the matching JSON lines as written")
+    output.add_argument("--csv", action="store_true", help="CSV with a header line (detail as JSON)")
     parser.set_defaults(handler=audit_query)
+    commands = parser.add_subparsers(dest="audit_command", metavar="verify")
+    verify = commands.add_parser(
+        "verify", help="check the hash chain: exit 1 and name the first line deleted or altered",
+        description="Checks every stream of the audit trail (the hub's and each service's, rotated "
+                    "files included). Lines written before chaining existed are counted as "
+                    "unchained, not as tampering. Exit 0: intact; 1: tampering found.")
+    verify.set_defaults(handler=audit_verify)
+
+
+#: CSV columns of ``datalab audit --csv``.
+CSV_COLUMNS = ("timestamp", "actor", "action", "target", "partner", "source", "result", "detail")
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not evaluate (a leading =, +, -, @ is quoted)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def audit_csv(events: list[dict]) -> str:
+    """``events`` as CSV with a header line: the partner ids joined by ``;``, the detail
+    as JSON."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in events:
+        row = {k: str(e.get(k, "")) for k in CSV_COLUMNS}
+        row["partner"] = ";".join(e.get("partner") or [])
+        row["detail"] = json.dumps(e.get("detail") or {}, ensure_ascii=False, sort_keys=True)
+        writer.writerow([_cell(row[k]) for k in CSV_COLUMNS])
+    return out.getvalue()
 
 
 def audit_query(ctx: Context, args) -> int:
@@ -374,6 +411,9 @@ def audit_query(ctx: Context, args) -> int:
     query = audit.Query(person=args.person, partner=args.partner, action=args.action,
                         since=since, until=args.until)
     events = audit.select(audit.read(ctx.settings.data_dir / audit.DIRECTORY), query)
+    if args.csv:
+        sys.stdout.write(audit_csv(events))
+        return 0
     for e in events:
         if args.json:
             print(json.dumps(e, ensure_ascii=False))
@@ -382,6 +422,35 @@ def audit_query(ctx: Context, args) -> int:
             print("\t".join([e["timestamp"], e.get("actor", ""), e.get("action", ""), e.get("target", ""),
                              ",".join(e.get("partner") or []), e.get("source", ""), e.get("result", ""), detail]))
     return 0
+
+
+#: What ``datalab audit verify`` says of each kind of :class:`hub.audit.Problem`.
+PROBLEMS = {
+    "altered": "altered (its text does not match its hash)",
+    "deleted": "a line before this one was deleted (or the one before was rewritten)",
+    "truncated": "the stream's last lines were deleted from here on",
+}
+
+
+def audit_verify(ctx: Context, args) -> int:
+    checks = audit.verify(ctx.settings.data_dir / audit.DIRECTORY)
+    tampered = False
+    for check in checks:
+        if check.problem is not None:
+            tampered = True
+            p = check.problem
+            print(f"TAMPERED {check.stream}: {p.file} line {p.line}: {PROBLEMS[p.kind]}")
+            continue
+        notes = []
+        if check.unchained:
+            notes.append(f"{check.unchained} unchained line(s) written before chaining")
+        if check.starts_after_removed:
+            notes.append("starts after files removed by retention")
+        extra = f" ({'; '.join(notes)})" if notes else ""
+        print(f"ok {check.stream}: {check.lines} line(s) in {len(check.files)} file(s), head {check.head}{extra}")
+    if not checks:
+        print("no audit file")
+    return 1 if tampered else 0
 
 
 # -- datalab usage --------------------------------------------------------------------

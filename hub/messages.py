@@ -139,6 +139,33 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "space_kind_project": "Espace projet",
         "space_nothing": "Aucun espace mesuré pour vous sur ce hub.",
         "space_cached": "Mesures mises à jour au plus toutes les {minutes} minute(s).",
+        "access_nav": "Accès à mon lab",
+        "access_title": "Qui a accédé à mon lab",
+        "access_intro": (
+            "Les actions d'autres personnes ou services sur vos labs et votre compte, "
+            "d'après le journal d'audit : ouverture d'un lab partagé, démarrage ou arrêt "
+            "par un administrateur ou par l'arrêt automatique, actions d'administration."
+        ),
+        "access_none": "Personne d'autre n'a agi sur vos labs ni sur votre compte.",
+        "access_when": "Quand",
+        "access_who": "Qui",
+        "access_what": "Action",
+        "access_target": "Lab ou compte",
+        "access_from": "Depuis",
+        "access_result": "Résultat",
+        "access_result_success": "réussi",
+        "access_result_failure": "échoué",
+        "access_result_refused": "refusé",
+        "access_action_server_access": "a ouvert le lab",
+        "access_action_server_start": "a démarré le lab",
+        "access_action_server_stop": "a arrêté le lab",
+        "access_action_admin_server_start": "a démarré le lab (administration)",
+        "access_action_admin_server_stop": "a arrêté le lab (administration)",
+        "access_action_admin_user_modify": "a modifié le compte (administration)",
+        "access_action_admin_user_delete": "a supprimé le compte (administration)",
+        "access_action_admin_token_create": "a créé un jeton d'accès à votre nom (administration)",
+        "access_action_admin_token_revoke": "a révoqué un de vos jetons (administration)",
+        "access_action_identity_offboard": "départ d'un partenaire : jetons révoqués, labs arrêtés",
         "share_title": "Partager mon lab",
         "share_intro": (
             "Ouvrez votre lab à une personne, à un partenaire ou à un projet de DataLab : "
@@ -553,6 +580,33 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "space_kind_project": "Project space",
         "space_nothing": "No space of yours is measured on this hub.",
         "space_cached": "Measures are refreshed at most every {minutes} minute(s).",
+        "access_nav": "Access to my lab",
+        "access_title": "Who accessed my lab",
+        "access_intro": (
+            "What other people or services did to your labs and your account, from the "
+            "audit trail: a shared lab opened, a start or stop by an admin or by the idle "
+            "culler, administration actions."
+        ),
+        "access_none": "Nobody else acted on your labs or your account.",
+        "access_when": "When",
+        "access_who": "Who",
+        "access_what": "Action",
+        "access_target": "Lab or account",
+        "access_from": "From",
+        "access_result": "Result",
+        "access_result_success": "done",
+        "access_result_failure": "failed",
+        "access_result_refused": "refused",
+        "access_action_server_access": "opened the lab",
+        "access_action_server_start": "started the lab",
+        "access_action_server_stop": "stopped the lab",
+        "access_action_admin_server_start": "started the lab (administration)",
+        "access_action_admin_server_stop": "stopped the lab (administration)",
+        "access_action_admin_user_modify": "changed the account (administration)",
+        "access_action_admin_user_delete": "deleted the account (administration)",
+        "access_action_admin_token_create": "created an access token in your name (administration)",
+        "access_action_admin_token_revoke": "revoked one of your tokens (administration)",
+        "access_action_identity_offboard": "left a partner: tokens revoked, labs stopped",
         "share_title": "Share my lab",
         "share_intro": (
             "Open your lab to a person, a partner or a DataLab project: you then work "

@@ -40,7 +40,7 @@ from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets import Any, Integer, Unicode
 
-from . import identity, partners
+from . import audit, identity, partners
 from .groups import partners_of, project_group
 from .messages import text
 from .settings import ConfigError, Oidc, OidcEndpoints, Settings
@@ -307,16 +307,21 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
         user.db.commit()
         if tokens:
             self.log.warning("Revoked %d API token(s) of %s", len(tokens), user.name)
+        groups = sorted(g.name for g in user.groups)
         if leave_groups:
             user.sync_groups([])
-        for name, spawner in list(user.spawners.items()):
-            if not spawner.active or spawner.pending:
-                continue
-            self.log.warning("Stopping %s's server %r: partner membership lost", user.name, name)
-            if handler is not None:
-                await handler.stop_single_user(user, name)
-            else:
-                await user.stop(name)
+        audit.record("identity.offboard", actor=audit.OFFBOARDING, target=f"user:{user.name}",
+                     partner=sorted(partners_of(groups)), revoked=len(tokens),
+                     groups_left=",".join(groups) if leave_groups else "")
+        with audit.acting_as(audit.OFFBOARDING):
+            for name, spawner in list(user.spawners.items()):
+                if not spawner.active or spawner.pending:
+                    continue
+                self.log.warning("Stopping %s's server %r: partner membership lost", user.name, name)
+                if handler is not None:
+                    await handler.stop_single_user(user, name)
+                else:
+                    await user.stop(name)
 
 
 def apply(c, settings: Settings) -> None:

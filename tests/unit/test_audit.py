@@ -30,6 +30,7 @@ def test_one_event_is_one_json_line_with_every_field(writer):
     writer.record("server.start", actor="analyste1", target="analyste1/", partner=["univ-alpha"],
                   source="127.0.0.1", when=when, backend="local")
     (event,) = lines(writer.path)
+    assert event.pop("prev") == audit.GENESIS and len(event.pop("hash")) == 64  # the chain's fields
     assert event == {
         "timestamp": "2026-11-23T09:30:00.123456+00:00", "actor": "analyste1", "action": "server.start",
         "target": "analyste1/", "partner": ["univ-alpha"], "source": "127.0.0.1", "result": "success",

@@ -192,6 +192,7 @@ class PublishHandler(Base):
 
     @web.authenticated
     async def post(self):
+        self.audit_event = ("dashboard.publish", "", [])
         user = self.publisher()
         if user is None:
             return
@@ -215,6 +216,7 @@ class PublishHandler(Base):
         except (FilesError, PublishError, PermissionError, ValueError) as e:
             await self.form(user, values, t["dash_publish_error"].format(reason=e), 400)
             return
+        self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
         log.info("%s published %s version %d from %s", user["name"], dashboard.id, dashboard.version, values["path"])
         self.redirect(f"{self.service.prefix}?published={dashboard.id}")

@@ -178,6 +178,7 @@ class ReportsService:
                 if self.scheduler.get_job(spec.id) is None:
                     self._schedule(complete)
                 return
+            action = "report.schedule.create" if row is None else "report.schedule.update"
             if row is None:
                 row = ScheduleRow(id=spec.id, origin="deployment")
                 db.add(row)
@@ -185,6 +186,8 @@ class ReportsService:
             row.spec_json = complete.model_dump_json()
             db.commit()
         self._schedule(complete)
+        audit.record(action, actor=audit.DEPLOYMENT, target=f"schedule:{spec.id}", partner=partners_of(groups),
+                     owner=owner, cron=complete.cron)
 
     def _schedule(self, spec: ReportSchedule) -> None:
         policy = spec.misfire or self.config.misfire
@@ -363,8 +366,10 @@ class ReportsService:
         async with self._slots:
             self._update(run_id, status="running", started=utcnow())
             log_path = self.archive.run_dir(run_id) / LOG
+            partner: list[str] = []
             try:
                 request = await self._request(run_id, row, log_path)
+                partner = sorted(request.partner_ids)
                 outcome = await self.runner.run(request)
             except Refused as refused:
                 outcome = RunOutcome("failed", refused.message)
@@ -376,6 +381,9 @@ class ReportsService:
                          files_json=json.dumps(kept))
             log.info("run %s of %s %s", run_id, row.id, outcome.status)
             REPORT_RUNS.labels(status=outcome.status).inc()
+            audit.record("report.run.end", actor=audit.SCHEDULER, target=f"run:{run_id}", partner=partner,
+                         result="success" if outcome.status == "succeeded" else "failure",
+                         schedule=row.id, owner=row.owner, status=outcome.status)
         self._apply_retention(row)
 
     async def _request(self, run_id: int, row: ScheduleRow, log_path) -> RunRequest:

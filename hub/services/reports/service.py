@@ -140,7 +140,7 @@ class ReportsService:
         self._slots = asyncio.Semaphore(self.config.max_parallel)
         self.archive.create()
         Base.metadata.create_all(self.engine)
-        self._migrate_audiences()
+        self.migrate_audiences()
         self._close_interrupted()
         self.scheduler.start(paused=True)
         for declared in self.config.schedules:
@@ -158,7 +158,7 @@ class ReportsService:
         self.runner.stop_all()
         self._close_interrupted()
 
-    def _migrate_audiences(self) -> None:
+    def migrate_audiences(self) -> None:
         """Rewrite the audiences stored under the former rule (partners OR roles) into
         audiences admitting the same people under the current one (see
         :meth:`hub.settings.Audience.from_or_semantics`); a rewritten audience no longer
@@ -230,15 +230,6 @@ class ReportsService:
         :mod:`hub.confinement`). Raises :class:`Refused`."""
         if not owner.groups & OWNER_ROLES:
             raise Refused(403, self.t("reports_not_allowed"))
-        profile = self._profile(owner, spec.profile)
-        notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
-        try:
-            check_parameters(declared_parameters(notebook), spec.parameters)
-            kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
-        except NotebookProblem as problem:
-            raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
-        if self.settings.backend_of(self._profile_of(profile)) is Backend.local:
-            self._check_kernel(kernel)
         audience = spec.audience or (
             Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
         )
@@ -250,6 +241,15 @@ class ReportsService:
             confinement.check_audience(self.settings, owner.groups, audience)
         except confinement.HealthConfinementError as refusal:
             raise Refused(403, str(refusal)) from None
+        profile = self._profile(owner, spec.profile)
+        notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
+        try:
+            check_parameters(declared_parameters(notebook), spec.parameters)
+            kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
+        except NotebookProblem as problem:
+            raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
+        if self.settings.backend_of(self._profile_of(profile)) is Backend.local:
+            self._check_kernel(kernel)
         return spec.model_copy(update={
             "profile": profile,
             "kernel": kernel,

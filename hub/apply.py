@@ -21,7 +21,7 @@ from .backends.protocol import backend, dashboard_backends, report_backends
 from .groups import role_group
 from .messages import ADMIN_PAGE, CATALOGUE, hub_error
 from .settings import Backend, ConfigError, Role, Settings, config_path
-from .startup import Host, prepare
+from .startup import COOKIE_SECRET, Host, prepare
 
 log = logging.getLogger("datalab")
 
@@ -80,7 +80,7 @@ def apply_hub(c, settings: Settings, host: Host) -> None:
     port = public_port(settings)
     c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{port}{settings.hub.base_url}"
     c.JupyterHub.db_url = settings.database_url
-    c.JupyterHub.cookie_secret_file = str(layout.hub / "cookie_secret")
+    c.JupyterHub.cookie_secret_file = str(layout.hub / COOKIE_SECRET)
     c.JupyterHub.pid_file = str(layout.hub / "jupyterhub.pid")
     c.ConfigurableHTTPProxy.auth_token = host.proxy_token
     c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
@@ -187,10 +187,24 @@ def _extended(section, key: str, values: list) -> list:
 
 def apply_sharing(c, settings: Settings) -> None:
     """Sharing a lab: the ``datalab-sharing`` role (partners allowed to share), the
-    French page /hub/partage, and labs that check every request with the hub."""
+    French page /hub/partage, labs that check every request with the hub, and the share
+    API confined to health spaces (handlers served by the authenticator, see
+    :func:`hub.sharing.confined_authenticator`)."""
+    c.JupyterHub.authenticator_class = sharing.confined_authenticator(_authenticator_class(c), settings)
     c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", sharing.load_roles(settings))
     c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", sharing.handlers(settings))
     c.Spawner.args = _extended(c.Spawner, "args", sharing.LAB_ARGS)
+
+
+def _authenticator_class(c) -> type:
+    """The configured authenticator class (an entry point name resolved)."""
+    from importlib.metadata import entry_points
+
+    authenticator = c.JupyterHub.authenticator_class
+    if isinstance(authenticator, str):
+        (entry,) = entry_points(group="jupyterhub.authenticators", name=authenticator)
+        authenticator = entry.load()
+    return authenticator
 
 
 def apply_collaboration(c, settings: Settings) -> None:

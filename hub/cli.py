@@ -189,8 +189,10 @@ def add_reports(subparsers) -> None:
     create.add_argument("--profile", help="lab profile whose resources the runs get")
     create.add_argument("--kernel", help="kernelspec name (default: the notebook's)")
     create.add_argument("--audience-all", action="store_true", help="every DataLab member sees the outputs")
-    create.add_argument("--partner", action="append", default=[], help="a partner whose members see the outputs")
-    create.add_argument("--role", action="append", default=[], help="a role whose holders see the outputs")
+    create.add_argument("--partner", action="append", default=[],
+                        help="a partner whose members see the outputs (default: your partners)")
+    create.add_argument("--role", action="append", default=[],
+                        help="a role whose holders see the outputs (with --partner: holders within those partners)")
     create.add_argument("--retention", type=int, help="finished runs kept")
     create.add_argument("--misfire", choices=["run-once", "skip"], help="a fire time missed while the service was down")
     create.set_defaults(handler=reports_create)
@@ -276,7 +278,11 @@ DASHBOARDS = "/services/dashboards/api/dashboards"
 
 def parse_audience(value: str) -> dict:
     """``"all"`` -> ``{"all": True}``; ``"partner:a,partner:b,role:decision-maker"`` ->
-    ``{"partners": ["a", "b"], "roles": ["decision-maker"]}``. ``argparse`` error if bad."""
+    ``{"partners": ["a", "b"], "roles": ["decision-maker"]}`` (the decision-makers of a or
+    b: partners AND roles, OR within a kind); alternatives separated by ``|`` ->
+    ``{"any_of": [...]}``. ``argparse`` error if bad."""
+    if "|" in value:
+        return {"any_of": [parse_audience(part) for part in value.split("|")]}
     audience: dict = {}
     for item in (part.strip() for part in value.split(",") if part.strip()):
         kind, _, name = item.partition(":")
@@ -300,8 +306,9 @@ def add_dashboards(subparsers) -> None:
     publish.add_argument("--title", required=True)
     publish.add_argument("--description", default="")
     publish.add_argument("--id", help="dashboard id (default: derived from the title)")
-    publish.add_argument("--audience", type=parse_audience, default={"all": True},
-                         help="all (default), or partner:<id>,role:<role>,...")
+    publish.add_argument("--audience", type=parse_audience,
+                         help="default: your partner's members; all, or partner:<id>,role:<role>,... "
+                              "(a listed partner AND a listed role; alternatives separated by |)")
     publish.add_argument("--profile", help="the lab profile it runs in (default: your first)")
     publish.add_argument("--partner", help="the partner shown as publisher (default: your first)")
     publish.add_argument("--identity-free", action="store_true",
@@ -318,9 +325,8 @@ def dashboards_publish(ctx: Context, args) -> None:
         notebook = json.loads(Path(args.notebook).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise Failure(f"{args.notebook}: not a readable notebook ({e})") from None
-    body = {"notebook": notebook, "title": args.title, "audience": args.audience,
-            "identity_free": args.identity_free}
-    for key in ("description", "id", "profile", "partner"):
+    body = {"notebook": notebook, "title": args.title, "identity_free": args.identity_free}
+    for key in ("description", "id", "profile", "partner", "audience"):
         if getattr(args, key):
             body[key] = getattr(args, key)
     dashboard = ctx.client.call("POST", DASHBOARDS, body)

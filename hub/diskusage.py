@@ -234,7 +234,7 @@ def rows(areas: list[Area], cache: UsageCache) -> list[dict]:
 
 
 class SpacePage(BaseHandler):
-    """``GET /hub/espace``: the person's disk usage; admins (scope ``admin:users``)
+    """``GET /hub/espace``: the person's disk usage; admins (scope ``list:users``)
     also see everyone's. Registered through ``c.JupyterHub.extra_handlers``."""
 
     def initialize(self, datalab_settings: Settings, cache: UsageCache):
@@ -247,7 +247,7 @@ class SpacePage(BaseHandler):
         settings = self.datalab_settings
         partner_ids = partners_of([g.name for g in user.groups])
         users = None
-        if self.has_scope("admin:users"):
+        if self.has_scope("list:users"):
             users = {u.name: partners_of([g.name for g in u.groups]) for u in self.db.query(User)}
         loop = asyncio.get_running_loop()
         mine_rows = await loop.run_in_executor(

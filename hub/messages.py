@@ -202,6 +202,19 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Votre partenaire n'autorise pas le partage des labs (données sensibles). "
             "Vous pouvez ouvrir les labs partagés avec vous."
         ),
+        "health_share": (
+            "Règle des données de santé : votre lab donne accès à {spaces}, qui détient des données "
+            "de santé ; il ne peut être partagé qu'avec des membres de {spaces} (pas de lien d'invitation)."
+        ),
+        "health_audience_partner": (
+            "Règle des données de santé : {space} détient des données de santé ; ce que publient ses "
+            "membres ne peut être vu au-delà de {space}. Choisissez ce seul partenaire comme public "
+            "(éventuellement restreint à des rôles)."
+        ),
+        "health_audience_none": (
+            "Règle des données de santé : vous avez accès à {spaces}, qui détient des données de santé ; "
+            "aucun public de tableau de bord ou de rapport ne se limite à {spaces} : publication refusée."
+        ),
         "accept_title": "Accepter l'invitation",
         "accept_intro": "Vous ({user}) êtes invité(e) à ouvrir le lab de {owner}.",
         "accept_not_running": (
@@ -336,6 +349,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_log": "Journal",
         "reports_seconds": "{seconds} s",
         "reports_audience_all": "Tous les membres",
+        "reports_audience_or": "ou",
         "reports_no_run": "Pas encore exécuté",
         "reports_run_queued": "Exécution de « {id} » lancée.",
         "reports_bad_path": (
@@ -442,8 +456,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_publish_field_title": "Titre",
         "dash_publish_description": "Description",
         "dash_publish_audience": "Qui peut le voir",
+        "dash_publish_partner": "Les membres de mon partenaire",
         "dash_publish_all": "Tous les membres de DataLab",
-        "dash_publish_some": "Seulement ces partenaires et rôles :",
+        "dash_publish_some": "Seulement ces partenaires et rôles (un partenaire coché ET un rôle coché) :",
         "dash_publish_roles": "Rôles",
         "dash_publish_partners": "Partenaires",
         "dash_publish_profile": "Environnement d'exécution",
@@ -643,6 +658,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Your partner does not allow sharing labs (sensitive data). "
             "You can open the labs shared with you."
         ),
+        "health_share": (
+            "Health data rule: your lab gives access to {spaces}, which holds health data; it may "
+            "only be shared with members of {spaces} (no invitation link)."
+        ),
+        "health_audience_partner": (
+            "Health data rule: {space} holds health data; what its members publish may not be seen "
+            "beyond {space}. Choose this partner alone as the audience (roles may narrow it)."
+        ),
+        "health_audience_none": (
+            "Health data rule: you have access to {spaces}, which holds health data; no dashboard or "
+            "report audience stays within {spaces}: publication refused."
+        ),
         "accept_title": "Accept the invitation",
         "accept_intro": "You ({user}) are invited to open {owner}'s lab.",
         "accept_not_running": (
@@ -771,6 +798,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_log": "Log",
         "reports_seconds": "{seconds} s",
         "reports_audience_all": "All members",
+        "reports_audience_or": "or",
         "reports_no_run": "Not run yet",
         "reports_run_queued": "Run of '{id}' started.",
         "reports_bad_path": (
@@ -869,8 +897,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_publish_field_title": "Title",
         "dash_publish_description": "Description",
         "dash_publish_audience": "Who may see it",
+        "dash_publish_partner": "The members of my partner",
         "dash_publish_all": "Every DataLab member",
-        "dash_publish_some": "Only these partners and roles:",
+        "dash_publish_some": "Only these partners and roles (a ticked partner AND a ticked role):",
         "dash_publish_roles": "Roles",
         "dash_publish_partners": "Partners",
         "dash_publish_profile": "Runtime environment",

@@ -11,8 +11,12 @@ Scopes (least privilege, JupyterHub 5+ scope names):
   manage their own tokens, see and decline the servers shared with them; no server.
 - ``datalab-analyst``: start, stop and use their own servers.
 - ``datalab-decision-maker``: nothing more than a user (dashboards come through services).
-- ``datalab-admin``: administer users, groups and servers, read the hub; no
-  ``access:servers``: an admin cannot open another person's lab (health data).
+- ``datalab-admin``: read and delete users, administer servers, read groups and the
+  hub. Least privilege (health data): no ``access:servers`` (an admin cannot open another
+  person's lab); no ``admin:users``, whose ``admin:auth_state`` reads a person's OIDC
+  tokens and whose user edits could set the ``admin`` flag (every scope); no write on
+  groups (``groups``, ``admin:groups``): every group is a partner, role or project group
+  whose membership comes from the identity provider or the deployment file.
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ ROLE_SCOPES: dict[Role, list[str]] = {
     Role.decision_maker: ["read:users:groups!user"],
     Role.admin: [
         "admin-ui",
-        "admin:users",
+        "users",
+        "delete:users",
+        "read:roles:users",
         "admin:servers",
-        "admin:groups",
+        "read:groups",
+        "list:groups",
+        "read:roles:groups",
         "read:hub",
         "read:roles",
         "list:services",

@@ -20,6 +20,13 @@ Scopes (least privilege):
 - every user (:data:`hub.partners.USER_SCOPES`): see what is shared with them and
   decline it.
 
+Health spaces (:mod:`hub.confinement`): the owner of a lab that reads a health partner's
+or project's space shares it only with members of that space, never through a share code.
+The hub checks it before JupyterHub's own share API (:func:`confined_authenticator`
+serves ``/api/shares/<user>/<server>`` and ``/api/share-codes/<user>/<server>`` ahead of
+JupyterHub's handlers) and on the page's group share; a refusal is a 403 whose message
+names the rule.
+
 The French page ``/hub/partage`` (:class:`SharingPage`) lists the possible recipients
 (hub users, partner groups, the person's project groups) and calls the REST API from the
 browser with the person's own cookie.
@@ -36,11 +43,12 @@ from __future__ import annotations
 
 import json
 
+from jupyterhub.apihandlers.shares import ServerShareAPIHandler, ServerShareCodeAPIHandler
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.orm import Group, Share, User
 from tornado import web
 
-from . import audit
+from . import audit, confinement
 from .groups import partner_group, partners_of, project_group
 from .settings import Settings
 
@@ -128,6 +136,10 @@ class SharingPage(BaseHandler):
         offered = {g["name"] for g in recipients(self.db, user.name, self.datalab_settings)["groups"]}
         if name not in offered:
             raise web.HTTPError(400, f"cannot share with group {name!r}")
+        try:
+            confinement.check_share(self.datalab_settings, {g.name for g in user.groups}, group=name)
+        except confinement.HealthConfinementError as refusal:
+            raise web.HTTPError(403, str(refusal)) from None
         spawner = user.spawner.orm_spawner
         scopes = [f"access:servers!server={user.name}/"]
         names = []
@@ -140,6 +152,68 @@ class SharingPage(BaseHandler):
                              source=audit.request_source(self), recipient=f"user:{member.name}",
                              group=name)
         self.finish(json.dumps({"users": sorted(names)}))
+
+
+def _confine(handler, settings: Settings, user_name: str, code: bool) -> None:
+    """Before JupyterHub's share API: a 403 naming the health-data rule when the caller
+    (the owner ``user_name``, or someone who may share their servers) asks for a share
+    beyond the owner's health spaces. Anything else is left to JupyterHub's handler (its
+    own checks and errors)."""
+    owner, caller = handler.find_user(user_name), handler.current_user
+    if caller is None or owner is None:
+        return
+    if caller.name != user_name and not handler.has_scope(f"shares!user={user_name}"):
+        return
+    owner_groups = {g.name for g in owner.groups}
+    try:
+        if code:
+            confinement.check_share(settings, owner_groups, code=True)
+            return
+        body = handler.get_json_body() or {}
+        if not isinstance(body, dict):
+            return
+        if isinstance(body.get("group"), str):
+            confinement.check_share(settings, owner_groups, group=body["group"])
+        elif isinstance(body.get("user"), str):
+            recipient = handler.find_user(body["user"])
+            if recipient is not None:
+                confinement.check_share(settings, owner_groups, user_groups={g.name for g in recipient.groups})
+    except confinement.HealthConfinementError as refusal:
+        raise web.HTTPError(403, str(refusal)) from None
+
+
+def confined_share_handlers(settings: Settings) -> list[tuple]:
+    """JupyterHub's share and share-code API handlers, checking the health-data rule
+    first (see :func:`_confine`); routes relative to the hub prefix, to be served ahead
+    of JupyterHub's own."""
+
+    class ConfinedShareAPIHandler(ServerShareAPIHandler):
+        async def post(self, user_name, server_name=None):
+            _confine(self, settings, user_name, code=False)
+            return await super().post(user_name, server_name)
+
+    class ConfinedShareCodeAPIHandler(ServerShareCodeAPIHandler):
+        async def post(self, user_name, server_name=None):
+            _confine(self, settings, user_name, code=True)
+            return await super().post(user_name, server_name)
+
+    return [
+        (r"/api/shares/([^/]+)/([^/]*)", ConfinedShareAPIHandler),
+        (r"/api/share-codes/([^/]+)/([^/]*)", ConfinedShareCodeAPIHandler),
+    ]
+
+
+def confined_authenticator(cls: type, settings: Settings) -> type:
+    """A subclass of the authenticator ``cls`` whose handlers include
+    :func:`confined_share_handlers`: JupyterHub serves an authenticator's handlers before
+    its own (``c.JupyterHub.extra_handlers`` come after them, too late to take a route)."""
+
+    class Confining(cls):
+        def get_handlers(self, app):
+            return [*confined_share_handlers(settings), *super().get_handlers(app)]
+
+    Confining.__name__ = Confining.__qualname__ = f"Confining{cls.__name__}"
+    return Confining
 
 
 def handlers(settings: Settings) -> list[tuple]:

@@ -20,13 +20,15 @@ from pathlib import Path
 from . import audit, library, metrics, storage
 from .backends.local.policy import check_reachable
 from .backends.protocol import backend
-from .secretfiles import kept_secret
+from .secretfiles import check_private, kept_secret
 from .settings import Backend, ConfigError, Settings
 
 log = logging.getLogger("datalab")
 
 CRYPT_KEY_ENV = "JUPYTERHUB_CRYPT_KEY"
 DEMO_PASSWORD_ENV = "DATALAB_DEMO_PASSWORD"
+#: JupyterHub's cookie secret, in ``<data_dir>/hub/``.
+COOKIE_SECRET = "cookie_secret"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ def prepare(settings: Settings) -> Host:
                         "to reach DataLab Hub's code; move it or allow o+x on that directory")
     metrics.register_hub_collectors(settings)
     audit.configure(settings.data_dir, "hub", settings.audit.retention_days)
+    cookie_secret = layout.hub / COOKIE_SECRET
+    if cookie_secret.exists():  # JupyterHub writes it at its first start, then reads it
+        check_private(cookie_secret)
     return Host(
         layout=layout,
         proxy_token=kept_secret(layout.hub / "proxy_token"),

@@ -264,7 +264,7 @@ def viewers_kept_apart(hub: RunningHub, people) -> None:
     websocket, its model, its DELETE, restart, interrupt and shutdown refused, and no
     listing shows it; A's own websocket works; the author sees counts, not ids."""
     author = people("analyste1")
-    assert author.publish(notebook("print('isolement')"), id="isolement", title="Isolement").status_code == 201
+    assert author.publish(notebook("print('isolement')"), id="isolement", title="Isolement", audience={"all": True}).status_code == 201
     viewer, intruder = people("decideur1"), people("analyste2")
     try:
         kernel_id = page_kernel(viewer, "isolement")
@@ -305,7 +305,7 @@ def viewers_kept_apart(hub: RunningHub, people) -> None:
 def view_without_websocket_released(people) -> None:
     """A served page whose websocket never comes gives its kernel and place back."""
     author = people("analyste1")
-    assert author.publish(notebook("print('sans websocket')"), id="sans-socket", title="Sans socket").status_code == 201
+    assert author.publish(notebook("print('sans websocket')"), id="sans-socket", title="Sans socket", audience={"all": True}).status_code == 201
     try:
         page_kernel(people("decideur1"), "sans-socket")
         load = author.call("GET", "dashboards/sans-socket").json()
@@ -340,7 +340,8 @@ def caps_hold_under_a_rush(people) -> None:
     author = people("analyste1")
     dashboards = ["ruee-a", "ruee-b", "ruee-c"]
     for dashboard_id in dashboards:
-        assert author.publish(notebook("print('ruée')"), id=dashboard_id, title=dashboard_id).status_code == 201
+        published = author.publish(notebook("print('ruée')"), id=dashboard_id, title=dashboard_id, audience={"all": True})
+        assert published.status_code == 201
     try:
         # several people: the per-dashboard and total caps (the map's pre-executed
         # kernel counts in the total)

@@ -71,6 +71,7 @@ from .operations import (
 )
 from .people import (
     Audience,
+    AudienceClause,
     Membership,
     Partner,
     PartnerType,
@@ -107,6 +108,7 @@ from .checks import cross_check
 
 __all__ = [
     "Audience",
+    "AudienceClause",
     "AuditSettings",
     "AustralEntitlement",
     "Auth",

@@ -100,23 +100,33 @@ def schedule_problems(settings: "Settings", known_partners: set[str]) -> list[st
             problems.append(
                 f"{where}.profile: unknown profile {schedule.profile!r}; declared profiles: {', '.join(sorted(profiles))}"
             )
-        for j, pid in enumerate(schedule.audience.partners if schedule.audience else []):
+        for path, pid in audience_partners(schedule.audience):
             if pid not in known_partners:
                 problems.append(
-                    f"{where}.audience.partners[{j}]: unknown partner {pid!r}; "
+                    f"{where}.{path}: unknown partner {pid!r}; "
                     f"declared partners: {', '.join(sorted(known_partners))}"
                 )
     return problems
+
+
+def audience_partners(audience: "Audience | None") -> list[tuple[str, str]]:
+    """``(key path, partner id)`` of each partner an audience names."""
+    if audience is None:
+        return []
+    if audience.any_of:
+        return [(f"audience.any_of[{k}].partners[{j}]", pid)
+                for k, clause in enumerate(audience.any_of) for j, pid in enumerate(clause.partners)]
+    return [(f"audience.partners[{j}]", pid) for j, pid in enumerate(audience.partners)]
 
 
 def dashboard_problems(settings: "Settings") -> list[str]:
     known = {p.id for p in settings.partners}
     problems = []
     for i, seed in enumerate(settings.dashboards.publish):
-        for j, pid in enumerate(seed.audience.partners):
+        for path, pid in audience_partners(seed.audience):
             if pid not in known:
                 problems.append(
-                    f"dashboards.publish[{i}].audience.partners[{j}]: unknown partner "
+                    f"dashboards.publish[{i}].{path}: unknown partner "
                     f"{pid!r}; declared partners: {', '.join(sorted(known))}"
                 )
         if seed.profile is not None and seed.profile not in {p.id for p in settings.profiles}:

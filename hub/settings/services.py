@@ -115,22 +115,23 @@ class DashboardSeed(Model):
     """A dashboard the deployment publishes itself at each start (a new version when the
     notebook changed): ``notebook`` (path, relative to the deployment file), its ``author``
     (a hub user: the dashboard runs with their identity), ``audience`` (see
-    :class:`Audience`: ``all``, ``partners``, ``roles``), ``identity_free``
-    (its output depends on nobody's identity: kernels may be pre-executed)."""
+    :class:`Audience`: ``all``, ``partners``, ``roles``, ``any_of``; default: the
+    author's partner), ``identity_free`` (its output depends on nobody's identity:
+    kernels may be pre-executed)."""
 
     id: DashboardId
     notebook: Path
     author: UserName
     title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
-    audience: Audience = Field(default_factory=lambda: Audience(all=True))
+    audience: Audience | None = None
     profile: Slug | None = None
     identity_free: bool = False
 
     @field_validator("audience", mode="before")
     @classmethod
     def _audience(cls, value: object) -> object:
-        if isinstance(value, Audience):
+        if value is None or isinstance(value, Audience):
             return value
         try:
             return Audience.model_validate(value)

@@ -101,7 +101,7 @@ def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_h
 def test_ten_reloads_leave_one_kernel_for_the_open_view(page, dashboards_hub, people):
     author = people("analyste1")
     dashboard_id = "carte-rechargements"
-    r = author.publish(map_notebook(), id=dashboard_id, title="Carte (rechargements)")
+    r = author.publish(map_notebook(), id=dashboard_id, title="Carte (rechargements)", audience={"all": True})
     assert r.status_code == 201, r.text
     try:
         login(page, dashboards_hub, "decideur1")
@@ -126,7 +126,7 @@ def test_ten_reloads_leave_one_kernel_for_the_open_view(page, dashboards_hub, pe
 def test_a_viewer_past_the_cap_gets_the_busy_page(browser, dashboards_hub, people):
     author = people("analyste1")
     dashboard_id = "carte-affluence"
-    r = author.publish(map_notebook(), id=dashboard_id, title="Carte (affluence)")
+    r = author.publish(map_notebook(), id=dashboard_id, title="Carte (affluence)", audience={"all": True})
     assert r.status_code == 201, r.text
     contexts = []
     try:
@@ -211,7 +211,7 @@ def measure_first_paint(page, hub, people, backend: str) -> None:
     kernel (the test hubs preheat one). Timings go to tests/artifacts/dashboards-timings.json."""
     author = people("analyste1")
     dashboard_id = f"carte-mesure-{backend}"
-    assert author.publish(map_notebook(), id=dashboard_id, title="Carte (mesure)").status_code == 201
+    assert author.publish(map_notebook(), id=dashboard_id, title="Carte (mesure)", audience={"all": True}).status_code == 201
     try:
         assert author.call("GET", f"dashboards/{dashboard_id}").json()["running"] is False
         login(page, hub, "decideur1")

@@ -70,7 +70,7 @@ def test_the_dashboard_runs_as_its_author_in_a_container_without_any_hub_token(p
         "print('partenaires:', os.environ['DATALAB_PARTNERS'], sorted(os.listdir(os.environ['HOME'])))\n"
         "print('memoire:', open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read().strip())\n"
     )
-    assert author.publish(notebook(code), id="identite-docker", title="Identité").status_code == 201
+    assert author.publish(notebook(code), id="identite-docker", title="Identité", audience={"all": True}).status_code == 201
     try:
         text = html.unescape(people("decideur1").get("d/identite-docker/").content.decode())
         assert "uid: 1000 home: /home/jovyan hote: voila-identite-docker" in text
@@ -102,7 +102,7 @@ def test_outside_the_audience_the_dashboard_is_unlisted_and_refused(docker_dashb
 def test_a_raising_notebook_in_a_container_shows_viewers_a_french_message(people):
     author = people("analyste1")
     nb = notebook("print('avant erreur')", "raise ValueError('detail-secret-42')")
-    assert author.publish(nb, id="erreur-docker", title="En erreur").status_code == 201
+    assert author.publish(nb, id="erreur-docker", title="En erreur", audience={"all": True}).status_code == 201
     try:
         seen = html.unescape(people("decideur1").get("d/erreur-docker/").content.decode())
         assert "avant erreur" in seen
@@ -116,7 +116,7 @@ def test_a_raising_notebook_in_a_container_shows_viewers_a_french_message(people
 
 def test_an_unviewed_dashboard_frees_its_container_and_comes_back(docker_dashboards_hub, people):
     author = people("analyste1")
-    assert author.publish(notebook("print('de retour')"), id="sommeil-docker", title="Sommeil").status_code == 201
+    assert author.publish(notebook("print('de retour')"), id="sommeil-docker", title="Sommeil", audience={"all": True}).status_code == 201
     viewer = people("decideur1")
     try:
         assert "de retour" in viewer.get("d/sommeil-docker/").text

@@ -7,6 +7,7 @@ import grp
 import os
 import re
 import time
+from html import unescape
 
 import pytest
 import yaml
@@ -160,20 +161,45 @@ def test_share_with_a_user_then_revoke_takes_effect_at_once(labs):
 
 
 def test_share_with_the_project_group_through_the_page(collab_hub, labs):
-    owner, member, outsider = labs["analyste2"], labs["analyste1"], labs["analyste3"]
+    # the owner is analyste1: analyste2's lab reads a health partner's space (see below)
+    owner, member, outsider = labs["analyste1"], labs["analyste2"], labs["analyste3"]
     r = owner.session.post(
         f"{collab_hub.url}/hub/partage", json={"group": f"project-{PROJECT}"},
         headers={"X-XSRFToken": owner._xsrf("/hub/")},
     )
     assert r.status_code == 200, r.text
-    assert r.json() == {"users": ["analyste1"]}
+    assert r.json() == {"users": ["analyste2"]}
     try:
-        assert visit(member, "analyste2") == 200
-        assert visit(outsider, "analyste2") == 403
+        assert visit(member, "analyste1") == 200
+        assert visit(outsider, "analyste1") == 403
     finally:
-        owner.api("DELETE", "/shares/analyste2/")
+        owner.api("DELETE", "/shares/analyste1/")
     after_revocation()
-    assert api_status(member, "analyste2") == 403
+    assert api_status(member, "analyste1") == 403
+
+
+HEALTH_RULE = "Règle des données de santé"
+
+
+def test_a_health_member_cannot_share_their_lab_outside_their_partner(collab_hub, labs):
+    """Attack: analyste2 (CHU Exemple Nord, health data) shares their lab with analyste1
+    (another partner) through the REST API, with the project group through the page and
+    the API, and through an invitation link: each refused with the rule, nothing granted."""
+    owner, outsider = labs["analyste2"], labs["analyste1"]
+    attempts = [
+        owner.api("POST", "/shares/analyste2/", json={"user": "analyste1"}),
+        owner.api("POST", "/shares/analyste2/", json={"group": f"project-{PROJECT}"}),
+        owner.api("POST", "/share-codes/analyste2/", json={}),
+        owner.session.post(f"{collab_hub.url}/hub/partage", json={"group": f"project-{PROJECT}"},
+                           headers={"X-XSRFToken": owner._xsrf("/hub/")}),
+    ]
+    for r in attempts:
+        assert r.status_code == 403, r.text
+        json_answer = r.headers.get("Content-Type", "").startswith("application/json")
+        assert HEALTH_RULE in (r.json()["message"] if json_answer else unescape(r.content.decode())), r.text
+    assert owner.api("GET", "/shares/analyste2/").json()["items"] == []
+    assert owner.api("GET", "/share-codes/analyste2/").json()["items"] == []
+    assert visit(outsider, "analyste2") == 403
 
 
 def test_share_code_is_accepted_by_a_datalab_user_and_revoked(collab_hub, labs):

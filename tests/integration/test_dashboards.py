@@ -6,6 +6,7 @@ without websocket, each viewer's kernel kept from others, and idle servers."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -88,11 +89,12 @@ def test_search_filters_the_gallery(people):
 
 def test_republish_keeps_versions_and_unpublish_removes_every_url(dashboards_hub, people):
     author = people("analyste1")
-    first = author.publish(notebook("print('version un')"), title="Essai de versions")
+    first = author.publish(notebook("print('version un')"), title="Essai de versions", audience={"all": True})
     assert first.status_code == 201, first.text
     dashboard_id = first.json()["id"]
     assert dashboard_id == "essai-de-versions"
-    second = author.publish(notebook("print('version deux')"), id=dashboard_id, title="Essai de versions")
+    second = author.publish(notebook("print('version deux')"), id=dashboard_id, title="Essai de versions",
+                            audience={"all": True})
     assert second.status_code == 200
     assert second.json()["version"] == 2
     assert [v["number"] for v in second.json()["versions"]] == [1, 2]
@@ -124,7 +126,7 @@ def test_dashboard_runs_as_its_author_without_the_service_credentials(people):
         "print('jetons:', sorted(k for k in os.environ if 'TOKEN' in k or k.startswith('JUPYTERHUB')))\n"
         "print('partenaires:', os.environ['DATALAB_PARTNERS'])\n"
     )
-    assert author.publish(notebook(code), id="identite", title="Identité").status_code == 201
+    assert author.publish(notebook(code), id="identite", title="Identité", audience={"all": True}).status_code == 201
     try:
         text = people("decideur1").get("d/identite/").content.decode()
         account = re.search(r"compte: (\S+)", text).group(1)
@@ -143,7 +145,7 @@ def test_a_raising_notebook_shows_viewers_a_french_message_and_its_author_the_tr
         "raise ValueError('detail-secret-42')",
         ("print('apres')", stale),
     )
-    assert author.publish(nb, id="en-erreur", title="En erreur").status_code == 201
+    assert author.publish(nb, id="en-erreur", title="En erreur", audience={"all": True}).status_code == 201
     try:
         seen = html.unescape(people("decideur1").get("d/en-erreur/").content.decode())
         assert "avant erreur" in seen
@@ -161,7 +163,7 @@ def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
     author = people("analyste1")
     viewer, other = people("decideur1"), people("analyste2")
     for dashboard_id in ("affluence-a", "affluence-b"):
-        r = author.publish(notebook("print('ok')"), id=dashboard_id, title=dashboard_id)
+        r = author.publish(notebook("print('ok')"), id=dashboard_id, title=dashboard_id, audience={"all": True})
         assert r.status_code == 201
         # its server started (a static file takes no place): the views below come within
         # the view timeout of each other
@@ -184,7 +186,7 @@ def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
         for dashboard_id in ("affluence-a", "affluence-b"):
             assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
     # unpublishing shut the kernels down: the hub has room again
-    assert author.publish(notebook("print('ok')"), id="affluence-c", title="c").status_code == 201
+    assert author.publish(notebook("print('ok')"), id="affluence-c", title="c", audience={"all": True}).status_code == 201
     try:
         assert viewer.get("d/affluence-c/").status_code == 200
     finally:
@@ -193,7 +195,8 @@ def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
 
 def test_an_unviewed_dashboard_frees_its_server_and_comes_back(people):
     author = people("analyste1")
-    assert author.publish(notebook("print('de retour')"), id="sommeil", title="Sommeil").status_code == 201
+    assert author.publish(notebook("print('de retour')"), id="sommeil", title="Sommeil",
+                          audience={"all": True}).status_code == 201
     viewer = people("decideur1")
     try:
         assert "de retour" in viewer.get("d/sommeil/").text
@@ -218,7 +221,7 @@ def test_the_identity_free_map_stays_warm(people):
 
 def test_an_author_whose_name_needs_escaping_publishes_and_views(people):
     author = people(ODD_AUTHOR)
-    r = author.publish(notebook("print('publié par jean')"), id="jean-dupont", title="Par Jean")
+    r = author.publish(notebook("print('publié par jean')"), id="jean-dupont", title="Par Jean", audience={"all": True})
     assert r.status_code == 201, r.text
     try:
         assert r.json()["author"] == ODD_AUTHOR
@@ -243,7 +246,9 @@ def test_the_cli_publishes_lists_and_unpublishes(dashboards_hub, people, tmp_pat
     assert published.returncode == 0, published.stderr
     assert published.stdout.startswith("carte-cli version 1: /services/dashboards/d/carte-cli/")
     assert "carte-cli" in run("list").stdout
-    assert "Carte (CLI)" in people("decideur1").get("").text
+    # partners AND roles: the decision-makers of chu-exemple-nord, not those of other partners
+    assert "Carte (CLI)" in author.get("").text
+    assert "Carte (CLI)" not in people("decideur1").get("").text
     assert "Carte (CLI)" not in people("analyste1").get("").text
     refused = run("publish", str(path), "--title", "Refus", "--audience", "partner:inconnu")
     assert refused.returncode == 1 and "unknown partner" in refused.stderr
@@ -284,3 +289,60 @@ def test_a_page_view_without_websocket_gives_its_kernel_and_place_back(people):
 
 def test_a_hundred_concurrent_first_requests_never_exceed_the_caps(people):
     caps_hold_under_a_rush(people)
+
+
+# -- health spaces: nothing published beyond the partner ------------------------------------
+
+HEALTH_RULE = "Règle des données de santé"
+
+
+def test_a_new_dashboard_is_seen_by_the_authors_partner_only(people):
+    author = people("analyste1")
+    r = author.publish(notebook("print('pour mon partenaire')"), id="par-defaut", title="Par défaut")
+    assert r.status_code == 201, r.text
+    try:
+        assert r.json()["audience"]["partners"] == ["univ-alpha"] and not r.json()["audience"]["all"]
+        assert "Par défaut" in author.get("").text
+        assert "Par défaut" not in people("decideur1").get("").text
+        assert people("decideur1").get("d/par-defaut/").status_code == 403
+    finally:
+        assert author.call("DELETE", "dashboards/par-defaut").status_code == 204
+
+
+def test_a_health_member_cannot_publish_beyond_their_partner_through_the_api(people):
+    """Attack: analyste2 (CHU Exemple Nord, health data) publishes to every member, to
+    another partner, and to an alternative reaching another partner's decision-makers."""
+    author = people("analyste2")
+    for audience in ({"all": True}, {"partners": ["univ-alpha"]},
+                     {"any_of": [{"partners": ["chu-exemple-nord"]}, {"roles": ["decision-maker"]}]}):
+        r = author.publish(notebook("print('donnees de sante')"), id="fuite-api", title="Fuite", audience=audience)
+        assert r.status_code == 403, (audience, r.text)
+        assert HEALTH_RULE in r.json()["message"] and "CHU Exemple Nord" in r.json()["message"]
+    assert author.call("GET", "dashboards/fuite-api").status_code == 404
+    assert "Fuite" not in people("decideur1").get("").text
+
+
+def test_a_health_member_cannot_publish_beyond_their_partner_through_the_form(people):
+    author = people("analyste2")
+    page = author.get("publish?path=bibliotheque/02-carte-normandie.ipynb")
+    assert page.status_code == 200
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    for fields in ({"audience": "all"}, {"audience": "some", "partners": ["region-exemple"]}):
+        refused = author.session.post(f"{author.service}/publish", data={
+            "_xsrf": xsrf, "notebook": "bibliotheque/02-carte-normandie.ipynb", "title": "Fuite du formulaire",
+            **fields})
+        assert refused.status_code == 400, fields
+        assert HEALTH_RULE in html.unescape(refused.text)
+    assert author.call("GET", "dashboards/fuite-du-formulaire").status_code == 404
+
+
+def test_a_health_member_cannot_publish_beyond_their_partner_through_the_cli(dashboards_hub, people, tmp_path):
+    author = people("analyste2")
+    path = tmp_path / "fuite.ipynb"
+    path.write_text(json.dumps(notebook("print('donnees de sante')")), encoding="utf-8")
+    cli = [str(REPO / ".venv" / "bin" / "datalab"), "--url", dashboards_hub.url, "--token", author.token(),
+           "dashboards", "publish", str(path), "--title", "Fuite CLI", "--id", "fuite-cli"]
+    for audience in ("all", "partner:region-exemple"):
+        refused = subprocess.run([*cli, "--audience", audience], capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1 and HEALTH_RULE in refused.stderr, refused.stderr
+    assert author.call("GET", "dashboards/fuite-cli").status_code == 404

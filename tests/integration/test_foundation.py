@@ -170,3 +170,16 @@ def test_analyst_writes_own_partner_space(analyste1):
         "os.stat('partenaire-univ-alpha').st_gid)"
     )
     assert out.strip() == "True"
+
+
+def test_the_admin_cannot_join_a_health_partners_group(hub):
+    """Attack: coordinateur (the admin) adds themselves to analyste2's health partner group
+    (its space would then be mounted in their lab): refused, membership unchanged."""
+    admin = HubClient(hub.url, "coordinateur", PASSWORD)
+    group = "/groups/partner-chu-exemple-nord"
+    assert admin.api("GET", group).json()["users"] == ["analyste2"]
+    r = admin.api("POST", f"{group}/users", json={"users": ["coordinateur"]})
+    assert r.status_code == 403, r.text
+    assert admin.api("GET", group).json()["users"] == ["analyste2"]
+    assert "partner-chu-exemple-nord" not in admin.api("GET", "/user").json()["groups"]
+    assert "auth_state" not in admin.api("GET", "/users/analyste2").text

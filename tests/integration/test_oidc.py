@@ -211,3 +211,28 @@ def test_removed_partner_loses_access_at_the_next_refresh(hub, admin, oidc_provi
     again = Person(hub, "paul")
     assert again.callback.status_code == 403
     assert 'data-reason="no_partner"' in again.callback.content.decode("utf-8")
+
+
+def test_an_admin_reads_no_ones_tokens_nor_joins_a_managed_group(hub, admin):
+    """Attack: coord (an admin) reads the auth_state (OIDC tokens) of ines, logged in, and
+    adds themselves to ines's health partner group; makes ines an admin, creates or
+    deletes a group: each refused, memberships unchanged."""
+    ines = Person(hub, "ines")
+    assert ines.callback.status_code == 302
+    for path in ("/users/ines", "/users", "/users?include_stopped_servers=1"):
+        r = admin.api("GET", path)
+        assert r.status_code == 200, r.text
+        assert "auth_state" not in r.text and "access_token" not in r.text and "refresh_token" not in r.text
+    coord = ACCOUNTS["coord"]["preferred_username"].lower()
+    group = "/groups/partner-chu-exemple-nord"
+    members = admin.api("GET", group).json()["users"]
+    assert "ines" in members and coord not in members
+    assert admin.api("POST", f"{group}/users", json={"users": [coord]}).status_code == 403
+    assert admin.api("GET", group).json()["users"] == members
+    assert "partner-chu-exemple-nord" not in admin.api("GET", "/user").json()["groups"]
+    assert admin.api("DELETE", f"{group}/users", json={"users": ["ines"]}).status_code == 403
+    assert admin.api("GET", group).json()["users"] == members
+    assert admin.api("PATCH", "/users/ines", json={"admin": True}).status_code == 403
+    assert admin.api("GET", "/users/ines").json()["admin"] is False
+    assert admin.api("POST", "/groups/intrus").status_code == 403
+    assert admin.api("DELETE", group).status_code == 403

@@ -295,6 +295,27 @@ def test_a_decision_maker_cannot_schedule(reports_hub):
     assert "Seuls les analystes et les administrateurs" in r.json()["message"]
 
 
+def test_a_health_member_cannot_schedule_outputs_beyond_their_partner(reports_hub):
+    """Attack: analyste2 (CHU Exemple Nord, health data) schedules a report for every
+    member and for another partner, through the REST API and the CLI: refused (403) with
+    the rule, nothing scheduled."""
+    import subprocess
+
+    chu = ReportsClient(reports_hub, "analyste2")
+    for audience in ({"all": True}, {"partners": ["region-exemple"]}):
+        r = chu.create(id="fuite-sante", notebook=REPORT, cron="0 6 * * *", audience=audience)
+        assert r.status_code == 403, r.text
+        assert "Règle des données de santé" in r.json()["message"]
+    env = {**os.environ, "DATALAB_CONFIG": str(reports_hub.config_path), "DATALAB_PORT": str(reports_hub.port),
+           "JUPYTERHUB_API_TOKEN": chu.token}
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "datalab"), "reports", "create", "fuite-sante", "--notebook", REPORT,
+         "--cron", "0 6 * * *", "--audience-all"], capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert done.returncode == 1 and "Règle des données de santé" in done.stderr, done.stderr
+    assert "fuite-sante" not in {s["id"] for s in chu.get("api/schedules").json()}
+
+
 def test_retention_keeps_the_latest_runs(reports_hub, analyste1):
     r = analyste1.create(id="retention", notebook=f"{TESTS}/parametres.ipynb", cron="0 6 * * *", retention=2)
     assert r.status_code == 201, r.text

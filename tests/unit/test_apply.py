@@ -77,3 +77,41 @@ def test_the_dashboards_service_runs_on_local_and_docker_deployments(tmp_path, m
     c = Config()
     hub_apply.apply_dashboards(c, settings)
     assert [s["name"] for s in c.JupyterHub.services] == ["dashboards"]
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620, 0o602, 0o666])
+def test_secret_open_to_group_or_others_stops_the_hub(tmp_path, monkeypatch, mode):
+    """Attack: a proxy token left readable (or writable) by others is refused, and the
+    message names the file and the mode expected without quoting the secret."""
+    monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
+    settings = settings_in(tmp_path)
+    hub_apply.configure(Config(), settings)
+    token = tmp_path / "data" / "hub" / "proxy_token"
+    secret = token.read_text().strip()
+    token.chmod(mode)
+    with pytest.raises(ConfigError) as refused:
+        hub_apply.configure(Config(), settings)
+    message = str(refused.value)
+    assert str(token) in message and f"{mode:04o}" in message and "0600" in message
+    assert secret not in message
+
+
+def test_open_cookie_secret_stops_the_hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATALAB_DEMO_PASSWORD", "un-mot-de-passe")
+    settings = settings_in(tmp_path)
+    hub_apply.configure(Config(), settings)
+    cookie = tmp_path / "data" / "hub" / "cookie_secret"
+    cookie.write_text("c0ffee" * 10)
+    cookie.chmod(0o644)
+    with pytest.raises(ConfigError, match="cookie_secret.*0644.*0600") as refused:
+        hub_apply.configure(Config(), settings)
+    assert "c0ffee" not in str(refused.value)
+    cookie.chmod(0o600)
+    hub_apply.configure(Config(), settings)
+
+
+def test_private_secret_files_are_used(tmp_path):
+    path = tmp_path / "s" / "token"
+    value = kept_secret(path)
+    path.chmod(0o400)
+    assert kept_secret(path) == value

@@ -124,7 +124,8 @@ def test_publish_rules(tmp_path):
     svc = service(tmp_path)
     alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
     bob = {"name": "analyste2", "groups": ["partner-chu-exemple-nord", "role-analyst"]}
-    d, created = svc.publish(alice, notebook(code("1")), {"title": "Ma carte", "profile": "calcul"})
+    d, created = svc.publish(alice, notebook(code("1")), {"title": "Ma carte", "profile": "calcul",
+                                                          "audience": {"all": True}})
     assert created and d.id == "ma-carte" and d.partner == "univ-alpha" and d.profile == "calcul"
     with pytest.raises(PermissionError):
         svc.publish(bob, notebook(code("1")), {"title": "Ma carte"})

@@ -48,7 +48,7 @@ def test_decision_makers_cannot_start_a_lab():
 
 def test_admins_administer_without_opening_labs():
     scopes = _scopes("datalab-admin")
-    assert {"admin:users", "admin:servers", "admin:groups", "admin-ui"} <= scopes
+    assert {"users", "admin:servers", "read:groups", "admin-ui"} <= scopes
     assert not any(s.startswith("access:servers") for s in scopes)
 
 

@@ -94,9 +94,12 @@ async def serve() -> None:
     layout = Layout(settings.data_dir)
     audit.configure(settings.data_dir, "dashboards", settings.audit.retention_days)
     HubOAuth.instance(cache_max_age=60)
+    store = Store(layout.dashboards)
+    if store.migrated:
+        log.info("audiences rewritten for the partners-AND-roles rule: %s", ", ".join(store.migrated))
     service = DashboardService(
         settings,
-        Store(layout.dashboards),
+        store,
         make_runner(settings, layout),
         HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"]),
         os.environ["JUPYTERHUB_SERVICE_PREFIX"],

@@ -205,8 +205,10 @@ class PublishHandler(Base):
         if not values["path"]:
             await self.form(user, values, t["dash_publish_no_notebook"], 400)
             return
-        audience = {"all": True} if values["audience"] != "some" else {
-            "partners": values["partners"], "roles": values["roles"]}
+        audience = {
+            "all": {"all": True},
+            "some": {"partners": values["partners"], "roles": values["roles"]},
+        }.get(values["audience"])  # otherwise the service's default: the author's partner
         try:
             notebook = await self.service.author_notebook(user, values["path"], values["profile"])
             dashboard, _ = self.service.publish(user, notebook, {

@@ -10,12 +10,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from pydantic import ValidationError
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from ... import audit
+from ... import audit, confinement
 from ...messages import text
 from ...groups import partners_of
-from ...settings import Profile, Settings
+from ...settings import Audience, Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment
 from .store import Dashboard, PublishError, Store
 
@@ -114,9 +115,11 @@ class DashboardService:
     def publish(self, author: dict, notebook: dict, fields: dict) -> tuple[Dashboard, bool]:
         """Publish for ``author`` (hub user model with groups). ``fields``: title,
         description, audience, profile, partner, identity_free, id (all but title
-        optional). Returns ``(dashboard, created)``. ``PublishError`` (400) for bad
-        input, ``PermissionError`` (403) when the id is someone else's or the author
-        may not use the partner or profile."""
+        optional; the audience defaults to the dashboard's partner). Returns
+        ``(dashboard, created)``. ``PublishError`` (400) for bad input,
+        ``PermissionError`` (403) when the id is someone else's, the author may not use
+        the partner or profile, or the audience reaches beyond a health space of theirs
+        (:class:`hub.confinement.HealthConfinementError`, a message for the person)."""
         from .store import slug_from_title
 
         partners = sorted(partners_of(author.get("groups", [])))
@@ -138,12 +141,14 @@ class DashboardService:
         profile = fields.get("profile") or (allowed[0] if allowed else None)
         if profile not in allowed:
             raise PermissionError(f"profile {profile!r} is not open to you; allowed: {', '.join(allowed)}")
-        audience = fields.get("audience") or {"all": True}
-        known = {p.id for p in self.settings.partners}
-        if isinstance(audience, dict):
-            strangers = set(audience.get("partners") or []) - known
-            if strangers:
-                raise PublishError(f"unknown partner(s) in the audience: {', '.join(sorted(strangers))}")
+        try:
+            audience = Audience.model_validate(fields.get("audience") or {"partners": [partner]})
+        except ValidationError as e:
+            raise PublishError(f"invalid audience: {e.errors()[0]['msg']}") from None
+        strangers = set(audience.partner_ids()) - {p.id for p in self.settings.partners}
+        if strangers:
+            raise PublishError(f"unknown partner(s) in the audience: {', '.join(sorted(strangers))}")
+        confinement.check_audience(self.settings, author.get("groups", []), audience)
         dashboard = self.store.publish(
             notebook, by=author["name"], id=dashboard_id, title=fields["title"],
             description=fields.get("description") or "", author=author["name"],
@@ -173,7 +178,8 @@ class DashboardService:
                     continue
                 dashboard, _ = self.publish(author, notebook, {
                     "id": seed.id, "title": seed.title, "description": seed.description,
-                    "audience": seed.audience.model_dump(mode="json"), "profile": seed.profile,
+                    "audience": seed.audience.model_dump(mode="json") if seed.audience else None,
+                    "profile": seed.profile,
                     "identity_free": seed.identity_free,
                 })
                 await self.stop(dashboard.id)

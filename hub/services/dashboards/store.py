@@ -24,8 +24,7 @@ from typing import Annotated
 import nbformat
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ...settings import Audience
-from ...settings import DashboardId, Slug, UserName
+from ...settings import Audience, DashboardId, Slug, UserName
 
 NOTEBOOK = "notebook.ipynb"
 PREVIEW = "preview.png"
@@ -133,15 +132,27 @@ def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
 
 
 class Store:
-    """The published dashboards under ``root`` (``Layout.dashboards``)."""
+    """The published dashboards under ``root`` (``Layout.dashboards``).
+
+    Loading migrates audiences stored under the former rule (partners OR roles, see
+    :meth:`hub.settings.Audience.from_or_semantics`) to an audience admitting the same
+    people, and saves them: once, since a migrated record no longer looks former."""
 
     def __init__(self, root: Path):
         self.root = root
         self._all: dict[str, Dashboard] = {}
+        self.migrated: list[str] = []
         root.mkdir(parents=True, exist_ok=True)
         for meta in sorted(root.glob(f"*/{METADATA}")):
-            dashboard = Dashboard.model_validate_json(meta.read_text(encoding="utf-8"))
+            stored = json.loads(meta.read_text(encoding="utf-8"))
+            former = Audience.is_former(stored.get("audience") or {})
+            if former:
+                stored["audience"] = Audience.from_or_semantics(stored["audience"]).model_dump(mode="json")
+            dashboard = Dashboard.model_validate(stored)
             self._all[dashboard.id] = dashboard
+            if former:
+                self._save(dashboard)
+                self.migrated.append(dashboard.id)
 
     def published(self) -> list[Dashboard]:
         """Every published dashboard, by title."""

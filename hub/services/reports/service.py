@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from hub import audit
+from hub import audit, confinement
 from hub.messages import text
 from hub.groups import partners_of, role_group
 from hub.settings import Audience, Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings
@@ -140,6 +140,7 @@ class ReportsService:
         self._slots = asyncio.Semaphore(self.config.max_parallel)
         self.archive.create()
         Base.metadata.create_all(self.engine)
+        self.migrate_audiences()
         self._close_interrupted()
         self.scheduler.start(paused=True)
         for declared in self.config.schedules:
@@ -156,6 +157,24 @@ class ReportsService:
             self.scheduler.shutdown(wait=False)
         self.runner.stop_all()
         self._close_interrupted()
+
+    def migrate_audiences(self) -> None:
+        """Rewrite the audiences stored under the former rule (partners OR roles) into
+        audiences admitting the same people under the current one (see
+        :meth:`hub.settings.Audience.from_or_semantics`); a rewritten audience no longer
+        looks former, so this changes nothing the second time."""
+        migrated = []
+        with self.db() as db:
+            for row in db.scalars(select(ScheduleRow)):
+                stored = json.loads(row.spec_json)
+                audience = stored.get("audience")
+                if audience is not None and Audience.is_former(audience):
+                    stored["audience"] = Audience.from_or_semantics(audience).model_dump(mode="json")
+                    row.spec_json = ReportSchedule.model_validate(stored).model_dump_json()
+                    migrated.append(row.id)
+            db.commit()
+        if migrated:
+            log.info("audiences rewritten for the partners-AND-roles rule: %s", ", ".join(migrated))
 
     def _close_interrupted(self) -> None:
         with self.db() as db:
@@ -209,10 +228,22 @@ class ReportsService:
         offered to the owner, the notebook exists where the owner can read it and has a
         ``parameters`` cell declaring every given parameter with a matching type, the
         kernelspec exists (on a local profile; a container or a job checks it when it
-        runs, against its own kernelspecs), the audience names declared partners. Raises
-        :class:`Refused`."""
+        runs, against its own kernelspecs), the audience (default: the owner's partners)
+        names declared partners and stays within the owner's health spaces (see
+        :mod:`hub.confinement`). Raises :class:`Refused`."""
         if not owner.groups & OWNER_ROLES:
             raise Refused(403, self.t("reports_not_allowed"))
+        audience = spec.audience or (
+            Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
+        )
+        known = {p.id for p in self.settings.partners}
+        for partner in audience.partner_ids():
+            if partner not in known:
+                raise Refused(400, self.t("reports_unknown_partner", partner=partner, known=", ".join(sorted(known))))
+        try:
+            confinement.check_audience(self.settings, owner.groups, audience)
+        except confinement.HealthConfinementError as refusal:
+            raise Refused(403, str(refusal)) from None
         profile = self._profile(owner, spec.profile)
         notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
         try:
@@ -222,13 +253,6 @@ class ReportsService:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
         if self.settings.backend_of(self._profile_of(profile)) is Backend.local:
             self._check_kernel(kernel)
-        audience = spec.audience or (
-            Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
-        )
-        known = {p.id for p in self.settings.partners}
-        for partner in audience.partners:
-            if partner not in known:
-                raise Refused(400, self.t("reports_unknown_partner", partner=partner, known=", ".join(sorted(known))))
         return spec.model_copy(update={
             "profile": profile,
             "kernel": kernel,

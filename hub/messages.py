@@ -250,7 +250,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "fichier .ipynb de votre espace, de « bibliotheque/ » ou d'un « partenaire-<id>/ »."
         ),
         "reports_not_found": "Notebook introuvable : « {path} ».",
-        "reports_unreadable": "Notebook illisible « {path} » : {error}",
+        "reports_unreadable": (
+            "Notebook illisible : « {path} » n'est pas un notebook Jupyter valide, ou pas un "
+            "fichier ordinaire atteint sans lien symbolique."
+        ),
         "reports_no_parameters_cell": (
             "Le notebook « {path} » n'a pas de cellule marquée « parameters » : ajoutez ce "
             "tag à la cellule qui définit ses paramètres."
@@ -589,7 +592,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "your space, in 'bibliotheque/' or in a 'partenaire-<id>/'."
         ),
         "reports_not_found": "Notebook not found: '{path}'.",
-        "reports_unreadable": "Unreadable notebook '{path}': {error}",
+        "reports_unreadable": (
+            "Unreadable notebook: '{path}' is not a valid Jupyter notebook, or not a regular "
+            "file reached without a symbolic link."
+        ),
         "reports_no_parameters_cell": (
             "Notebook '{path}' has no cell tagged 'parameters': add this tag to the cell "
             "that defines its parameters."

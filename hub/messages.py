@@ -77,6 +77,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_login_unknown": (
             "Votre identifiant « {login} » n'existe pas sur {cluster} : contactez {contact}."
         ),
+        "slurm_login_system": (
+            "L'identifiant « {login} » est un compte système de {cluster} (root, service ou "
+            "numéro inférieur à {min_uid}) : aucun lab ni rapport ne s'exécute sous ce compte. "
+            "Contactez {contact}."
+        ),
         "slurm_submitted": "Job Slurm {job} soumis sur {cluster} (compte {account}, partition {partition}).",
         "slurm_pending": "Job {job} en attente sur {cluster}. Raison Slurm : {reason}{explained}.{start}",
         "slurm_pending_start": " Début prévu : {start}.",
@@ -423,6 +428,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_expect_walltime": "a duration H:MM from {min} to {max}",
         "slurm_no_login": "Your account is mapped to no login on {cluster}: contact {contact}.",
         "slurm_login_unknown": "Your login '{login}' does not exist on {cluster}: contact {contact}.",
+        "slurm_login_system": (
+            "The login '{login}' is a system account of {cluster} (root, a service or a number "
+            "below {min_uid}): no lab or report runs under it. Contact {contact}."
+        ),
         "slurm_submitted": "Slurm job {job} submitted to {cluster} (account {account}, partition {partition}).",
         "slurm_pending": "Job {job} pending on {cluster}. Slurm reason: {reason}{explained}.{start}",
         "slurm_pending_start": " Expected start: {start}.",

@@ -212,8 +212,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "refused_bad_username": (
             "Votre identifiant, tel que transmis par votre fournisseur d'identité, est absent "
-            "ou contient des caractères non acceptés (lettres sans accent, chiffres, « . », "
+            "ou contient des caractères non acceptés (lettres, chiffres, « . », "
             "« _ », « - », « @ ») : contactez {contact}."
+        ),
+        "refused_account_conflict": (
+            "Un autre compte de votre fournisseur d'identité utilise déjà cet identifiant sur "
+            "DataLab : pour protéger ses données, la connexion est refusée. Contactez {contact}."
         ),
         "service_reports": "Rapports",
         "reports_title": "Rapports planifiés",
@@ -559,7 +563,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "refused_bad_username": (
             "Your username, as sent by your identity provider, is missing or holds characters "
-            "that are not accepted (unaccented letters, digits, '.', '_', '-', '@'): contact {contact}."
+            "that are not accepted (letters, digits, '.', '_', '-', '@'): contact {contact}."
+        ),
+        "refused_account_conflict": (
+            "Another account of your identity provider already uses this username on DataLab: "
+            "to protect its data, the login is refused. Contact {contact}."
         ),
         "service_reports": "Reports",
         "reports_title": "Scheduled reports",

@@ -5,11 +5,19 @@ from the identity provider (the userinfo document, a ``dict`` parsed from JSON) 
 deployment's rules; it gets an :class:`Identity` or a :class:`Refusal` naming why.
 
 Username rule (documented in ``datalab.example.yaml``): the value of the username claim
-must be a string; ASCII letters are lower-cased; the result must match
-``^[a-z0-9][a-z0-9._@-]{0,63}$``. Anything else (accents, spaces, look-alike letters from
-other scripts, full-width forms, control characters, more than 64 characters) is refused,
-never transliterated: two different provider accounts can never become one hub user, and
-the same account always gives the same name.
+must be a string. ASCII letters are lower-cased; when the result matches
+``^[a-z0-9][a-z0-9._@-]{0,63}$`` (and does not end like a derived name, below) it is the
+hub name. A claim that is such a name but for accented Latin letters or its length (more
+than 64 characters, at most :data:`MAX_CLAIM_LENGTH`) gets a *derived* name:
+``<readable prefix>-<12 hex digits>``, the prefix being the claim without its accents
+(at most 40 characters of ``[a-z0-9._@-]``), the digits those of the SHA-256 of the
+provider's stable identifier ``sub`` (:func:`derived_name`). The name is stable (the same
+account always gives the same name) and two provider accounts never share one: derived
+names differ by their ``sub``, a plain claim can never look like a derived name, and the
+authenticator refuses a login whose ``sub`` differs from the one recorded for the hub
+user of that name (a provider that reuses a username for a new account). Anything else
+(spaces, look-alike letters from other scripts, full-width forms, control characters) is
+refused. The person's display name (:func:`display_name`) is what pages show.
 
 Membership rule: the membership claim is found by a dotted path (``groups``,
 ``resource_access.datalab.roles``). Its value may be a list of strings or one string
@@ -25,13 +33,23 @@ Roles: ``admin`` and ``decision-maker`` when a claim value is listed for them;
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from .groups import partner_group, role_group
 from .settings import Role, Settings
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+#: What a derived name ends with: ``-`` and 12 hex digits of the hashed ``sub``.
+DERIVED_SUFFIX = re.compile(r".*-[0-9a-f]{12}")
+#: A username claim longer than this is malformed (refused, never derived).
+MAX_CLAIM_LENGTH = 256
+#: Characters of a derived name's readable prefix.
+PREFIX_LENGTH = 40
+#: A display name is cut to this many characters.
+MAX_DISPLAY_NAME = 120
 #: At most this many membership values, of at most this many characters each: a claim
 #: beyond these limits is malformed (it would be refused rather than truncated).
 MAX_VALUES = 1000
@@ -59,8 +77,10 @@ class Refusal(Exception):
 #: ``bad_username``: the username claim is missing or not a safe name;
 #: ``claim_missing``: the membership claim is absent and no e-mail rule applied;
 #: ``bad_claim``: a claim has the wrong type or size;
-#: ``no_partner``: the claims are well-formed but name no DataLab partner.
-REASONS = ("bad_username", "claim_missing", "bad_claim", "no_partner")
+#: ``no_partner``: the claims are well-formed but name no DataLab partner;
+#: ``account_conflict``: the hub user of that name belongs to another provider account
+#: (another ``sub``).
+REASONS = ("bad_username", "claim_missing", "bad_claim", "no_partner", "account_conflict")
 
 
 @dataclass(frozen=True)
@@ -107,11 +127,15 @@ class Rules:
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a person is on the hub: ``username``, partner ids, DataLab roles."""
+    """Who a person is on the hub: ``username``, partner ids, DataLab roles, the
+    provider's stable identifier ``sub`` (None when the claims have none) and the
+    ``display_name`` pages show."""
 
     username: str
     partners: frozenset[str]
     roles: frozenset[Role]
+    sub: str | None = None
+    display_name: str = ""
 
     @property
     def groups(self) -> list[str]:
@@ -142,18 +166,67 @@ def claim_at(claims: dict, path: str) -> object:
     return value
 
 
-def normalise_username(value: object, claim: str = "username") -> str:
-    """The hub username from the username claim's ``value`` (rule in the module doc).
+def normalise_username(value: object, claim: str = "username", sub: object = None) -> str:
+    """The hub username from the username claim's ``value`` (rule in the module doc);
+    ``sub`` (the provider's stable identifier) is needed only for a derived name.
     Raises :class:`Refusal` (``bad_username``)."""
     if not isinstance(value, str):
         raise Refusal("bad_username", f"claim {claim!r} is a {type(value).__name__}, not a string")
-    if not value.isascii():
-        raise Refusal("bad_username", f"claim {claim!r} holds non-ASCII characters")
-    name = value.lower()
-    if not USERNAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:80] + "..."
+    if value.isascii():
+        name = value.lower()
+        if USERNAME.fullmatch(name) and not DERIVED_SUFFIX.fullmatch(name):
+            return name
+    if not _derivable(value):
+        shown = value if len(value) <= 80 else value[:80] + "..."
         raise Refusal("bad_username", f"claim {claim!r} value {shown!r} is not a safe name")
-    return name
+    if not isinstance(sub, str) or not sub:
+        raise Refusal("bad_username", f"claim {claim!r} needs a derived name but claim 'sub' is missing")
+    return derived_name(value, sub)
+
+
+def _derivable(value: str) -> bool:
+    """True when ``value`` is a safe name but for accented Latin letters and its length:
+    letters (Latin, accented or not), digits and ``._@-``, starting with a letter or a
+    digit, at most :data:`MAX_CLAIM_LENGTH` characters."""
+    value = unicodedata.normalize("NFC", value)
+    if not 0 < len(value) <= MAX_CLAIM_LENGTH or not _latin_or_digit(value[0]):
+        return False
+    return all(c in "._@-" or _latin_or_digit(c) or unicodedata.category(c) == "Mn" for c in value)
+
+
+def _latin_or_digit(c: str) -> bool:
+    if c.isascii():
+        return c.isalnum()
+    return unicodedata.category(c).startswith("L") and unicodedata.name(c, "").startswith("LATIN ")
+
+
+def derived_name(value: str, sub: str) -> str:
+    """``<prefix>-<12 hex>``: ``value`` without accents, lower-cased, cut to
+    :data:`PREFIX_LENGTH` characters of ``[a-z0-9._@-]`` (``u`` when nothing is left),
+    then 12 hex digits of the SHA-256 of ``sub``. At most 53 characters, and a
+    :data:`USERNAME`."""
+    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii").lower()
+    prefix = re.sub(r"[^a-z0-9._@-]", "", folded)[:PREFIX_LENGTH].rstrip("._@-")
+    prefix = re.sub(r"^[^a-z0-9]+", "", prefix) or "u"
+    digest = hashlib.sha256(("datalab-sub:" + sub).encode("utf-8")).hexdigest()[:12]
+    return f"{prefix}-{digest}"
+
+
+def display_name(claims: dict, fallback: str) -> str:
+    """What pages show for the person: the ``name`` claim, else ``given_name`` with
+    ``family_name`` (or ProConnect's ``usual_name``), else ``fallback`` (the username
+    claim); control characters dropped, at most :data:`MAX_DISPLAY_NAME` characters."""
+    def clean(value: object) -> str:
+        if not isinstance(value, str):
+            return ""
+        kept = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in value)
+        return " ".join(kept.split())
+
+    shown = clean(claims.get("name"))
+    if not shown:
+        family = clean(claims.get("family_name")) or clean(claims.get("usual_name"))
+        shown = " ".join(p for p in (clean(claims.get("given_name")), family) if p)
+    return (shown or clean(fallback))[:MAX_DISPLAY_NAME]
 
 
 def membership_values(value: object, claim: str, separator: str | None = None) -> list[str]:
@@ -209,7 +282,9 @@ def resolve(claims: object, rules: Rules) -> Identity:
     raw_name = claim_at(claims, rules.username_claim)
     if raw_name is _MISSING:
         raise Refusal("bad_username", f"claim {rules.username_claim!r} is missing")
-    username = normalise_username(raw_name, rules.username_claim)
+    sub = claims.get("sub")
+    sub = sub if isinstance(sub, str) and sub else None
+    username = normalise_username(raw_name, rules.username_claim, sub)
 
     raw_members = claim_at(claims, rules.membership_claim)
     values = (
@@ -229,4 +304,7 @@ def resolve(claims: object, rules: Rules) -> Identity:
     roles = {r for r in (Role.admin, Role.decision_maker) if values & rules.role_values.get(r, frozenset())}
     if not roles or values & rules.role_values.get(Role.analyst, frozenset()):
         roles.add(Role.analyst)
-    return Identity(username=username, partners=frozenset(partners), roles=frozenset(roles))
+    return Identity(
+        username=username, partners=frozenset(partners), roles=frozenset(roles), sub=sub,
+        display_name=display_name(claims, raw_name),
+    )

@@ -82,6 +82,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_login_unknown": (
             "Votre identifiant « {login} » n'existe pas sur {cluster} : contactez {contact}."
         ),
+        "slurm_login_system": (
+            "L'identifiant « {login} » est un compte système de {cluster} (root, service ou "
+            "numéro inférieur à {min_uid}) : aucun lab ni rapport ne s'exécute sous ce compte. "
+            "Contactez {contact}."
+        ),
         "slurm_submitted": "Job Slurm {job} soumis sur {cluster} (compte {account}, partition {partition}).",
         "slurm_pending": "Job {job} en attente sur {cluster}. Raison Slurm : {reason}{explained}.{start}",
         "slurm_pending_start": " Début prévu : {start}.",
@@ -313,8 +318,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "refused_bad_username": (
             "Votre identifiant, tel que transmis par votre fournisseur d'identité, est absent "
-            "ou contient des caractères non acceptés (lettres sans accent, chiffres, « . », "
+            "ou contient des caractères non acceptés (lettres, chiffres, « . », "
             "« _ », « - », « @ ») : contactez {contact}."
+        ),
+        "refused_account_conflict": (
+            "Un autre compte de votre fournisseur d'identité utilise déjà cet identifiant sur "
+            "DataLab : pour protéger ses données, la connexion est refusée. Contactez {contact}."
         ),
         "service_reports": "Rapports",
         "reports_title": "Rapports planifiés",
@@ -357,7 +366,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "fichier .ipynb de votre espace, de « bibliotheque/ » ou d'un « partenaire-<id>/ »."
         ),
         "reports_not_found": "Notebook introuvable : « {path} ».",
-        "reports_unreadable": "Notebook illisible « {path} » : {error}",
+        "reports_unreadable": (
+            "Notebook illisible : « {path} » n'est pas un notebook Jupyter valide, ou pas un "
+            "fichier ordinaire atteint sans lien symbolique."
+        ),
         "reports_no_parameters_cell": (
             "Le notebook « {path} » n'a pas de cellule marquée « parameters » : ajoutez ce "
             "tag à la cellule qui définit ses paramètres."
@@ -539,6 +551,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_expect_walltime": "a duration H:MM from {min} to {max}",
         "slurm_no_login": "Your account is mapped to no login on {cluster}: contact {contact}.",
         "slurm_login_unknown": "Your login '{login}' does not exist on {cluster}: contact {contact}.",
+        "slurm_login_system": (
+            "The login '{login}' is a system account of {cluster} (root, a service or a number "
+            "below {min_uid}): no lab or report runs under it. Contact {contact}."
+        ),
         "slurm_submitted": "Slurm job {job} submitted to {cluster} (account {account}, partition {partition}).",
         "slurm_pending": "Job {job} pending on {cluster}. Slurm reason: {reason}{explained}.{start}",
         "slurm_pending_start": " Expected start: {start}.",
@@ -763,7 +779,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "refused_bad_username": (
             "Your username, as sent by your identity provider, is missing or holds characters "
-            "that are not accepted (unaccented letters, digits, '.', '_', '-', '@'): contact {contact}."
+            "that are not accepted (letters, digits, '.', '_', '-', '@'): contact {contact}."
+        ),
+        "refused_account_conflict": (
+            "Another account of your identity provider already uses this username on DataLab: "
+            "to protect its data, the login is refused. Contact {contact}."
         ),
         "service_reports": "Reports",
         "reports_title": "Scheduled reports",
@@ -806,7 +826,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "your space, in 'bibliotheque/' or in a 'partenaire-<id>/'."
         ),
         "reports_not_found": "Notebook not found: '{path}'.",
-        "reports_unreadable": "Unreadable notebook '{path}': {error}",
+        "reports_unreadable": (
+            "Unreadable notebook: '{path}' is not a valid Jupyter notebook, or not a regular "
+            "file reached without a symbolic link."
+        ),
         "reports_no_parameters_cell": (
             "Notebook '{path}' has no cell tagged 'parameters': add this tag to the cell "
             "that defines its parameters."

@@ -108,18 +108,21 @@ def rules(settings: Settings) -> identity.Rules:
         membership_claim=oidc.effective("membership_claim"),
         separator=oidc.effective("separator"),
         email_claim=oidc.email_claim,
-        require_verified_email=oidc.require_verified_email,
+        require_verified_email=oidc.effective("require_verified_email"),
     )
 
 
 class Refused(web.HTTPError):
     """A login refused by the claim rules: HTTP 403 whose page shows ``message`` (in the
-    deployment's language); ``refusal`` is the :class:`hub.identity.Refusal`."""
+    deployment's language); ``refusal`` is the :class:`hub.identity.Refusal`; ``username``
+    and ``sub`` name the provider account refused, when known."""
 
-    def __init__(self, refusal: identity.Refusal, message: str, username: str | None = None):
+    def __init__(self, refusal: identity.Refusal, message: str, username: str | None = None,
+                 sub: str | None = None):
         super().__init__(403, "login refused (%s): %s", refusal.reason, refusal.detail)
         self.refusal = refusal
         self.username = username
+        self.sub = sub
         self.jupyterhub_message = message
 
 
@@ -151,25 +154,27 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
     def rules(self) -> identity.Rules:
         return rules(self.datalab_settings)
 
-    def _refused(self, refusal: identity.Refusal, username: str | None = None) -> Refused:
+    def _refused(self, refusal: identity.Refusal, username: str | None = None,
+                 sub: str | None = None) -> Refused:
         settings = self.datalab_settings
         message = text(settings.hub.language, "refused_" + refusal.reason, contact=settings.hub.contact)
         self.log.warning("DataLab login refused for %s: %s", username or "(unknown)", refusal)
-        return Refused(refusal, message, username)
+        return Refused(refusal, message, username, sub)
 
     def _identity(self, claims: object) -> identity.Identity:
         try:
             return identity.resolve(claims, self.rules)
         except identity.Refusal as refusal:
-            name = None
+            name = sub = None
             if isinstance(claims, dict):
+                sub = claims.get("sub") if isinstance(claims.get("sub"), str) else None
                 try:
                     name = identity.normalise_username(
-                        identity.claim_at(claims, self.rules.username_claim)
+                        identity.claim_at(claims, self.rules.username_claim), sub=sub
                     )
                 except identity.Refusal:
                     name = None
-            raise self._refused(refusal, name) from None
+            raise self._refused(refusal, name, sub) from None
 
     # -- claims -> username and groups ----------------------------------------------
     def user_info_to_username(self, user_info):
@@ -181,6 +186,14 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
         person = self._identity(auth_state.get(self.user_auth_state_key))
         projects = self.datalab_settings.projects_of(person.username)
         return set(person.groups) | {project_group(p.id) for p in projects}
+
+    async def update_auth_model(self, auth_model):
+        """The auth model with ``user_info.display_name``: the name pages show
+        (:func:`hub.identity.display_name`), kept by JupyterHub on the user."""
+        auth_model = await super().update_auth_model(auth_model)
+        person = self._identity((auth_model.get("auth_state") or {}).get(self.user_auth_state_key))
+        auth_model["user_info"] = {**(auth_model.get("user_info") or {}), "display_name": person.display_name}
+        return auth_model
 
     async def check_allowed(self, username, auth_model):
         return bool(partners_of(auth_model.get("groups") or []))
@@ -232,14 +245,28 @@ class DataLabOIDCAuthenticator(GenericOAuthenticator):
             model = await super().authenticate(handler, data, **kwargs)
         except Refused as refused:
             user = handler.find_user(refused.username) if refused.username else None
-            if user is not None:
+            if user is not None and await self._recorded_sub(user) in (None, refused.sub):
                 await self.offboard(user, handler, leave_groups=True)
             raise
         user = handler.find_user(model["name"])
         if user is not None:
+            sub = ((model.get("auth_state") or {}).get(self.user_auth_state_key) or {}).get("sub")
+            recorded = await self._recorded_sub(user)
+            if recorded is not None and recorded != sub:
+                raise self._refused(identity.Refusal(
+                    "account_conflict", f"hub user {user.name} belongs to another provider account",
+                ), model["name"], sub)
             await self._offboard_lost_partners(user, handler, model["groups"])
         partners.ensure_groups(handler.db, self.datalab_settings, model["groups"])
         return model
+
+    async def _recorded_sub(self, user) -> str | None:
+        """The provider's ``sub`` recorded for ``user`` at their last login (their
+        encrypted ``auth_state``), None when there is none."""
+        state = await user.get_auth_state()
+        claims = (state or {}).get(self.user_auth_state_key)
+        sub = claims.get("sub") if isinstance(claims, dict) else None
+        return sub if isinstance(sub, str) and sub else None
 
     # -- refresh ----------------------------------------------------------------------
     async def refresh_user(self, user, handler=None, **kwargs):

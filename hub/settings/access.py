@@ -85,6 +85,14 @@ class OidcPreset(str, Enum):
 #: organisation's SIRET (``siret`` claim) or e-mail domain; its userinfo is a signed JWT.
 #: LemonLDAP::NG: a ``groups`` scope exporting the session's groups, multi-valued
 #: attributes joined with "; " (its default separator).
+#: ProConnect's claims, as published in its service providers' documentation
+#: ("Données fournies", https://partenaires.proconnect.gouv.fr/docs/fournisseur-service/donnees_fournies,
+#: source proconnect-gouv/proconnect-espace-partenaires,
+#: src/pages/docs/fournisseur-service/donnees_fournies.md): ``given_name``, ``usual_name``,
+#: ``email``, ``uid``, ``siret`` (always sent by the identity providers), ``sub``,
+#: ``idp_id``, ``organization_label`` (always added by ProConnect), ``roles`` (optional).
+#: There is no ``email_verified``: the addresses come from the federation's identity
+#: providers, so the preset's e-mail-domain rule does not require it.
 OIDC_PRESETS: dict[OidcPreset, dict] = {
     OidcPreset.generic: {
         "display_name": "votre fournisseur d'identité",
@@ -92,6 +100,7 @@ OIDC_PRESETS: dict[OidcPreset, dict] = {
         "username_claim": "preferred_username",
         "membership_claim": "groups",
         "separator": None,
+        "require_verified_email": True,
     },
     OidcPreset.keycloak: {
         "display_name": "Keycloak",
@@ -99,6 +108,7 @@ OIDC_PRESETS: dict[OidcPreset, dict] = {
         "username_claim": "preferred_username",
         "membership_claim": "groups",
         "separator": None,
+        "require_verified_email": True,
     },
     OidcPreset.proconnect: {
         "display_name": "ProConnect",
@@ -106,6 +116,7 @@ OIDC_PRESETS: dict[OidcPreset, dict] = {
         "username_claim": "email",
         "membership_claim": "siret",
         "separator": None,
+        "require_verified_email": False,
     },
     OidcPreset.lemonldap: {
         "display_name": "LemonLDAP::NG",
@@ -113,6 +124,7 @@ OIDC_PRESETS: dict[OidcPreset, dict] = {
         "username_claim": "preferred_username",
         "membership_claim": "groups",
         "separator": "; ",
+        "require_verified_email": True,
     },
 }
 
@@ -142,7 +154,7 @@ class Oidc(Model):
     membership_claim: ClaimPath | None = None
     separator: Annotated[str, StringConstraints(min_length=1, max_length=4)] | None = None
     email_claim: ClaimPath = "email"
-    require_verified_email: bool = True
+    require_verified_email: bool | None = None
     refresh_interval: Annotated[int, Field(ge=1, le=86400)] = 300
     refresh_before_expiry: Annotated[int, Field(ge=0, le=3600)] = 60
     verify_tls: bool = True

@@ -3,6 +3,7 @@ redirect flow, claims to groups, refusals, token renewal, offboarding."""
 
 from __future__ import annotations
 
+import re
 import time
 from html import unescape
 
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from hub import audit
+from hub.identity import derived_name
 from tests.services.oidc import ACCOUNTS, login_with_requests, oidc_hub, stop_hub
 
 pytestmark = pytest.mark.integration
@@ -43,7 +45,7 @@ def proconnect_hub(oidc_provider):
     """A hub with the ProConnect preset; the provider signs its userinfo (a JWT)."""
     running = oidc_hub(
         oidc_provider, "oidc-proconnect-hub", client_metadata={"userinfo_signed_response_alg": "RS256"},
-        preset="proconnect", scopes=["openid", "email", "groups"],
+        preset="proconnect", scopes=None,
     )
     try:
         running.start()
@@ -121,6 +123,56 @@ def test_proconnect_signed_userinfo_and_e_mail_partner(proconnect_hub):
     model = person.api("GET", "/user").json()
     assert model["name"] == "sophie.leroy@chu-nord.example.org"
     assert set(model["groups"]) == {"partner-chu-exemple-nord", "role-analyst"}
+    # ProConnect sends no email_verified: the preset's e-mail rule does not need it
+    assert "email_verified" not in ACCOUNTS["sophie"]
+    assert model["user_info"] == {"display_name": "Sophie Leroy"}
+
+
+def test_accented_70_character_claim_logs_in_under_a_derived_name_showing_the_display_name(hub):
+    claim = ACCOUNTS["accentuee"]["preferred_username"]
+    assert len(claim) == 70
+    person = Person(hub, "accentuee")
+    assert person.callback.status_code == 302, person.callback.text
+    model = person.api("GET", "/user").json()
+    expected = derived_name(claim, "accentuee")  # the provider's sub is the login
+    assert model["name"] == expected
+    assert model["name"].startswith("marie-eloise.dupont-lefevre-de-la-heriss-")
+    assert model["user_info"] == {"display_name": "Marie-Éloïse Dupont-Lefèvre"}
+    assert set(model["groups"]) == {"partner-univ-alpha", "role-analyst"}
+    page = person.session.get(f"{hub.url}/hub/home", timeout=60)
+    assert page.status_code == 200
+    html = page.content.decode("utf-8")  # the page says utf-8 in <meta>
+    shown = re.search(r'<span[^>]*id="datalab-display-name"[^>]*>([^<]*)</span>', html)
+    assert shown is not None and unescape(shown.group(1)) == "Marie-Éloïse Dupont-Lefèvre"
+    again = Person(hub, "accentuee")  # stable: the same account, the same name
+    assert again.api("GET", "/user").json()["name"] == expected
+
+
+def test_two_accounts_whose_claims_normalise_the_same_are_two_hub_users(hub):
+    names = set()
+    for login in ("heloise-1", "heloise-2"):
+        person = Person(hub, login)
+        assert person.callback.status_code == 302, person.callback.text
+        names.add(person.api("GET", "/user").json()["name"])
+    assert names == {derived_name("Héloïse", "heloise-1"), derived_name("héloïse", "heloise-2")}
+    assert len(names) == 2
+
+
+def test_a_reused_username_of_another_account_is_refused_and_the_owner_kept(hub, admin):
+    """``lea-recyclee`` (another sub) sends the username of ``lea``: refused, and lea's
+    groups are left alone."""
+    assert Person(hub, "lea").callback.status_code == 302
+    person = Person(hub, "lea-recyclee")
+    assert person.callback.status_code == 403
+    page = unescape(person.callback.content.decode("utf-8"))
+    assert 'data-reason="account_conflict"' in page
+    assert CONTACT in page
+    assert "partner-univ-alpha" in admin.api("GET", "/users/lea.martin").json()["groups"]
+    # refused for its claims (no partner), another account does not offboard lea either
+    intruder = Person(hub, "lea-intruse")
+    assert intruder.callback.status_code == 403
+    assert 'data-reason="no_partner"' in unescape(intruder.callback.content.decode("utf-8"))
+    assert "partner-univ-alpha" in admin.api("GET", "/users/lea.martin").json()["groups"]
 
 
 def test_partner_groups_carry_their_properties(hub, admin):

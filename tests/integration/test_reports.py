@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ import pytest
 import requests
 import yaml
 
+from hub.names import system_account
 from tests.conftest import ARTIFACTS, REPO
 from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient
 
@@ -187,6 +189,44 @@ def test_values_keep_their_types_and_accents_and_run_as_the_owner(reports_hub, a
         assert f"compte {account}" in out
     assert f"dossier {reports_hub.layout.root / 'reports' / 'work' / str(run['id']) / 'work'}" in out
     assert "secrets []" in out
+
+
+def assert_no_piece_of(secret: str, message: str) -> None:
+    """No run of 6 characters of ``secret`` appears in ``message``."""
+    assert not [secret[i:i + 6] for i in range(len(secret) - 5) if secret[i:i + 6] in message], message
+
+
+def test_a_link_to_the_proxy_token_given_as_the_notebook_is_refused_without_its_content(reports_hub, analyste1):
+    """The hub's proxy token (root-only, 0600) behind a link in the owner's home: the
+    service refuses the path and its message carries no piece of the token."""
+    token_file = reports_hub.layout.hub / "proxy_token"
+    token = token_file.read_text(encoding="ascii").strip()
+    assert len(token) >= 32 and token_file.stat().st_mode & 0o077 == 0
+    home = reports_hub.layout.home(system_account("analyste1", reports_hub.account_prefix))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "jeton.ipynb").symlink_to(token_file)
+    try:
+        r = analyste1.create(id="fuite", notebook="jeton.ipynb", cron="0 6 * * *")
+        assert r.status_code == 400, r.text
+        assert "« jeton.ipynb »" in r.json()["message"]
+        assert_no_piece_of(token, r.text)
+    finally:
+        (home / "jeton.ipynb").unlink()
+
+
+def test_a_file_that_is_not_a_notebook_is_refused_without_quoting_it(reports_hub, analyste1):
+    """The old message quoted the start of an unreadable notebook (nbformat's error)."""
+    secret = "SECRET-" + secrets.token_hex(24)
+    home = reports_hub.layout.home(system_account("analyste1", reports_hub.account_prefix))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "casse.ipynb").write_text(secret + "\n", encoding="ascii")
+    try:
+        r = analyste1.create(id="casse", notebook="casse.ipynb", cron="0 6 * * *")
+        assert r.status_code == 400, r.text
+        assert "Notebook illisible : « casse.ipynb »" in r.json()["message"]
+        assert_no_piece_of(secret, r.text)
+    finally:
+        (home / "casse.ipynb").unlink()
 
 
 # -- failures ---------------------------------------------------------------------------

@@ -33,8 +33,16 @@ const provider = new Provider(issuer, {
     profile: ['preferred_username', 'name'],
     email: ['email', 'email_verified'],
     groups: ['groups', 'resource_access', 'siret'],
+    // ProConnect's scopes, one per claim
+    given_name: ['given_name'],
+    usual_name: ['usual_name'],
+    uid: ['uid'],
+    siret: ['siret'],
+    idp_id: ['idp_id'],
+    organization_label: ['organization_label'],
   },
-  scopes: ['openid', 'profile', 'email', 'groups', 'offline_access'],
+  scopes: ['openid', 'profile', 'email', 'groups', 'offline_access', 'given_name', 'usual_name',
+    'uid', 'siret', 'idp_id', 'organization_label'],
   features: {
     devInteractions: { enabled: true },
     registration: { enabled: true },
@@ -66,7 +74,7 @@ const provider = new Provider(issuer, {
       clientId: ctx.oidc.client.clientId,
       accountId: ctx.oidc.session.accountId,
     });
-    grant.addOIDCScope('openid profile email groups offline_access');
+    grant.addOIDCScope('openid profile email groups offline_access given_name usual_name uid siret idp_id organization_label');
     await grant.save();
     return grant;
   },

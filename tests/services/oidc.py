@@ -52,9 +52,27 @@ ACCOUNTS: dict[str, dict] = {
     # the one removed from their partner during the tests
     "paul": {"preferred_username": "paul", "email": "paul@example.net", "email_verified": True,
              "groups": ["/datalab/univ-beta"]},
-    # ProConnect's shape: no groups, a SIRET as one string, the partner from the e-mail
-    "sophie": {"email": "Sophie.Leroy@chu-nord.example.org", "email_verified": True,
-               "siret": "13002526500013"},
+    # ProConnect's claims (its published list, see hub/settings/access.py): no groups, no
+    # email_verified, a SIRET as one string; the partner comes from the e-mail domain
+    "sophie": {"email": "Sophie.Leroy@chu-nord.example.org", "given_name": "Sophie",
+               "usual_name": "Leroy", "uid": "8723", "siret": "13002526500013",
+               "idp_id": "71144ab3-ee1a-4401-b7b3-79b44f7daeeb", "organization_label": "CHU Exemple Nord"},
+    # a username claim of 70 characters with accents: a name derived from sub, the
+    # display name shown
+    "accentuee": {"preferred_username": "Marie-Éloïse.Dupont-Lefèvre-de-la-Hérissonnière.Ségolène.Anaïs.Béatric",
+                  "name": "Marie-Éloïse Dupont-Lefèvre", "email": "me@example.net", "email_verified": True,
+                  "groups": ["/datalab/univ-alpha"]},
+    # two provider accounts whose claims normalise the same (accents and case folded)
+    "heloise-1": {"preferred_username": "Héloïse", "email": "h1@example.net", "email_verified": True,
+                  "groups": ["/datalab/univ-alpha"]},
+    "heloise-2": {"preferred_username": "héloïse", "email": "h2@example.net", "email_verified": True,
+                  "groups": ["/datalab/univ-alpha"]},
+    # a new provider account reusing the username of "lea" (another sub)
+    "lea-recyclee": {"preferred_username": "lea.martin", "email": "lea2@example.net",
+                     "email_verified": True, "groups": ["/datalab/univ-alpha"]},
+    # another account with the username of "lea" and no partner: refused, lea untouched
+    "lea-intruse": {"preferred_username": "lea.martin", "email": "lea3@example.net",
+                    "email_verified": True, "groups": ["/autres/club-photo"]},
     # refusals
     "sans-partenaire": {"preferred_username": "sans-partenaire", "email": "x@example.net",
                         "email_verified": True, "groups": ["/autres/club-photo"]},

@@ -233,7 +233,8 @@ def slurm_cluster():
 
 class AustralLogins:
     """Cluster login accounts of one test run: ``login(short)`` is
-    ``austral<n>-<short>``, created with a private home on first use."""
+    ``austral<n>-<short>``, created with a private home on first use. Ordinary accounts
+    (uid 1000 or more), as on a cluster: the hub refuses system accounts as logins."""
 
     def __init__(self, homes: Path):
         self.homes = homes
@@ -247,7 +248,7 @@ class AustralLogins:
         except KeyError:
             home = self.homes / name
             subprocess.run(
-                ["useradd", "--system", "--user-group", "--create-home", "--home-dir", str(home),
+                ["useradd", "--user-group", "--create-home", "--home-dir", str(home),
                  "--shell", "/bin/bash", "--comment", "DataLab test cluster login", name],
                 check=True, capture_output=True)
             home.chmod(0o700)

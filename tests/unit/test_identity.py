@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from hub.identity import MAX_VALUES, Identity, Refusal, Rules, normalise_username, resolve
+from hub.identity import (
+    MAX_VALUES, USERNAME, Identity, Refusal, Rules, derived_name, display_name, normalise_username, resolve,
+)
 from hub.settings import Role, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,11 +105,14 @@ REFUSED = [
     (person(preferred_username="", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
     (person(preferred_username="l\u0435a", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),  # Cyrillic e
     (person(preferred_username="\uff4c\uff45\uff41", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),  # full-width
-    (person(preferred_username="héloïse", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
+    # accents or length need a derived name, derived from the provider's sub
+    (person(preferred_username="héloïse", sub=None, groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
+    (person(preferred_username="héloïse", sub=7, groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
+    (person(preferred_username="é" * 257, groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
+    (person(preferred_username="-héloïse", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
     (person(preferred_username="lea martin", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
     (person(preferred_username="../root", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
     (person(preferred_username="lea\n", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
-    (person(preferred_username="a" * 65, groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
     (person(preferred_username="-lea", groups=["/datalab/univ-alpha"]), "groups", "bad_username"),
 ]
 
@@ -171,3 +177,68 @@ def test_resolve_does_not_change_the_claims():
 def test_unknown_refusal_reason_is_a_programming_error():
     with pytest.raises(ValueError):
         Refusal("nope", "detail")
+
+
+# -- accents, long claims, display names, no merging -----------------------------------
+ACCENTED_70 = "Marie-Éloïse.Dupont-Lefèvre-de-la-Hérissonnière.Ségolène.Anaïs.Béatric"
+
+
+def test_the_accented_70_character_claim_is_what_the_fixture_uses():
+    assert len(ACCENTED_70) == 70 and not ACCENTED_70.isascii()
+
+
+@pytest.mark.parametrize("claim", ["héloïse", ACCENTED_70, "a" * 65, "É" * 256, "Zoë@chu-nord.example.org"])
+def test_accented_or_long_claims_log_in_under_a_safe_name_derived_from_sub(claim):
+    found = resolve(person(preferred_username=claim, sub="f3a1-4b2c", groups=["/datalab/univ-alpha"]), rules())
+    assert USERNAME.fullmatch(found.username), found.username
+    assert found.username == derived_name(claim, "f3a1-4b2c")
+    assert found.username.endswith("-" + hashlib.sha256(b"datalab-sub:f3a1-4b2c").hexdigest()[:12])
+    assert found.sub == "f3a1-4b2c"
+
+
+def test_a_derived_name_is_readable_and_stable():
+    first = normalise_username("héloïse", sub="sub-1")
+    assert first.startswith("heloise-")
+    assert normalise_username("héloïse", sub="sub-1") == first
+    long = normalise_username(ACCENTED_70, sub="sub-1")
+    assert long.startswith("marie-eloise.dupont-lefevre-de-la-heriss-")
+    assert len(long) <= 64
+
+
+def test_two_accounts_whose_claims_normalise_the_same_get_different_names():
+    """Same claim after folding accents and case, two provider accounts (two ``sub``):
+    two hub users, never one."""
+    names = {
+        normalise_username(claim, sub=sub)
+        for claim, sub in [("Héloïse", "sub-1"), ("héloïse", "sub-2"), ("Heloïse", "sub-3"), ("héloïse", "sub-4")]
+    }
+    assert len(names) == 4
+    assert all(n.startswith("heloise-") for n in names)
+
+
+def test_a_plain_claim_can_never_take_a_derived_name():
+    """A claim shaped like a derived name (``<x>-<12 hex>``) is itself derived, from its
+    own sub: it cannot squat the name of the account it imitates."""
+    victim = normalise_username("héloïse", sub="victim")
+    squatter = normalise_username(victim, sub="attacker")
+    assert squatter != victim
+    assert squatter.startswith(victim + "-")
+
+
+def test_plain_claims_keep_their_name():
+    assert normalise_username("lea.martin", sub="x") == "lea.martin"
+    assert normalise_username("a" * 64, sub="x") == "a" * 64
+
+
+def test_display_name_comes_from_the_claims():
+    assert display_name({"name": "Héloïse Martin"}, "x") == "Héloïse Martin"
+    assert display_name({"given_name": "Sophie", "usual_name": "Leroy"}, "x") == "Sophie Leroy"
+    assert display_name({"given_name": "Sophie", "family_name": "Leroy"}, "x") == "Sophie Leroy"
+    assert display_name({"name": "  A\u202e\nB  "}, "x") == "A B"
+    assert display_name({}, ACCENTED_70) == ACCENTED_70
+    assert len(display_name({"name": "é" * 500}, "x")) == 120
+
+
+def test_resolve_gives_the_display_name():
+    found = resolve(person(preferred_username=ACCENTED_70, groups=["/datalab/univ-alpha"]), rules())
+    assert found.display_name == ACCENTED_70

@@ -10,7 +10,7 @@ import yaml
 from traitlets.config import Config
 
 from hub import apply as hub_apply
-from hub import oidc
+from hub import identity, oidc
 from hub.settings import ConfigError, OidcPreset, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +53,36 @@ def test_presets_match_their_providers(tmp_path):
     assert {"given_name", "usual_name", "siret"} <= set(proconnect.effective("scopes"))
     lemon = settings_with(tmp_path, preset="lemonldap").auth.oidc
     assert lemon.effective("separator") == "; "
+
+
+#: A userinfo document with exactly the claims ProConnect publishes (hub/settings/access.py
+#: names the source): no email_verified.
+PROCONNECT_CLAIMS = {
+    "sub": "b6f4a7c0-3c55-4d9c-9a1e-2f0c8f6f3b21", "given_name": "Sophie", "usual_name": "Leroy",
+    "email": "sophie.leroy@chu-nord.example.org", "uid": "8723", "siret": "13002526500013",
+    "idp_id": "71144ab3-ee1a-4401-b7b3-79b44f7daeeb", "organization_label": "CHU Exemple Nord",
+}
+
+
+def test_proconnect_preset_admits_a_member_from_the_claims_proconnect_sends(tmp_path):
+    settings = settings_with(tmp_path, preset="proconnect")
+    assert settings.auth.oidc.effective("require_verified_email") is False
+    person = identity.resolve(PROCONNECT_CLAIMS, oidc.rules(settings))
+    assert person.username == "sophie.leroy@chu-nord.example.org"
+    assert person.partners == {"chu-exemple-nord"}
+    assert person.display_name == "Sophie Leroy"
+    assert person.sub == PROCONNECT_CLAIMS["sub"]
+
+
+def test_other_presets_still_need_a_verified_address(tmp_path):
+    for preset in ("generic", "keycloak", "lemonldap"):
+        assert settings_with(tmp_path, preset=preset).auth.oidc.effective("require_verified_email") is True
+    keys = settings_with(tmp_path, preset="proconnect", require_verified_email=True).auth.oidc
+    assert keys.effective("require_verified_email") is True
+    with pytest.raises(identity.Refusal) as refused:
+        identity.resolve(PROCONNECT_CLAIMS, oidc.rules(settings_with(tmp_path, preset="proconnect",
+                                                                     require_verified_email=True)))
+    assert refused.value.reason == "no_partner"  # the siret is not a partner's, the address unverified
 
 
 def test_file_keys_win_over_the_preset(tmp_path):

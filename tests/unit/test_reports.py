@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import secrets
 from pathlib import Path
 
 import nbformat
@@ -15,7 +17,10 @@ from traitlets.config import Config
 from hub import apply as hub_apply
 from hub import cli
 from hub.services.reports.archive import outcome_of, read_regular
+from hub.messages import text
+from hub.services.reports import notebooks
 from hub.services.reports.notebooks import NotebookProblem, check_parameters, declared_parameters, resolve
+from hub.services.reports.service import read_notebook
 from hub.settings import ConfigError, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +66,100 @@ def test_a_link_out_of_the_home_is_refused(spaces):
     with pytest.raises(NotebookProblem) as refused:
         resolve("lien.ipynb", home, library, partners)
     assert refused.value.key == "bad_path"
+
+
+# -- reading a person's notebook: no link followed, no content in messages -------------
+@pytest.fixture
+def secret_file(tmp_path):
+    """A root-only file holding a token (as the proxy's token file would)."""
+    secret = tmp_path / "proxy-token"
+    secret.write_text("PROXYTOKEN-" + secrets.token_hex(24) + "\n")
+    os.chmod(secret, 0o600)
+    return secret
+
+
+def assert_no_byte_of(secret: Path, message: str) -> None:
+    """No run of 6 characters of the secret's content appears in ``message``."""
+    content = secret.read_text().strip()
+    windows = {content[i:i + 6] for i in range(len(content) - 5)}
+    assert not [w for w in windows if w in message], message
+
+
+def refusal_text(problem: NotebookProblem, language: str = "fr") -> str:
+    return text(language, "reports_" + problem.key, **problem.values)
+
+
+def test_a_link_to_a_secret_given_as_the_notebook_is_refused_without_its_content(spaces, secret_file):
+    home, library, partners, _ = spaces
+    (home / "rapport.ipynb").symlink_to(secret_file)
+    with pytest.raises(NotebookProblem) as refused:
+        read_notebook("rapport.ipynb", home, library, partners)
+    assert refused.value.key == "bad_path"
+    assert_no_byte_of(secret_file, refusal_text(refused.value))
+
+
+def test_a_link_swapped_in_after_the_check_is_refused_not_followed(spaces, secret_file, monkeypatch):
+    """The race, made deterministic: the path check passes on a real notebook, then the
+    notebook is replaced by a link to the secret before the service opens it."""
+    home, library, partners, _ = spaces
+    checked = resolve
+
+    def check_then_swap(*args):
+        target = checked(*args)
+        (home / "n.ipynb").unlink()
+        (home / "n.ipynb").symlink_to(secret_file)
+        return target
+
+    monkeypatch.setattr(notebooks, "resolve", check_then_swap)
+    with pytest.raises(NotebookProblem) as refused:
+        read_notebook("n.ipynb", home, library, partners)
+    assert refused.value.key == "unreadable"
+    assert refused.value.values == {"path": "n.ipynb"}
+    for language in ("fr", "en"):
+        assert_no_byte_of(secret_file, refusal_text(refused.value, language))
+
+
+def test_a_directory_swapped_for_a_link_after_the_check_is_refused(spaces, secret_file, monkeypatch):
+    home, library, partners, _ = spaces
+    (home / "etudes").mkdir()
+    (home / "etudes" / "n.ipynb").write_text("{}")
+    root_only = secret_file.parent / "root-only"
+    root_only.mkdir(mode=0o700)
+    (root_only / "n.ipynb").write_bytes(secret_file.read_bytes())
+    checked = resolve
+
+    def check_then_swap(*args):
+        target = checked(*args)
+        (home / "etudes").rename(home / "ancien")
+        (home / "etudes").symlink_to(root_only)
+        return target
+
+    monkeypatch.setattr(notebooks, "resolve", check_then_swap)
+    with pytest.raises(NotebookProblem) as refused:
+        read_notebook("etudes/n.ipynb", home, library, partners)
+    assert refused.value.key == "unreadable"
+    assert_no_byte_of(secret_file, refusal_text(refused.value))
+
+
+def test_a_notebook_read_for_a_person_is_its_content(spaces):
+    home, library, partners, _ = spaces
+    assert read_notebook("n.ipynb", home, library, partners) == b"{}"
+
+
+def test_a_file_that_is_not_a_notebook_is_refused_without_quoting_it(secret_file):
+    """The old message quoted the start of the file (nbformat's error)."""
+    with pytest.raises(NotebookProblem) as refused:
+        notebooks.inspect(secret_file.read_bytes(), "mes-etudes/rapport.ipynb")
+    assert refused.value.key == "unreadable"
+    message = refusal_text(refused.value)
+    assert "« mes-etudes/rapport.ipynb »" in message
+    assert_no_byte_of(secret_file, message)
+
+
+def test_inspect_gives_the_parameters_and_the_kernel_of_the_content():
+    declared, kernel = notebooks.inspect(REPORT.read_bytes(), "bibliotheque/r.ipynb")
+    assert declared == {"department": "str", "report_date": "str"}
+    assert kernel == "python3"
 
 
 # -- parameters ------------------------------------------------------------------------

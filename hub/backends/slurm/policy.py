@@ -28,6 +28,20 @@ FIELDS = ("account", "partition", "qos", "cores", "memory", "gpus", "walltime")
 MIN_MEMORY_MIB = 128
 
 _LOGIN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+
+#: Accounts of the submit host with a smaller uid are system accounts (Debian's and
+#: most distributions' ``UID_MIN``).
+MIN_UID = 1000
+#: Names no lab or report ever runs as, whether or not the submit host has them: root,
+#: Debian's and the cluster stack's service accounts.
+SYSTEM_LOGINS = frozenset({
+    "root", "toor", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news",
+    "uucp", "proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "_apt",
+    "messagebus", "sshd", "systemd-network", "systemd-resolve", "systemd-timesync",
+    "systemd-coredump", "polkitd", "avahi", "ntp", "chrony", "postfix", "dnsmasq",
+    "slurm", "munge", "mysql", "postgres", "nginx", "docker", "jupyterhub", "datalab",
+    "admin", "operator", "adm", "halt", "shutdown", "ftp",
+})
 _HOME = re.compile(r"/[A-Za-z0-9._/-]{0,4000}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _INTEGER = re.compile(r"[0-9]{1,4}")
@@ -250,6 +264,18 @@ def cluster_login(settings: Settings, username: str, auth_state: dict | None) ->
     return None
 
 
+def system_login(login: str) -> bool:
+    """True when ``login`` is root or a system account: a name of
+    :data:`SYSTEM_LOGINS`, or an account of the submit host whose uid is below
+    :data:`MIN_UID`."""
+    if login in SYSTEM_LOGINS:
+        return True
+    try:
+        return pwd.getpwnam(login).pw_uid < MIN_UID
+    except KeyError:
+        return False
+
+
 def login_home(login: str) -> str:
     """The home directory of cluster login ``login``. Raises ``KeyError`` when there is
     no such account, ``ValueError`` when its home is not a plain absolute path."""
@@ -282,12 +308,15 @@ def execution(
     """The job of ``person`` on ``profile``: their cluster login and its home, the
     validated ``request`` (None: their first entitlement's defaults) as ``limits``
     (``{"request": SlurmRequest, "directives": [...]}``, the ``#SBATCH`` options) and the
-    DataLab environment. Raises :class:`SlurmError` (403: no login, unknown login; 500:
+    DataLab environment. Raises :class:`SlurmError` (403: no login, a system account
+    (:func:`system_login`), unknown login; 500:
     a home that is not a plain path; 400: a refused request) or :class:`NotEntitled`."""
     cluster, contact = settings.slurm.name, settings.hub.contact
     login = cluster_login(settings, person.name, auth_state)
     if login is None:
         raise SlurmError(403, t("slurm_no_login", cluster=cluster, contact=contact))
+    if system_login(login):
+        raise SlurmError(403, t("slurm_login_system", login=login, cluster=cluster, min_uid=MIN_UID, contact=contact))
     try:
         home = login_home(login)
     except KeyError:

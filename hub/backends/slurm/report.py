@@ -32,7 +32,9 @@ from pathlib import Path
 
 from hub.backends.protocol import ExecutionSpec, Person
 from hub.backends.slurm import lab as slurm
-from hub.backends.slurm.policy import NotEntitled, SlurmError, cluster_login, execution, login_home, venv_dir
+from hub.backends.slurm.policy import (
+    NotEntitled, SlurmError, cluster_login, execution, login_home, system_login, venv_dir,
+)
 from hub.messages import text
 from hub.names import safe_name
 from hub.settings import Settings
@@ -209,8 +211,10 @@ class SlurmRunner:
 
     def home(self, owner: str) -> Path | None:
         """The home of the owner's cluster login (the home of their labs on the
-        cluster), None when they have no login."""
+        cluster), None when they have no login or it is a system account."""
         login = cluster_login(self.settings, owner, None)
+        if login is not None and system_login(login):
+            return None
         try:
             return Path(login_home(login)) if login else None
         except (KeyError, ValueError):

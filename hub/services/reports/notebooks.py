@@ -7,6 +7,7 @@ the owner's environment), so it needs nothing but papermill and the standard lib
 from __future__ import annotations
 
 import ast
+import tempfile
 from pathlib import Path, PurePosixPath
 
 PARAMETERS_TAG = "parameters"
@@ -66,20 +67,22 @@ def resolve(path: str, home: Path | None, library: Path, partner_spaces: dict[st
     return target
 
 
-def declared_parameters(notebook: Path) -> dict[str, str | None]:
+def declared_parameters(notebook: Path, shown: str | None = None) -> dict[str, str | None]:
     """The parameters of the notebook's ``parameters``-tagged cell, as papermill inspects
     them: name -> declared Python type name (annotation, else the literal default's type;
     None when unknown). Raises :class:`NotebookProblem` (``unreadable``,
-    ``no_parameters_cell``)."""
+    ``no_parameters_cell``) naming ``shown`` (the path the person gave; default: the
+    file's name); a message never quotes the file's content."""
     import nbformat
     import papermill
 
+    shown = shown or notebook.name
     try:
         nb = nbformat.read(notebook, as_version=4)
-    except (OSError, ValueError) as e:
-        raise NotebookProblem("unreadable", path=notebook.name, error=str(e)[:200]) from None
+    except (OSError, ValueError):
+        raise NotebookProblem("unreadable", path=shown) from None
     if not any(PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
-        raise NotebookProblem("no_parameters_cell", path=notebook.name)
+        raise NotebookProblem("no_parameters_cell", path=shown)
     declared = {}
     for name, info in papermill.inspect_notebook(str(notebook)).items():
         declared[name] = _declared_type(info["inferred_type_name"], info["default"])
@@ -122,3 +125,13 @@ def kernel_of(notebook: Path) -> str | None:
 
     nb = nbformat.read(notebook, as_version=4)
     return (nb.metadata.get("kernelspec") or {}).get("name")
+
+
+def inspect(data: bytes, shown: str) -> tuple[dict[str, str | None], str | None]:
+    """The declared parameters (:func:`declared_parameters`) and the kernelspec name
+    (:func:`kernel_of`) of the notebook ``data``, read from a private copy (papermill
+    reads files by path). Raises :class:`NotebookProblem` naming ``shown``."""
+    with tempfile.TemporaryDirectory(prefix="datalab-notebook-") as private:
+        copy = Path(private) / "notebook.ipynb"
+        copy.write_bytes(data)
+        return declared_parameters(copy, shown), kernel_of(copy)

@@ -32,9 +32,10 @@ from hub.settings import Audience, Backend, MisfirePolicy, Profile, ReportSchedu
 from hub.storage import Layout
 
 from ...metrics import REPORT_RUNS
-from .archive import LOG, Archive, RunOutcome
+from .archive import LOG, MAX_FILE, Archive, RunOutcome, read_beneath
 from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
-from .notebooks import NotebookProblem, check_parameters, declared_parameters, kernel_of, resolve
+from . import notebooks
+from .notebooks import NotebookProblem, check_parameters
 from .runners import BackendRunners, RunRequest
 
 log = logging.getLogger("datalab.reports")
@@ -54,6 +55,21 @@ async def fire(schedule_id: str) -> None:
     if _current is None:
         raise RuntimeError("the reports service is not running")
     await _current.fire(schedule_id)
+
+
+def read_notebook(path: str, home, library, partner_spaces) -> bytes:
+    """The content of the notebook ``path`` names
+    (:func:`~hub.services.reports.notebooks.resolve`), read without following any symbolic
+    link from ``/`` to the file (:func:`~hub.services.reports.archive.read_beneath`): a
+    link swapped in after the check is refused, never followed. Raises
+    :class:`NotebookProblem` (``bad_path``, ``not_found``, ``unreadable``: not a regular
+    file of at most :data:`~hub.services.reports.archive.MAX_FILE` bytes reached without
+    links)."""
+    target = notebooks.resolve(path, home, library, partner_spaces)
+    data = read_beneath(target, MAX_FILE)
+    if data is None:
+        raise NotebookProblem("unreadable", path=path)
+    return data
 
 
 class Refused(Exception):
@@ -245,10 +261,12 @@ class ReportsService:
         except confinement.HealthConfinementError as refusal:
             raise Refused(403, str(refusal)) from None
         profile = self._profile(owner, spec.profile)
-        notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
         try:
-            check_parameters(declared_parameters(notebook), spec.parameters)
-            kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
+            declared, named_kernel = notebooks.inspect(
+                self._notebook_content(owner, spec.notebook, self._profile_of(profile)), spec.notebook
+            )
+            check_parameters(declared, spec.parameters)
+            kernel = spec.kernel or named_kernel or self.config.kernel
         except NotebookProblem as problem:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
         if self.settings.backend_of(self._profile_of(profile)) is Backend.local:
@@ -278,13 +296,21 @@ class ReportsService:
     def _profile_of(self, profile_id: str) -> Profile:
         return next(p for p in self.settings.profiles if p.id == profile_id)
 
-    def _notebook(self, owner: Caller, path: str, profile: Profile):
-        home = self.runner.home(owner.name, profile)
+    def _spaces(self, owner: Caller, profile: Profile):
+        """The roots a notebook path of ``owner`` may name: home, library, partner spaces."""
         spaces = {p: self.layout.partner_space(p) for p in owner.partner_ids}
+        return self.runner.home(owner.name, profile), self.layout.library, spaces
+
+    def _notebook(self, owner: Caller, path: str, profile: Profile):
         try:
-            return resolve(path, home, self.layout.library, spaces)
+            return notebooks.resolve(path, *self._spaces(owner, profile))
         except NotebookProblem as problem:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None
+
+    def _notebook_content(self, owner: Caller, path: str, profile: Profile) -> bytes:
+        """The notebook ``path`` of ``owner``, read without following links
+        (:func:`read_notebook`). Raises :class:`NotebookProblem`."""
+        return read_notebook(path, *self._spaces(owner, profile))
 
     def _check_kernel(self, kernel: str) -> None:
         from jupyter_client.kernelspec import KernelSpecManager

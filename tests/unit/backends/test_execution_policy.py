@@ -6,6 +6,7 @@ address-space limit of local report runs."""
 from __future__ import annotations
 
 import asyncio
+import pwd
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,6 +33,8 @@ from hub.storage import Layout
 from ..deployment import EXAMPLE, settings_in
 
 OWNER, PARTNERS = "analyste1", {"univ-alpha"}
+#: The owner's cluster login: an ordinary account (uid 4321) the tests add to ``pwd``.
+CLUSTER_LOGIN = "ana-austral"
 
 
 def t(key, **values):
@@ -40,7 +43,7 @@ def t(key, **values):
 
 def settings_on(tmp_path: Path, backend: str):
     settings = settings_in(tmp_path, spawner={**EXAMPLE["spawner"], "backend": backend},
-                           slurm={**EXAMPLE["slurm"], "login": {"table": {OWNER: "root"}}})
+                           slurm={**EXAMPLE["slurm"], "login": {"table": {OWNER: CLUSTER_LOGIN}}})
     Layout(settings.data_dir).create()
     return settings
 
@@ -146,6 +149,14 @@ def test_docker_memory_reaches_the_lab_the_dashboard_and_the_report_container(tm
 
 
 def test_slurm_memory_reaches_the_sbatch_mem_line_of_labs_and_report_runs(tmp_path, policy_calls, monkeypatch):
+    real_getpwnam = pwd.getpwnam
+
+    def getpwnam(name):
+        if name == CLUSTER_LOGIN:
+            return pwd.struct_passwd((name, "x", 4321, 4321, "", str(tmp_path), "/bin/sh"))
+        return real_getpwnam(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", getpwnam)
     settings = settings_on(tmp_path, "local")
     austral = profile(settings, "austral")
 

@@ -3,6 +3,7 @@ script, the deployment file's Austral section, the choice of spawner class."""
 
 from __future__ import annotations
 
+import pwd
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 
 from hub.apply import spawner_class
 from hub.backends import dispatch
-from hub.backends.protocol import ExecutionSpec
+from hub.backends.protocol import ExecutionSpec, Person
 from hub.backends.local import lab as local
 from hub.backends.slurm import lab as slurm, policy
 from hub.messages import text
@@ -129,6 +130,60 @@ def test_pattern_logins_are_posix_names_of_at_most_32_characters():
 def test_a_user_no_rule_maps_has_no_login():
     settings = login_settings(table={"analyste1": "ana1"})
     assert policy.cluster_login(settings, "analyste2", {"oauth_user": {}}) is None
+
+
+def person_settings(rule: dict):
+    settings = login_settings(**rule)
+    return settings, Person.of("analyste1", {"univ-alpha"})
+
+
+@pytest.mark.parametrize("rule, state", [
+    ({"claim": "oauth_user.austral_login"}, {"oauth_user": {"austral_login": "root"}}),
+    ({"claim": "oauth_user.austral_login"}, {"oauth_user": {"austral_login": "slurm"}}),
+    ({"claim": "oauth_user.austral_login"}, {"oauth_user": {"austral_login": "daemon"}}),
+    ({"claim": "oauth_user.austral_login"}, {"oauth_user": {"austral_login": "nobody"}}),
+    ({"table": {"analyste1": "root"}}, None),
+    ({"table": {"analyste1": "www-data"}}, None),
+])
+def test_a_cluster_login_is_never_root_or_a_system_account(rule, state):
+    """A claim (or a table) naming root or a service account is refused with a French
+    message, whatever that account's home: no job runs as it."""
+    settings, person = person_settings(rule)
+    login = policy.cluster_login(settings, "analyste1", state)
+    assert policy.system_login(login)
+    with pytest.raises(policy.SlurmError) as refused:
+        policy.execution(settings, person, None, t, auth_state=state)
+    assert refused.value.status_code == 403
+    assert f"« {login} » est un compte système" in refused.value.jupyterhub_message
+    assert "Contactez" in refused.value.jupyterhub_message
+
+
+def test_an_account_below_uid_1000_of_the_submit_host_is_a_system_account(monkeypatch):
+    """Not in the deny-list, but uid 999 on the submit host: refused too."""
+    accounts = {"sauvegarde": 999, "ana1": 1000}
+
+    def getpwnam(name):
+        if name in accounts:
+            return pwd.struct_passwd((name, "x", accounts[name], accounts[name], "", f"/home/{name}", "/bin/sh"))
+        raise KeyError(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", getpwnam)
+    assert policy.system_login("sauvegarde")
+    assert not policy.system_login("ana1")
+    assert not policy.system_login("unknown-here")  # unknown on this host: login_home refuses it
+    settings, person = person_settings({"table": {"analyste1": "sauvegarde"}})
+    with pytest.raises(policy.SlurmError) as refused:
+        policy.execution(settings, person, None, t)
+    assert "numéro inférieur à 1000" in refused.value.jupyterhub_message
+    settings, person = person_settings({"table": {"analyste1": "ana1"}})
+    assert policy.execution(settings, person, None, t).account == "ana1"
+
+
+def test_the_report_runner_gives_no_home_to_a_system_login():
+    from hub.backends.slurm.report import SlurmRunner
+
+    settings, _ = person_settings({"table": {"analyste1": "root"}})
+    assert SlurmRunner(settings).home("analyste1") is None
 
 
 @pytest.mark.parametrize("pattern", ["{name}; id", "$(id){name}", "dl-{name}-{name}", "dl", "DL-{name}"])

@@ -395,9 +395,12 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                 raise SlurmError(500, self._t("slurm_timeout", seconds=self.start_timeout, job=self.job_id,
                                               state=info.state, reason=info.reason))
             await asyncio.sleep(POLL_INTERVAL)
-        if self.server:
-            self.server.ip = self.ip
-            self.server.port = self.port
+        # JupyterHub reads the server of the spawner it knows (the dispatcher's, when
+        # there is one): each spawner holds its own copy of the server's address.
+        for spawner in {self, self.state_owner or self}:
+            if spawner.server:
+                spawner.server.ip = self.ip
+                spawner.server.port = self.port
         self.phase = "running"
         self._save_state()
         self.log.info("Slurm job %s of %s serves on %s:%s", self.job_id, self.user.name, self.ip, self.port)

@@ -77,6 +77,19 @@ def test_the_reports_have_a_database_file_of_their_own(tmp_path):
     assert url == f"sqlite:///{settings.data_dir / 'reports' / 'reports.sqlite'}"
 
 
+def test_other_accounts_cannot_read_the_reports_database(tmp_path):
+    """The reports' directory is traversable by every account (0711): the file itself
+    must refuse them, even when an earlier start left it readable."""
+    settings = settings_in(tmp_path)
+    engine = reports_db.engine_for(reports_db.database_url(settings))
+    reports_db.prepare(settings, engine)
+    path = settings.data_dir / "reports" / "reports.sqlite"
+    assert path.stat().st_mode & 0o077 == 0
+    path.chmod(0o644)
+    reports_db.prepare(settings, engine)
+    assert path.stat().st_mode & 0o077 == 0
+
+
 def test_a_new_database_is_made_by_the_migrations(tmp_path):
     settings = settings_in(tmp_path)
     engine = reports_db.engine_for(reports_db.database_url(settings))

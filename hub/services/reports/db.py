@@ -147,7 +147,9 @@ def prepare(settings: Settings, engine: Engine) -> None:
     """Migrate the reports' database (``engine``, on :func:`database_url`). When it is a
     SQLite file that does not exist yet and the hub's own SQLite database holds tables
     of an earlier version, their rows are copied into it first (once: the new file is
-    built aside and renamed into place; the hub's database is left as it was)."""
+    built aside and renamed into place; the hub's database is left as it was). The file
+    is readable by the service's account only (mode 0600, as the hub's database: it
+    names owners and their parameters, in a directory that other accounts traverse)."""
     url = database_url(settings)
     path = Path(url.removeprefix("sqlite:///"))
     hub_file = Path(settings.database_url.removeprefix("sqlite:///"))
@@ -155,6 +157,7 @@ def prepare(settings: Settings, engine: Engine) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         building = path.with_name(path.name + ".new")
         building.unlink(missing_ok=True)
+        os.close(os.open(building, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         fresh = engine_for(f"sqlite:///{building}")
         with fresh.begin() as connection:
             migrate(connection)
@@ -164,5 +167,7 @@ def prepare(settings: Settings, engine: Engine) -> None:
                 hub.dispose()
         fresh.dispose()
         os.replace(building, path)
+    if url.startswith("sqlite:///") and path.exists():
+        path.chmod(0o600)
     with engine.begin() as connection:
         migrate(connection)

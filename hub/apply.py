@@ -92,11 +92,18 @@ def apply_hub(c, settings: Settings, host: Host) -> None:
 def apply_proxy(c, settings: Settings) -> None:
     """With ``proxy.managed: false`` the proxy runs apart (its own service, same address,
     API and token as when the hub starts it): the hub neither starts nor stops it, and
-    leaves labs running when it stops, so that a restart cuts nobody off."""
+    leaves labs running when it stops, so that a restart cuts nobody off; when the proxy
+    restarts, the hub restores its routes within a second or two
+    (:class:`~hub.routecheck.RouteCheckingProxy`, whose marker route leads to the hub's
+    API)."""
     if settings.proxy.managed:
         return
+    from .routecheck import MARKER, RouteCheckingProxy
+
+    c.JupyterHub.proxy_class = RouteCheckingProxy
     c.ConfigurableHTTPProxy.should_start = False
     c.JupyterHub.cleanup_servers = False
+    c.Proxy.extra_routes = {MARKER: f"http://127.0.0.1:{public_port(settings) + 1}"}
 
 
 def _proxy_command() -> str:

@@ -101,6 +101,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Le lab n'a pas démarré en {seconds} s (job {job}, état Slurm : {state}, "
             "raison : {reason}) : le job a été annulé."
         ),
+        "slurm_stop_unconfirmed": (
+            "Le job {job} tourne encore sur {cluster} après {attempts} demandes d'annulation "
+            "(scancel) : prévenez l'équipe."
+        ),
         "slurm_reason_None": "pas encore examiné par l'ordonnanceur",
         "slurm_reason_Resources": "les ressources demandées ne sont pas libres",
         "slurm_reason_Priority": "des jobs plus prioritaires passent avant",
@@ -568,6 +572,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "slurm_timeout": (
             "The lab did not start within {seconds} s (job {job}, Slurm state: {state}, "
             "reason: {reason}): the job was cancelled."
+        ),
+        "slurm_stop_unconfirmed": (
+            "Job {job} still runs on {cluster} after {attempts} cancellations "
+            "(scancel): tell the team."
         ),
         "slurm_reason_None": "not yet examined by the scheduler",
         "slurm_reason_Resources": "the requested resources are busy",

@@ -22,7 +22,7 @@ case "${1:-}" in
     if [ "$(id -u)" -ne 0 ]; then
       echo "dockerd is not running and only root can start it: sudo $0 start" >&2; exit 1
     fi
-    setsid dockerd --bridge=none --iptables=false --ip-masq=false \
+    setsid dockerd --bridge=none --iptables=false --ip-masq=false --live-restore \
       --pidfile /run/datalab-dockerd.engine.pid >>"$LOG" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$PIDFILE"

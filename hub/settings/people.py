@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from ..groups import partner_group, partners_of, role_group
+from ..groups import partners_of, role_group
 from .base import Model, Slug, UserName
 
 

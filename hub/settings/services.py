@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, JsonValue, StringConstraints, ValidationError, field_validator
 
-from .base import Model, Slug, TimeZone, UserName, location, require_unique
+from .base import MemorySize, Model, Slug, TimeZone, UserName, location, require_unique
 from .people import Audience
 
 
@@ -84,9 +84,12 @@ class Reports(Model):
     ``run_timeout``: seconds a whole run may take (kernel start, cells, HTML); ``retention``:
     runs kept per schedule; ``misfire``: default :class:`MisfirePolicy`; ``skip_after``:
     seconds late after which a run counts as missed under ``skip``; ``max_parallel``: runs
-    at once (each takes a kernel and about one core); ``kernel``: kernelspec used when the
-    notebook names none; ``port``: the service's port on 127.0.0.1 (default: the hub's
-    port + 4); ``schedules``: schedules created at start.
+    at once on each backend that runs on this host (local, docker; each run takes a
+    kernel and about one core), unset: the host's cores, fewer when ``run_memory`` per run
+    does not fit in its memory (Slurm runs are not bounded here: its queue decides);
+    ``kernel``: kernelspec used when the notebook names none; ``port``: the service's
+    port on 127.0.0.1 (default: the hub's port + 4); ``schedules``: schedules created at
+    start.
     """
 
     enabled: bool = True
@@ -97,7 +100,8 @@ class Reports(Model):
     retention: Annotated[int, Field(ge=1, le=10000)] = 30
     misfire: MisfirePolicy = MisfirePolicy.run_once
     skip_after: Annotated[int, Field(ge=1, le=86400)] = 60
-    max_parallel: Annotated[int, Field(ge=1, le=256)] = 2
+    max_parallel: Annotated[int, Field(ge=1, le=256)] | None = None
+    run_memory: MemorySize = "1G"
     kernel: KernelName = "python3"
     schedules: list[DemoSchedule] = []
     @field_validator("schedules")

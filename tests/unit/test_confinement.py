@@ -10,8 +10,8 @@ from jupyterhub.scopes import expand_scopes
 
 from hub import confinement, partners
 from hub.services.dashboards.service import DashboardService
-from hub.services.dashboards.store import METADATA, Dashboard, Store
-from hub.services.reports.db import Base, ScheduleRow
+from hub.services.dashboards.store import METADATA, Store
+from hub.services.reports.db import ScheduleRow, prepare
 from hub.services.reports.service import Caller, Refused, ReportsService
 from hub.settings import Audience, ReportSchedule
 
@@ -142,7 +142,7 @@ def test_a_new_mixed_dashboard_audience_is_not_migrated(tmp_path):
 def test_a_stored_former_schedule_keeps_its_audience_through_the_migration(tmp_path):
     service = ReportsService(settings_in(tmp_path), None, None)
     service.layout.create()
-    Base.metadata.create_all(service.engine)
+    prepare(service.settings, service.engine)
     spec = {"id": "ancien", "title": "", "notebook": "bibliotheque/r.ipynb", "parameters": {}, "cron": "0 7 * * *",
             "time_zone": "Europe/Paris", "profile": "standard", "kernel": "python3", "audience": FORMER,
             "retention": 30, "misfire": "run-once"}

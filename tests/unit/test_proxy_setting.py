@@ -41,6 +41,16 @@ def test_an_external_proxy_is_not_started_and_labs_outlive_the_hub():
     assert c.JupyterHub.cleanup_servers is False
 
 
+def test_an_external_proxy_gets_its_routes_back_without_waiting_for_the_periodic_check():
+    from hub.routecheck import MARKER, RouteCheckingProxy
+
+    c = Config()
+    hub_apply.apply_proxy(c, settings_with({"managed": False}))
+    assert c.JupyterHub.proxy_class is RouteCheckingProxy
+    assert MARKER in c.Proxy.extra_routes
+    assert RouteCheckingProxy().route_check_interval == 1.0
+
+
 def test_unknown_proxy_key_names_its_path():
     with pytest.raises(ConfigError, match=r"proxy\.command"):
         settings_with({"managed": False, "command": "chp"})

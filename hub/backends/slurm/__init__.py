@@ -15,11 +15,13 @@ class SlurmBackend(ExecutionBackend):
     entitlements (:func:`.policy.validate_request`)."""
 
     def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
-        """batchspawner's API handler (``/hub/api/batchspawner``, where a starting lab
-        reports its port) is registered when batchspawner is imported, which must happen
-        before JupyterHub builds its handlers, even when the dispatcher creates the Slurm
-        spawner only at a lab's start."""
-        import_module("batchspawner.api")
+        """Labs outlive the hub whatever the proxy setting (``cleanup_servers`` off: a
+        hub that stops or restarts never scancels a job; the next one reattaches them).
+        The API handler where a starting lab reports its port (``/hub/api/batchspawner``,
+        :mod:`.api`) is registered before JupyterHub builds its handlers, even when the
+        dispatcher creates the Slurm spawner only at a lab's start."""
+        c.JupyterHub.cleanup_servers = False
+        import_module(f"{__name__}.api").register()
 
     def spawner_class(self) -> type:
         from .lab import SlurmSpawner

@@ -23,7 +23,15 @@ While the job is pending, progress shows Slurm's reason and expected start; a jo
 ends during the start fails the spawn at the next poll (1 s) with its state and the tail
 of its log; a start that outlasts ``start_timeout`` cancels the job. The job id is saved
 in the hub database as soon as sbatch answers, so a hub that restarts finds it: a running
-lab is re-attached, a job still starting is cancelled.
+lab is re-attached, and so is a job still pending or starting (the restarted hub follows
+its start to the end, within the same ``start_timeout`` counted from the submission).
+Stopping the hub never cancels a job (``cleanup_servers`` is off with this backend).
+
+Slurm's silence is not an answer: a failed, empty or unreadable ``squeue`` answer leaves
+the job's state unknown (the lab is kept); a job counts as gone only when Slurm gives it
+an ended state, or says :data:`NOT_FOUND_CONFIRMATIONS` times in a row that it does not
+know it. :meth:`SlurmSpawner.stop` sends ``scancel`` up to :data:`CANCEL_ATTEMPTS` times
+and returns only once Slurm confirms that the job ended.
 """
 
 from __future__ import annotations
@@ -64,6 +72,18 @@ PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
 RUNNING_STATES = {"RUNNING", "COMPLETING"}
 
 POLL_INTERVAL = 1.0
+
+#: How many "Invalid job id" answers in a row make a job gone (Slurm may forget a job
+#: for a moment while its controller restarts).
+NOT_FOUND_CONFIRMATIONS = 3
+#: Seconds between two of those confirmations.
+CONFIRM_INTERVAL = 1.0
+#: How many times :meth:`SlurmSpawner.stop` sends ``scancel`` before giving up.
+CANCEL_ATTEMPTS = 3
+#: Seconds :meth:`SlurmSpawner.stop` waits for the job to end after each ``scancel``.
+STOP_WAIT = 10.0
+
+_STATE = re.compile(r"[A-Z_]{2,32}")
 
 
 def submitted_job_id(returncode: int, output: str) -> str:
@@ -191,6 +211,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     node = Unicode("", help="The node the job runs on")
     phase = Unicode("", help="'starting' from submission to a reachable lab, then 'running'")
     walltime_end = Float(0.0, help="When Slurm will end the job (epoch seconds), 0 if unknown")
+    submitted_at = Float(0.0, help="When sbatch accepted the job (epoch seconds)")
     execution_spec = Any(None, help="The ExecutionSpec of the current start")
     starting_here = Bool(False, help="This hub process is running start()")
     events = List(help="Progress events of the current start")
@@ -217,15 +238,36 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                 503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=f"{argv[0]}: timeout")
             ) from None
 
+    def _unavailable(self, message: str) -> SlurmError:
+        return SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=message))
+
     async def query(self) -> JobInfo | None:
-        """The job as squeue reports it, None when Slurm no longer knows it.
-        Raises :class:`SlurmError` 503 when the controller does not answer."""
+        """The job as squeue reports it, None when Slurm says it does not know it
+        ("Invalid job id"). Raises :class:`SlurmError` 503 (state unknown) when the
+        controller does not answer, or answers nothing or something unreadable."""
         rc, out, err = await self._run("squeue", "-h", "-t", "all", "-j", self.job_id, "-o", "%T|%r|%S|%B|%e")
         if rc == 0:
-            return JobInfo.parse(out.splitlines()[0]) if out else None
+            if not out:
+                raise self._unavailable("squeue: empty answer")
+            info = JobInfo.parse(out.splitlines()[0])
+            if info is None or not _STATE.fullmatch(info.state):
+                raise self._unavailable("squeue: unreadable answer")
+            return info
         if "Invalid job id" in err:
             return None
-        raise SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=err))
+        raise self._unavailable(err or f"squeue: exit status {rc}")
+
+    async def confirmed_query(self) -> JobInfo | None:
+        """:meth:`query`, but None only once Slurm has said :data:`NOT_FOUND_CONFIRMATIONS`
+        times in a row that it does not know the job. Raises :class:`SlurmError` when the
+        state is unknown."""
+        for attempt in range(NOT_FOUND_CONFIRMATIONS):
+            if attempt:
+                await asyncio.sleep(CONFIRM_INTERVAL)
+            info = await self.query()
+            if info is not None:
+                return info
+        return None
 
     async def node_address(self, node: str) -> str:
         """The address Slurm knows ``node`` by (its NodeAddr), where the lab listens."""
@@ -237,12 +279,18 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
             raise SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=err or out))
         return address
 
-    async def cancel(self) -> None:
-        """scancel the job (a job already ended is not an error)."""
+    async def cancel(self) -> bool:
+        """scancel the job (a job already ended is not an error); False when scancel
+        failed or did not answer."""
         if self.job_id and self.login:
-            rc, _, err = await self._run("scancel", self.job_id)
+            try:
+                rc, _, err = await self._run("scancel", self.job_id)
+            except SlurmError as e:
+                rc, err = -1, str(e)
             if rc != 0:
                 self.log.warning("scancel %s: %s", self.job_id, err)
+                return False
+        return True
 
     async def log_tail(self, lines: int = 15) -> str:
         """The last ``lines`` lines of the job's log, or a note that it has none."""
@@ -289,11 +337,16 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                                           message=(err or out or f"exit status {rc}").removeprefix("sbatch: error: ")))
         self.job_id = job_id
         self.phase = "starting"
+        self.submitted_at = time.time()
         self._save_state()
         self._event(10, self._t("slurm_submitted", job=job_id, cluster=self.settings.slurm.name,
                                 account=self.request.account, partition=self.request.partition))
         try:
             return await self._follow_start()
+        except asyncio.CancelledError:
+            # The hub is stopping (the job stays: the next hub process reattaches it), or
+            # JupyterHub gave up on the start and cancels the job through stop().
+            raise
         except BaseException:
             await asyncio.shield(self.cancel())
             self.phase = ""
@@ -302,12 +355,21 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
             self.starting_here = False
 
     async def _follow_start(self) -> tuple[str, int]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(5, self.start_timeout - 3)
-        submitted = loop.time()
+        """Follow the submitted job until its lab accepts connections; a query that
+        fails leaves the state unknown and the next one is tried, until the deadline
+        (``start_timeout`` from the submission)."""
+        deadline = self.submitted_at + max(5, self.start_timeout - 3)
         last = None
+        saved_port = self.port
         while True:
-            info = await self.query()
+            try:
+                info = await self.confirmed_query()
+            except SlurmError as e:
+                self.log.warning("Slurm job %s of %s: state unknown (%s)", self.job_id, self.user.name, e)
+                if time.time() > deadline:
+                    raise
+                await asyncio.sleep(POLL_INTERVAL)
+                continue
             if info is None or info.state not in PENDING_STATES | RUNNING_STATES:
                 state = info.state if info else "—"
                 tail = await self.log_tail()
@@ -318,20 +380,27 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                     self.node = info.node
                     self.ip = await self.node_address(info.node)
                     self.walltime_end = _timestamp(info.end)
-                    SLURM_PENDING.labels(partition=self.request.partition).observe(loop.time() - submitted)
+                    SLURM_PENDING.labels(partition=self.request.partition).observe(time.time() - self.submitted_at)
                     self._save_state()
                     self._event(60, self._t("slurm_running", job=self.job_id, node=info.node))
+                if self.port != saved_port:
+                    saved_port = self.port
+                    self._save_state()
                 if self.port and await _listening(self.ip, self.port):
                     break
             elif (info.state, info.reason, info.start) != last:
                 last = (info.state, info.reason, info.start)
                 self._event(30, self.pending_message(info))
-            if loop.time() > deadline:
+            if time.time() > deadline:
                 raise SlurmError(500, self._t("slurm_timeout", seconds=self.start_timeout, job=self.job_id,
                                               state=info.state, reason=info.reason))
             await asyncio.sleep(POLL_INTERVAL)
-        if self.server:
-            self.server.port = self.port
+        # JupyterHub reads the server of the spawner it knows (the dispatcher's, when
+        # there is one): each spawner holds its own copy of the server's address.
+        for spawner in {self, self.state_owner or self}:
+            if spawner.server:
+                spawner.server.ip = self.ip
+                spawner.server.port = self.port
         self.phase = "running"
         self._save_state()
         self.log.info("Slurm job %s of %s serves on %s:%s", self.job_id, self.user.name, self.ip, self.port)
@@ -359,48 +428,88 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
             await asyncio.sleep(0.5)
 
     async def poll(self):
-        """None while the job runs; 1 once it has ended. A job left 'starting' by an
-        earlier hub process is cancelled (its start can no longer complete)."""
+        """None while the job runs or its state is unknown; 1 once Slurm says it ended
+        (see :meth:`confirmed_query`). A job left pending or starting by an earlier hub
+        process is reattached (:meth:`_resume`)."""
         if not self.job_id:
             return 0
         if self.phase == "starting" and not self.starting_here:
-            self.log.warning("Cancelling Slurm job %s of %s: its start was interrupted", self.job_id, self.user.name)
-            await self.cancel()
-            self.clear_state()
-            return 1
+            return await self._resume()
         try:
-            info = await self.query()
-        except SlurmError:
+            info = await self.confirmed_query()
+        except SlurmError as e:
+            self.log.warning("Slurm job %s of %s: state unknown, kept (%s)", self.job_id, self.user.name, e)
             return None
         if info is None or info.state not in PENDING_STATES | RUNNING_STATES:
+            self.log.info("Slurm job %s of %s ended (%s)", self.job_id, self.user.name, info.state if info else "gone")
             self.clear_state()
             return 1
         if info.state in RUNNING_STATES:
             self.walltime_end = _timestamp(info.end) or self.walltime_end
         return None
 
+    async def _resume(self) -> int | None:
+        """Reattach a job that an earlier hub process left pending or starting: follow
+        its start (:meth:`_follow_start`, same deadline) until the lab answers (None,
+        the hub then routes to it), or 1 when the job ended or the start failed (the job
+        is then cancelled). JupyterHub runs this as its start-up check of the server,
+        in the background past ``init_spawners_timeout``."""
+        self.log.info("Reattaching Slurm job %s of %s, still starting when the hub stopped",
+                      self.job_id, self.user.name)
+        self.starting_here = True
+        self.node = ""
+        try:
+            await self._follow_start()
+        except SlurmError as e:
+            self.log.warning("Slurm job %s of %s: its start did not complete (%s)", self.job_id, self.user.name, e)
+            await self.cancel()
+            self.clear_state()
+            return 1
+        finally:
+            self.starting_here = False
+        return None
+
+    async def _ended(self) -> bool:
+        """True once Slurm confirms the job ended; False while it runs or is unknown."""
+        try:
+            info = await self.confirmed_query()
+        except SlurmError as e:
+            self.log.warning("Slurm job %s: state unknown after scancel (%s)", self.job_id, e)
+            return False
+        return info is None or info.state not in PENDING_STATES | RUNNING_STATES
+
     async def stop(self, now=False):
-        """scancel the job; unless ``now``, wait (10 s at most) until Slurm ends it."""
+        """scancel the job; unless ``now``, return only once Slurm confirms it ended,
+        sending scancel again (:data:`CANCEL_ATTEMPTS` in all, :data:`STOP_WAIT` seconds
+        after each). Raises :class:`SlurmError` when the job still runs (or its state is
+        unknown) after the last attempt: the server is not reported stopped quietly."""
         if not self.job_id:
             return
-        await self.cancel()
         if now:
+            await self.cancel()
             return
-        for _ in range(10):
-            try:
-                info = await self.query()
-            except SlurmError:
-                info = None
-            if info is None or info.state not in PENDING_STATES | RUNNING_STATES:
-                return
-            await asyncio.sleep(1)
-        self.log.warning("Slurm job %s still ends after scancel", self.job_id)
+        loop = asyncio.get_running_loop()
+        for _ in range(CANCEL_ATTEMPTS):
+            await self.cancel()
+            deadline = loop.time() + STOP_WAIT
+            while True:
+                if await self._ended():
+                    return
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(POLL_INTERVAL)
+        self.log.error("Slurm job %s of %s still runs after %d scancel", self.job_id, self.user.name, CANCEL_ATTEMPTS)
+        raise SlurmError(500, self._t("slurm_stop_unconfirmed", job=self.job_id, cluster=self.settings.slurm.name,
+                                      attempts=CANCEL_ATTEMPTS))
 
     def get_state(self):
         state = super().get_state()
         state.pop("job_status", None)
         if self.job_id:
-            state.update(login=self.login, node=self.node, phase=self.phase, walltime_end=self.walltime_end)
+            state.update(login=self.login, node=self.node, phase=self.phase, walltime_end=self.walltime_end,
+                         submitted_at=self.submitted_at)
+            if self.phase == "starting" and self.port:
+                state["port"] = self.port
             if self.request is not None:
                 state["request"] = asdict(self.request)
         return state
@@ -411,6 +520,10 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.node = state.get("node", "")
         self.phase = state.get("phase", "")
         self.walltime_end = state.get("walltime_end", 0.0)
+        # A job submitted before submitted_at was saved gets a full start_timeout.
+        self.submitted_at = state.get("submitted_at") or (time.time() if self.phase == "starting" else 0.0)
+        if state.get("port"):
+            self.port = state["port"]
         if state.get("request"):
             self.request = SlurmRequest(**state["request"])
 
@@ -419,6 +532,7 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.node = ""
         self.phase = ""
         self.walltime_end = 0.0
+        self.submitted_at = 0.0
 
     # -- environment ----------------------------------------------------------------
     def get_env(self):

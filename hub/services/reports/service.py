@@ -1,7 +1,7 @@
 """The reports service's core: schedules, the scheduler, runs, visibility.
 
-Schedules live in the hub's database; APScheduler 3 (``AsyncIOScheduler`` with a
-``SQLAlchemyJobStore`` on that database) fires them. Every job is declared with
+Schedules live in the reports' database (:func:`.db.database_url`); APScheduler 3
+(``AsyncIOScheduler`` with a ``SQLAlchemyJobStore`` on that database) fires them. Every job is declared with
 ``coalesce=True`` and ``max_instances=1``: several missed fire times make one run, and a
 schedule never has two runs at once. The misfire policy decides what a fire time missed
 while the service was down becomes: ``run-once`` (``misfire_grace_time=None``: run once at
@@ -33,10 +33,11 @@ from hub.storage import Layout
 
 from ...metrics import REPORT_RUNS
 from .archive import LOG, MAX_FILE, Archive, RunOutcome, read_beneath
-from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
+from .db import JOBS_TABLE, RunRow, ScheduleRow, database_url, engine_for, prepare, utcnow
 from . import notebooks
 from .notebooks import NotebookProblem, check_parameters
 from .runners import BackendRunners, RunRequest
+from .slots import RunSlots
 
 log = logging.getLogger("datalab.reports")
 
@@ -134,13 +135,13 @@ class ReportsService:
         self.hub = hub
         self.layout = Layout(settings.data_dir)
         self.archive = Archive(self.layout)
-        self.engine = engine_for(settings.database_url)
+        self.engine = engine_for(database_url(settings))
         self.db = sessionmaker(self.engine, expire_on_commit=False)
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)},
             timezone=ZoneInfo(self.config.time_zone),
         )
-        self._slots: asyncio.Semaphore | None = None
+        self.slots = RunSlots(settings)
         self._tasks: dict[int, asyncio.Task] = {}
 
     def t(self, key: str, **values: object) -> str:
@@ -148,14 +149,14 @@ class ReportsService:
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
-        """Create the tables and directories, close runs a stop interrupted, start the
+        """Migrate the tables (:func:`.db.prepare`), create the directories, close runs a
+        stop interrupted, start the
         scheduler (paused), create or update the deployment's schedules, then let missed
         and future fire times run."""
         global _current
         _current = self
-        self._slots = asyncio.Semaphore(self.config.max_parallel)
         self.archive.create()
-        Base.metadata.create_all(self.engine)
+        prepare(self.settings, self.engine)
         self.migrate_audiences()
         self._close_interrupted()
         self.scheduler.start(paused=True)
@@ -395,8 +396,8 @@ class ReportsService:
         await self._tasks[run.id]
 
     def start_run(self, schedule_id: str, trigger: str) -> RunRow:
-        """Queue a run of ``schedule_id`` and start it in the background (at most
-        ``reports.max_parallel`` execute at once). Raises :class:`Refused` 404 or 409
+        """Queue a run of ``schedule_id`` and start it in the background (it waits,
+        queued, for a slot of its backend: :mod:`.slots`). Raises :class:`Refused` 404 or 409
         (a run of this schedule is already queued or running)."""
         row = self.schedule(schedule_id)
         with self.db() as db:
@@ -413,28 +414,38 @@ class ReportsService:
         return run
 
     async def _execute(self, run_id: int, row: ScheduleRow) -> None:
-        async with self._slots:
+        log_path = self.archive.run_dir(run_id) / LOG
+        try:
+            request = await self._request(run_id, row, log_path)
+        except Exception as e:
+            request, outcome = None, self._failure(e, run_id, row)
             self._update(run_id, status="running", started=utcnow())
-            log_path = self.archive.run_dir(run_id) / LOG
-            partner: list[str] = []
-            try:
-                request = await self._request(run_id, row, log_path)
-                partner = sorted(request.partner_ids)
-                outcome = await self.runner.run(request)
-            except Refused as refused:
-                outcome = RunOutcome("failed", refused.message)
-            except Exception as e:
-                log.exception("run %s of %s could not run", run_id, row.id)
-                outcome = RunOutcome("failed", f"{type(e).__name__}: {e}")
-            kept = self.archive.keep(outcome, run_id)
-            self._update(run_id, status=outcome.status, ended=utcnow(), error=outcome.error,
-                         files_json=json.dumps(kept))
-            log.info("run %s of %s %s", run_id, row.id, outcome.status)
-            REPORT_RUNS.labels(status=outcome.status).inc()
-            audit.record("report.run.end", actor=audit.SCHEDULER, target=f"run:{run_id}", partner=partner,
-                         result="success" if outcome.status == "succeeded" else "failure",
-                         schedule=row.id, owner=row.owner, status=outcome.status)
+        partner: list[str] = []
+        if request is not None:
+            partner = sorted(request.partner_ids)
+            async with self.slots.slot(self.settings.backend_of(request.profile)):
+                self._update(run_id, status="running", started=utcnow())
+                try:
+                    outcome = await self.runner.run(request)
+                except Exception as e:
+                    outcome = self._failure(e, run_id, row)
+        kept = self.archive.keep(outcome, run_id)
+        self._update(run_id, status=outcome.status, ended=utcnow(), error=outcome.error,
+                     files_json=json.dumps(kept))
+        log.info("run %s of %s %s", run_id, row.id, outcome.status)
+        REPORT_RUNS.labels(status=outcome.status).inc()
+        audit.record("report.run.end", actor=audit.SCHEDULER, target=f"run:{run_id}", partner=partner,
+                     result="success" if outcome.status == "succeeded" else "failure",
+                     schedule=row.id, owner=row.owner, status=outcome.status)
         self._apply_retention(row)
+
+    @staticmethod
+    def _failure(error: Exception, run_id: int, row: ScheduleRow) -> RunOutcome:
+        """The outcome of a run that could not run: a refusal's message, else the error."""
+        if isinstance(error, Refused):
+            return RunOutcome("failed", error.message)
+        log.error("run %s of %s could not run", run_id, row.id, exc_info=error)
+        return RunOutcome("failed", f"{type(error).__name__}: {error}")
 
     async def _request(self, run_id: int, row: ScheduleRow, log_path) -> RunRequest:
         spec = row.spec

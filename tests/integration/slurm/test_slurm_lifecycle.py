@@ -103,12 +103,11 @@ def test_running_lab_cancelled_from_outside_is_noticed(slurm_hub, slurm_cluster)
     assert slurm_cluster.job_state(job["id"]) in {"CANCELLED", ""}
 
 
-@pytest.fixture
-def crash_hub(slurm_cluster, austral_logins):
-    """A hub of its own, that a test may kill (SIGKILL, with its proxy) and restart."""
+def _own_hub(slurm_cluster, austral_logins, start_timeout: int = 25):
+    """A hub of its own, that a test may stop or kill (SIGKILL, with its proxy) and restart."""
     workdir = Path(tempfile.mkdtemp(prefix="datalab-slurmcrash-"))
     workdir.chmod(0o755)
-    running = RunningHub(workdir, slurm_hub_overrides(slurm_cluster, austral_logins))
+    running = RunningHub(workdir, slurm_hub_overrides(slurm_cluster, austral_logins, start_timeout))
     running.start()
     try:
         yield running
@@ -118,6 +117,18 @@ def crash_hub(slurm_cluster, austral_logins):
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(running.log_path, ARTIFACTS / "slurm-crash-hub.log")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def crash_hub(slurm_cluster, austral_logins):
+    yield from _own_hub(slurm_cluster, austral_logins)
+
+
+@pytest.fixture
+def patient_crash_hub(slurm_cluster, austral_logins):
+    """:func:`crash_hub` with a start timeout long enough for a hub restart in the
+    middle of a start (90 s)."""
+    yield from _own_hub(slurm_cluster, austral_logins, start_timeout=90)
 
 
 def crash(hub: RunningHub) -> None:
@@ -149,14 +160,53 @@ def test_running_lab_is_reattached_after_a_hub_crash(crash_hub, slurm_cluster):
     assert slurm_cluster.job_state(job["id"]) in {"CANCELLED", "COMPLETED", ""}
 
 
-def test_pending_job_is_cancelled_after_a_hub_crash(crash_hub, slurm_cluster, blocker):
+def wait_ready(client: HubClient, timeout: float) -> None:
+    """Wait until the user's default server is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if client.api("GET", f"/users/{client.username}").json().get("servers", {}).get("", {}).get("ready"):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{client.username}'s server not ready after {timeout} s")
+
+
+def test_running_lab_survives_a_hub_stop_with_the_managed_proxy(crash_hub, slurm_cluster):
+    """SIGTERM (a clean stop, which stops the hub's own proxy too) then a new hub: the
+    job was never cancelled and the lab answers again through the new proxy."""
+    client = HubClient(crash_hub.url, "analyste1", PASSWORD)
+    assert client.start_server(AUSTRAL, timeout=60).status_code in (201, 202)
+    client.open_lab()
+    job = _lab_job(slurm_cluster)
+    kernel = client.lab_api("POST", "/kernels", json={"name": "python3"})
+    kernel.raise_for_status()
+    kernel_id = kernel.json()["id"]
+    client._execute_in(kernel_id, "kept = 'avant arrêt'", timeout=60)
+    crash_hub.stop()
+    assert crash_hub.process.returncode is not None
+    assert slurm_cluster.job_state(job["id"]) == "RUNNING"
+    crash_hub.start()
+    wait_ready(client, timeout=30)
+    assert slurm_cluster.job_state(job["id"]) == "RUNNING"
+    client.open_lab()
+    assert client._execute_in(kernel_id, "print(kept)", timeout=60).strip() == "avant arrêt"
+    client.stop_server()
+    assert slurm_cluster.job_state(job["id"]) in {"CANCELLED", "COMPLETED", ""}
+
+
+def test_pending_job_is_reattached_after_a_hub_crash(patient_crash_hub, slurm_cluster, blocker):
+    """A job still pending when the hub dies is not cancelled by the next hub: it
+    follows the start, and the lab (which reports its port to the new hub) opens."""
+    client = HubClient(patient_crash_hub.url, "analyste1", PASSWORD)
     with blocker:
-        client = HubClient(crash_hub.url, "analyste1", PASSWORD)
         start_pending(client)
         progress_events(client, until=_pending, timeout=30)
         job = _lab_job(slurm_cluster)
-        crash(crash_hub)
+        crash(patient_crash_hub)
         assert slurm_cluster.job_state(job["id"]) == "PENDING"
-        crash_hub.start()
-        assert slurm_cluster.wait_state(job["id"], {"CANCELLED"}, timeout=30) == "CANCELLED"
-        wait_gone(client, timeout=30)
+        patient_crash_hub.start()
+        assert slurm_cluster.job_state(job["id"]) == "PENDING"
+    wait_ready(client, timeout=60)
+    assert slurm_cluster.job_state(job["id"]) == "RUNNING"
+    client.open_lab()
+    assert client.execute("import os; print(os.environ['SLURM_JOB_ID'])").strip() == job["id"]
+    client.stop_server()

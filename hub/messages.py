@@ -252,8 +252,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_not_found": "Notebook introuvable : « {path} ».",
         "reports_unreadable": "Notebook illisible « {path} » : {error}",
         "reports_no_parameters_cell": (
-            "Le notebook « {path} » n'a pas de cellule marquée « parameters » : ajoutez ce "
-            "tag à la cellule qui définit ses paramètres."
+            "Le notebook « {path} » n'a pas de cellule marquée « parameters » : il ne peut "
+            "pas recevoir de paramètres. Planifiez-le sans paramètres, ou ajoutez ce tag à "
+            "la cellule qui définit ses paramètres."
         ),
         "reports_unknown_parameter": (
             "Paramètre « {name} » inconnu du notebook. Paramètres déclarés : {known}."
@@ -591,8 +592,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_not_found": "Notebook not found: '{path}'.",
         "reports_unreadable": "Unreadable notebook '{path}': {error}",
         "reports_no_parameters_cell": (
-            "Notebook '{path}' has no cell tagged 'parameters': add this tag to the cell "
-            "that defines its parameters."
+            "Notebook '{path}' has no cell tagged 'parameters': it cannot receive "
+            "parameters. Schedule it without parameters, or add this tag to the cell that "
+            "defines its parameters."
         ),
         "reports_unknown_parameter": (
             "Parameter '{name}' is unknown to the notebook. Declared parameters: {known}."

@@ -140,10 +140,21 @@ def test_the_coordinator_schedules_from_the_cli_and_it_fires_on_time(reports_hub
 
 
 # -- parameters -------------------------------------------------------------------------
-def test_notebook_without_a_tagged_parameters_cell_is_refused(analyste1):
-    r = analyste1.create(id="sans-tag", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *")
+def test_notebook_without_a_tagged_parameters_cell_is_refused_with_parameters(analyste1):
+    r = analyste1.create(id="sans-tag", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *",
+                         parameters={"department": "14"})
     assert r.status_code == 400
     assert "n'a pas de cellule marquée « parameters »" in r.json()["message"]
+    assert "« sans-tag.ipynb »" in r.json()["message"]
+
+
+def test_notebook_without_a_tagged_parameters_cell_is_scheduled_and_runs_without_parameters(analyste1):
+    r = analyste1.create(id="sans-tag-ok", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *")
+    assert r.status_code == 201, r.text
+    assert r.json()["parameters"] == {}
+    run = analyste1.wait(analyste1.run_now("sans-tag-ok")["id"])
+    assert run["status"] == "succeeded", run["error"]
+    assert "76" in outputs_text(analyste1, run)
 
 
 def test_unknown_parameter_is_refused_naming_the_declared_ones(analyste1):

@@ -15,7 +15,10 @@ from traitlets.config import Config
 from hub import apply as hub_apply
 from hub import cli
 from hub.services.reports.archive import outcome_of, read_regular
-from hub.services.reports.notebooks import NotebookProblem, check_parameters, declared_parameters, resolve
+from hub.services.reports.notebooks import (
+    NotebookProblem, check_notebook_parameters, check_parameters, declared_parameters, resolve,
+)
+from hub.messages import text
 from hub.settings import ConfigError, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,6 +84,28 @@ def test_untagged_parameters_cell_is_a_problem():
     with pytest.raises(NotebookProblem) as refused:
         declared_parameters(NOTEBOOKS / "sans-tag.ipynb")
     assert refused.value.key == "no_parameters_cell"
+
+
+def test_notebook_without_a_tagged_cell_runs_without_parameters():
+    check_notebook_parameters(NOTEBOOKS / "sans-tag.ipynb", {})
+
+
+def test_notebook_without_a_tagged_cell_refuses_parameters_naming_the_notebook():
+    with pytest.raises(NotebookProblem) as refused:
+        check_notebook_parameters(NOTEBOOKS / "sans-tag.ipynb", {"department": "14"})
+    assert refused.value.key == "no_parameters_cell"
+    assert refused.value.values == {"path": "sans-tag.ipynb"}
+    message = text("fr", "reports_no_parameters_cell", **refused.value.values)
+    assert message.startswith("Le notebook « sans-tag.ipynb » n'a pas de cellule marquée « parameters »")
+    assert "ne peut pas recevoir de paramètres" in message
+
+
+def test_unreadable_notebook_is_refused_even_without_parameters(tmp_path):
+    broken = tmp_path / "casse.ipynb"
+    broken.write_text("{pas du json", encoding="utf-8")
+    with pytest.raises(NotebookProblem) as refused:
+        check_notebook_parameters(broken, {})
+    assert refused.value.key == "unreadable"
 
 
 @pytest.mark.parametrize("given", [

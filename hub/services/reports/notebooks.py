@@ -66,18 +66,24 @@ def resolve(path: str, home: Path | None, library: Path, partner_spaces: dict[st
     return target
 
 
+def _read(notebook: Path):
+    """The notebook (nbformat 4); :class:`NotebookProblem` ``unreadable``."""
+    import nbformat
+
+    try:
+        return nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError) as e:
+        raise NotebookProblem("unreadable", path=notebook.name, error=str(e)[:200]) from None
+
+
 def declared_parameters(notebook: Path) -> dict[str, str | None]:
     """The parameters of the notebook's ``parameters``-tagged cell, as papermill inspects
     them: name -> declared Python type name (annotation, else the literal default's type;
     None when unknown). Raises :class:`NotebookProblem` (``unreadable``,
     ``no_parameters_cell``)."""
-    import nbformat
     import papermill
 
-    try:
-        nb = nbformat.read(notebook, as_version=4)
-    except (OSError, ValueError) as e:
-        raise NotebookProblem("unreadable", path=notebook.name, error=str(e)[:200]) from None
+    nb = _read(notebook)
     if not any(PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
         raise NotebookProblem("no_parameters_cell", path=notebook.name)
     declared = {}
@@ -114,6 +120,18 @@ def check_parameters(declared: dict[str, str | None], given: dict[str, object]) 
             raise NotebookProblem(
                 "wrong_type", name=name, expected=declared[name], value=repr(value)
             )
+
+
+def check_notebook_parameters(notebook: Path, given: dict[str, object]) -> None:
+    """Refuse ``given`` for ``notebook``: without parameters any readable notebook runs
+    (its own values); with parameters it needs a ``parameters``-tagged cell declaring
+    each of them with a matching type (papermill would otherwise insert them where the
+    notebook does not read them). Raises :class:`NotebookProblem` (``unreadable``,
+    ``no_parameters_cell``, ``unknown_parameter``, ``wrong_type``)."""
+    if not given:
+        _read(notebook)
+        return
+    check_parameters(declared_parameters(notebook), given)
 
 
 def kernel_of(notebook: Path) -> str | None:

@@ -34,7 +34,7 @@ from hub.storage import Layout
 from ...metrics import REPORT_RUNS
 from .archive import LOG, Archive, RunOutcome
 from .db import JOBS_TABLE, Base, RunRow, ScheduleRow, engine_for, utcnow
-from .notebooks import NotebookProblem, check_parameters, declared_parameters, kernel_of, resolve
+from .notebooks import NotebookProblem, check_notebook_parameters, kernel_of, resolve
 from .runners import BackendRunners, RunRequest
 
 log = logging.getLogger("datalab.reports")
@@ -76,6 +76,7 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return role_group(Role.admin) in self.groups
+
 
     @property
     def partner_ids(self) -> set[str]:
@@ -204,16 +205,16 @@ class ReportsService:
     def complete(self, owner: Caller, spec: ReportSchedule) -> ReportSchedule:
         """``spec`` checked for ``owner`` and with every default filled in: the profile is
         offered to the owner, the notebook exists where the owner can read it and has a
-        ``parameters`` cell declaring every given parameter with a matching type, the
-        kernelspec exists (on a local profile; a container or a job checks it when it
-        runs, against its own kernelspecs), the audience names declared partners. Raises
-        :class:`Refused`."""
+        ``parameters`` cell declaring every given parameter with a matching type (no such
+        cell is needed without parameters), the kernelspec exists (on a local profile; a
+        container or a job checks it when it runs, against its own kernelspecs), the
+        audience names declared partners. Raises :class:`Refused`."""
         if not owner.groups & OWNER_ROLES:
             raise Refused(403, self.t("reports_not_allowed"))
         profile = self._profile(owner, spec.profile)
         notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))
         try:
-            check_parameters(declared_parameters(notebook), spec.parameters)
+            check_notebook_parameters(notebook, spec.parameters)
             kernel = spec.kernel or kernel_of(notebook) or self.config.kernel
         except NotebookProblem as problem:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None

@@ -212,6 +212,17 @@ def apply_library(c, settings: Settings) -> None:
 REPORTS_SERVICE = "reports"
 
 
+def service_environment(settings: Settings) -> dict[str, str]:
+    """What a hub-managed service needs to read the deployment as this hub applied it:
+    the same file, and the hub's backend (however it was chosen: the file, or
+    ``DATALAB_BACKEND``, which the hub does not pass on to its services by itself). The
+    service reads both with :func:`hub.services.deployment`."""
+    return {
+        "DATALAB_CONFIG": str(config_path()),
+        "DATALAB_BACKEND": settings.spawner.backend.value,
+    }
+
+
 def _has_runner(settings: Settings, service: str, backends: set[Backend]) -> bool:
     """True when the deployment's backend is one ``service`` can run code on; otherwise
     the hub starts without that service and says so in its log."""
@@ -239,7 +250,7 @@ def apply_reports(c, settings: Settings) -> None:
             "url": f"http://127.0.0.1:{port}",
             "command": [sys.executable, "-m", "hub.services.reports"],
             "environment": {
-                "DATALAB_CONFIG": str(config_path().absolute()),
+                **service_environment(settings),
                 "DATALAB_PORT": str(public_port(settings)),
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 **{key: os.environ[key] for key in ("SLURM_CONF",) if key in os.environ},
@@ -282,7 +293,7 @@ def apply_dashboards(c, settings: Settings) -> None:
             "url": f"http://127.0.0.1:{port}",
             "command": [sys.executable, "-m", "hub.services.dashboards"],
             "cwd": str(REPO),
-            "environment": {"DATALAB_CONFIG": str(config_path())},
+            "environment": service_environment(settings),
             "oauth_no_confirm": True,
             "oauth_client_allowed_scopes": ["read:users:groups!user"],
             "display": True,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
 from .backends.protocol import backend, dashboard_backends, report_backends
+from .services import lifeline
 from .groups import role_group
 from .messages import CATALOGUE
 from .settings import Backend, ConfigError, Role, Settings, config_path
@@ -64,6 +65,18 @@ def config_files(settings: Settings) -> list[Path]:
         return []
     directory = settings.path(settings.hub.config_dir)
     return sorted(directory.glob("*.py")) if directory.is_dir() else []
+
+
+def bind_services_to_hub(c, hub_pid: int) -> None:
+    """Every hub-managed service with a command (the culler, reports, dashboards, the
+    library follower, and those of ``hub.config_dir``) runs through
+    :mod:`hub.services.lifeline`: it gets SIGTERM when the hub ``hub_pid`` ends, however
+    it ends (SIGKILL included). ``jupyterhub_config.py`` calls it last, with the hub's own
+    pid (JupyterHub loads its configuration in its own process)."""
+    c.JupyterHub.services = [
+        {**s, "command": lifeline.command(hub_pid, list(s["command"]))} if s.get("command") else s
+        for s in c.JupyterHub.get("services", [])
+    ]
 
 
 def public_port(settings: Settings) -> int:

@@ -130,6 +130,9 @@ def apply_pages(c, settings: Settings) -> None:
         "t": CATALOGUE[settings.hub.language],
         "demo_notice": settings.auth.type == "demo",
         "login_providers": oidc.provider_buttons(settings),
+        # the admin page offers no lab start for people whose roles include none
+        "lab_role_groups": [role_group(r) for r in Role if r not in partners.ROLES_WITHOUT_LAB],
+        "no_lab_role_groups": [role_group(r) for r in sorted(partners.ROLES_WITHOUT_LAB)],
     }
 
 

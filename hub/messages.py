@@ -57,6 +57,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "no_partner": (
             "Votre compte n'est rattaché à aucun partenaire DataLab : contactez {contact}."
         ),
+        "role_no_lab": (
+            "Le rôle de « {user} » ne comprend pas de lab : aucun lab ne peut être démarré "
+            "pour cette personne."
+        ),
         "bad_option": "Option « {option} » non reconnue. Options acceptées : {allowed}.",
         "slurm_fieldset": "Ressources demandées sur {cluster}",
         "slurm_field_partition": "Partition",
@@ -405,6 +409,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "profile_unknown": "Unknown profile '{profile}'. Allowed profiles: {allowed}.",
         "no_profile": "No lab profile is open to your partner: contact {contact}.",
         "no_partner": "Your account belongs to no DataLab partner: contact {contact}.",
+        "role_no_lab": "The role of '{user}' includes no lab: no lab can be started for this person.",
         "bad_option": "Unknown option '{option}'. Accepted options: {allowed}.",
         "slurm_fieldset": "Resources requested on {cluster}",
         "slurm_field_partition": "Partition",

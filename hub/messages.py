@@ -14,7 +14,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "password": "Mot de passe",
         "sign_in": "Se connecter",
         "login_failed": "Identifiant ou mot de passe incorrect.",
-        "demo_notice": "Démonstration : comptes analyste1, analyste2 et decideur1.",
+        "demo_notice": "Démonstration : comptes analyste1, analyste2, decideur1 et coordinateur.",
         "home_title": "Mon espace",
         "home_start": "Démarrer mon lab",
         "home_open": "Ouvrir mon lab",
@@ -224,6 +224,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_gallery": "Galerie des rapports",
         "reports_gallery_intro": "Les rapports publiés pour vous, du plus récent au plus ancien.",
         "reports_none": "Aucun rapport planifié. Planifiez-en un avec « datalab reports create ».",
+        "reports_no_scheduling": (
+            "Votre rôle ne comprend pas la planification de rapports : les rapports publiés "
+            "pour vous sont dans la"
+        ),
         "reports_gallery_none": "Aucun rapport publié pour vous pour l'instant.",
         "reports_run_now": "Lancer maintenant",
         "reports_col_report": "Rapport",
@@ -371,7 +375,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "password": "Password",
         "sign_in": "Sign in",
         "login_failed": "Invalid username or password.",
-        "demo_notice": "Demo: accounts analyste1, analyste2 and decideur1.",
+        "demo_notice": "Demo: accounts analyste1, analyste2, decideur1 and coordinateur.",
         "home_title": "My space",
         "home_start": "Start my lab",
         "home_open": "Open my lab",
@@ -565,6 +569,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_gallery": "Report gallery",
         "reports_gallery_intro": "Reports published for you, newest first.",
         "reports_none": "No scheduled report. Schedule one with 'datalab reports create'.",
+        "reports_no_scheduling": (
+            "Your role does not include scheduling reports: the reports published for you "
+            "are in the"
+        ),
         "reports_gallery_none": "No report published for you yet.",
         "reports_run_now": "Run now",
         "reports_col_report": "Report",

@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+import requests
 
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient, KernelError
@@ -33,6 +34,11 @@ def test_login_form_sets_the_hub_cookie(hub):
     client = HubClient(hub.url, "analyste2", PASSWORD)
     assert client.login_response.status_code == 302
     assert client.api("GET", "/user").json()["name"] == "analyste2"
+
+
+def test_the_demo_login_hint_names_every_demo_account(hub):
+    page = requests.get(f"{hub.url}/hub/login", timeout=30).content.decode()
+    assert "Démonstration : comptes analyste1, analyste2, decideur1 et coordinateur." in page
 
 
 def test_wrong_password_is_refused_in_french(hub):

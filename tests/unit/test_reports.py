@@ -14,6 +14,7 @@ from traitlets.config import Config
 
 from hub import apply as hub_apply
 from hub import cli
+from hub.services.reports import archive
 from hub.services.reports.archive import outcome_of, read_regular
 from hub.services.reports.notebooks import (
     NotebookProblem, check_notebook_parameters, check_parameters, declared_parameters, resolve,
@@ -132,6 +133,19 @@ def test_float_accepts_integers_and_unknown_types_anything():
 
 
 # -- archive ---------------------------------------------------------------------------
+def test_a_log_keeps_no_server_path_but_keeps_urls_and_dates():
+    log = (
+        "Input Notebook:  /srv/datalab/var/reports/work/12/input.ipynb\n"
+        '  File "/opt/datalab/.venv/lib/python3.11/site-packages/papermill/execute.py", line 131\n'
+        "cwd=/home/jupyter-analyste1 see http://127.0.0.1:8000/hub/home on 2020/03/27\n"
+    )
+    assert archive.without_server_paths(log) == (
+        "Input Notebook:  …/input.ipynb\n"
+        '  File "…/execute.py", line 131\n'
+        "cwd=…/jupyter-analyste1 see http://127.0.0.1:8000/hub/home on 2020/03/27\n"
+    )
+
+
 def write_outputs(area: Path, status="succeeded", html=True) -> None:
     (area / "notebook.ipynb").write_text("{}")
     if html:

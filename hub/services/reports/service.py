@@ -77,6 +77,10 @@ class Caller:
     def is_admin(self) -> bool:
         return role_group(Role.admin) in self.groups
 
+    @property
+    def may_schedule(self) -> bool:
+        """Whether their role lets them create schedules (analysts and admins)."""
+        return bool(self.groups & OWNER_ROLES)
 
     @property
     def partner_ids(self) -> set[str]:
@@ -209,7 +213,7 @@ class ReportsService:
         cell is needed without parameters), the kernelspec exists (on a local profile; a
         container or a job checks it when it runs, against its own kernelspecs), the
         audience names declared partners. Raises :class:`Refused`."""
-        if not owner.groups & OWNER_ROLES:
+        if not owner.may_schedule:
             raise Refused(403, self.t("reports_not_allowed"))
         profile = self._profile(owner, spec.profile)
         notebook = self._notebook(owner, spec.notebook, self._profile_of(profile))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
 from .backends.protocol import backend, dashboard_backends, report_backends
-from .services import lifeline
+from . import lifeline
 from .groups import role_group
 from .messages import CATALOGUE
 from .settings import Backend, ConfigError, Role, Settings, config_path
@@ -70,7 +70,7 @@ def config_files(settings: Settings) -> list[Path]:
 def bind_services_to_hub(c, hub_pid: int) -> None:
     """Every hub-managed service with a command (the culler, reports, dashboards, the
     library follower, and those of ``hub.config_dir``) runs through
-    :mod:`hub.services.lifeline`: it gets SIGTERM when the hub ``hub_pid`` ends, however
+    :mod:`hub.lifeline`: it gets SIGTERM when the hub ``hub_pid`` ends, however
     it ends (SIGKILL included). ``jupyterhub_config.py`` calls it last, with the hub's own
     pid (JupyterHub loads its configuration in its own process)."""
     c.JupyterHub.services = [

@@ -67,7 +67,7 @@ def test_services_stop_themselves_when_the_hub_is_killed():
 
 def test_every_service_the_hub_started_ends_when_the_hub_is_killed():
     """The idle culler included (it has no parent check of its own): each service runs
-    through hub.services.lifeline, so the kernel ends it with its hub."""
+    through hub.lifeline, so the kernel ends it with its hub."""
     workdir = Path(tempfile.mkdtemp(prefix="datalab-test-"))
     workdir.chmod(0o755)
     hub = RunningHub(workdir)
@@ -79,13 +79,13 @@ def test_every_service_the_hub_started_ends_when_the_hub_is_killed():
         while time.monotonic() < deadline:
             started = {pid: cmd for pid, cmd in _children(hub.process.pid).items() if pid != proxy}
             commands = " | ".join(started.values())
-            if "hub.services.lifeline" not in commands and all(
+            if "hub.lifeline" not in commands and all(
                 name in commands for name in ("-m hub.culling", "-m hub.services.reports", "-m hub.services.dashboards")
             ):
                 break
             time.sleep(0.2)
         assert len(started) == 3, started
-        assert "hub.services.lifeline" not in " | ".join(started.values())
+        assert "hub.lifeline" not in " | ".join(started.values())
         hub.process.send_signal(signal.SIGKILL)
         hub.process.wait()
         deadline = time.monotonic() + 15

@@ -1,4 +1,4 @@
-"""hub.services.lifeline: a hub-managed service ends when its hub ends, however it ends;
+"""hub.lifeline: a hub-managed service ends when its hub ends, however it ends;
 every service with a command is started through it."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from pathlib import Path
 from traitlets.config import Config
 
 from hub.apply import bind_services_to_hub
-from hub.services import lifeline
+from hub import lifeline
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
 #: A stand-in hub: starts a long sleeper through the wrapper, prints its pid, waits.
 HUB = (
     "import os, subprocess, sys, time\n"
-    "from hub.services import lifeline\n"
+    "from hub import lifeline\n"
     "child = subprocess.Popen(lifeline.command(os.getpid(), [sys.executable, '-c', 'import time; time.sleep(120)']))\n"
     "print(child.pid, flush=True)\n"
     "time.sleep(120)\n"
@@ -87,5 +87,5 @@ def test_every_service_with_a_command_is_bound_to_the_hub():
     ]
     bind_services_to_hub(c, 4242)
     culler, metrics = c.JupyterHub.services
-    assert culler["command"] == [sys.executable, "-m", "hub.services.lifeline", "4242", sys.executable, "-m", "hub.culling"]
+    assert culler["command"] == [sys.executable, "-m", "hub.lifeline", "4242", sys.executable, "-m", "hub.culling"]
     assert metrics == {"name": "metrics", "api_token": "x"}

@@ -1,4 +1,4 @@
-"""``python -m hub.services.lifeline HUB_PID COMMAND...``: run a hub-managed service's
+"""``python -m hub.lifeline HUB_PID COMMAND...``: run a hub-managed service's
 command so that it ends when the hub ends, however the hub ends.
 
 The hub stops its services with SIGINT/SIGTERM when it stops normally; killed with
@@ -24,7 +24,7 @@ import sys
 
 #: ``PR_SET_PDEATHSIG`` from ``<linux/prctl.h>``.
 PR_SET_PDEATHSIG = 1
-MODULE = "hub.services.lifeline"
+MODULE = "hub.lifeline"
 
 
 def command(hub_pid: int, service_command: list[str]) -> list[str]:

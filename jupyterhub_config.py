@@ -1,10 +1,12 @@
 """JupyterHub entry point: load the deployment file, make what the hub needs on this
 machine and apply the deployment (hub/startup.py, hub/apply.py), then load the
-operator's own files of ``hub.config_dir`` (the escape hatch, ``jupyterhub_config.d/*.py``)."""
+operator's own files of ``hub.config_dir`` (the escape hatch, ``jupyterhub_config.d/*.py``),
+and bind every hub-managed service to this hub's process (they end when it ends)."""
 
+import os
 import sys
 
-from hub.apply import config_files, configure
+from hub.apply import bind_services_to_hub, config_files, configure
 from hub.settings import ConfigError, backend_from_env, load
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
@@ -15,3 +17,4 @@ except ConfigError as error:
     sys.exit(f"DataLab Hub cannot start, the deployment file needs fixing:\n{error}")
 for path in config_files(settings):
     load_subconfig(str(path))  # noqa: F821 (provided by JupyterHub's config loader)
+bind_services_to_hub(c, os.getpid())

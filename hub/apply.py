@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
 from .backends.protocol import backend, dashboard_backends, report_backends
+from . import lifeline
 from .groups import role_group
 from .messages import ADMIN_PAGE, CATALOGUE, hub_error
 from .settings import Backend, ConfigError, Role, Settings, config_path
@@ -65,6 +66,18 @@ def config_files(settings: Settings) -> list[Path]:
         return []
     directory = settings.path(settings.hub.config_dir)
     return sorted(directory.glob("*.py")) if directory.is_dir() else []
+
+
+def bind_services_to_hub(c, hub_pid: int) -> None:
+    """Every hub-managed service with a command (the culler, reports, dashboards, the
+    library follower, and those of ``hub.config_dir``) runs through
+    :mod:`hub.lifeline`: it gets SIGTERM when the hub ``hub_pid`` ends, however
+    it ends (SIGKILL included). ``jupyterhub_config.py`` calls it last, with the hub's own
+    pid (JupyterHub loads its configuration in its own process)."""
+    c.JupyterHub.services = [
+        {**s, "command": lifeline.command(hub_pid, list(s["command"]))} if s.get("command") else s
+        for s in c.JupyterHub.get("services", [])
+    ]
 
 
 def public_port(settings: Settings) -> int:
@@ -129,6 +142,9 @@ def apply_pages(c, settings: Settings) -> None:
         "admin_page": ADMIN_PAGE.get(settings.hub.language),
         "demo_notice": settings.auth.type == "demo",
         "login_providers": oidc.provider_buttons(settings),
+        # the admin page offers no lab start for people whose roles include none
+        "lab_role_groups": [role_group(r) for r in Role if r not in partners.ROLES_WITHOUT_LAB],
+        "no_lab_role_groups": [role_group(r) for r in sorted(partners.ROLES_WITHOUT_LAB)],
     }
 
 
@@ -238,6 +254,17 @@ def apply_library(c, settings: Settings) -> None:
 REPORTS_SERVICE = "reports"
 
 
+def service_environment(settings: Settings) -> dict[str, str]:
+    """What a hub-managed service needs to read the deployment as this hub applied it:
+    the same file, and the hub's backend (however it was chosen: the file, or
+    ``DATALAB_BACKEND``, which the hub does not pass on to its services by itself). The
+    service reads both with :func:`hub.services.deployment`."""
+    return {
+        "DATALAB_CONFIG": str(config_path()),
+        "DATALAB_BACKEND": settings.spawner.backend.value,
+    }
+
+
 def _has_runner(settings: Settings, service: str, backends: set[Backend]) -> bool:
     """True when the deployment's backend is one ``service`` can run code on; otherwise
     the hub starts without that service and says so in its log."""
@@ -265,7 +292,7 @@ def apply_reports(c, settings: Settings) -> None:
             "url": f"http://127.0.0.1:{port}",
             "command": [sys.executable, "-m", "hub.services.reports"],
             "environment": {
-                "DATALAB_CONFIG": str(config_path().absolute()),
+                **service_environment(settings),
                 "DATALAB_PORT": str(public_port(settings)),
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 **{key: os.environ[key] for key in ("SLURM_CONF",) if key in os.environ},
@@ -308,7 +335,7 @@ def apply_dashboards(c, settings: Settings) -> None:
             "url": f"http://127.0.0.1:{port}",
             "command": [sys.executable, "-m", "hub.services.dashboards"],
             "cwd": str(REPO),
-            "environment": {"DATALAB_CONFIG": str(config_path())},
+            "environment": service_environment(settings),
             "oauth_no_confirm": True,
             "oauth_client_allowed_scopes": ["read:users:groups!user"],
             "display": True,

@@ -509,7 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``datalab`` argument parser with every area registered."""
     parser = argparse.ArgumentParser(prog="datalab", description="DataLab Hub command line")
     parser.add_argument(
-        "--config", help="deployment file (default: $DATALAB_CONFIG, else ./datalab.yaml)"
+        "--config",
+        help="deployment file (default: $DATALAB_CONFIG, else datalab.yaml, else "
+             "datalab.example.yaml, in the working directory then the repository)",
     )
     parser.add_argument("--url", help="the hub's public URL (default: from the deployment file)")
     parser.add_argument("--token", help="a hub API token (default: $JUPYTERHUB_API_TOKEN)")

@@ -18,7 +18,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "password": "Mot de passe",
         "sign_in": "Se connecter",
         "login_failed": "Identifiant ou mot de passe incorrect.",
-        "demo_notice": "Démonstration : comptes analyste1, analyste2 et decideur1.",
+        "demo_notice": "Démonstration : comptes analyste1, analyste2, decideur1 et coordinateur.",
         "home_title": "Mon espace",
         "home_start": "Démarrer mon lab",
         "home_open": "Ouvrir mon lab",
@@ -61,6 +61,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "no_partner": (
             "Votre compte n'est rattaché à aucun partenaire DataLab : contactez {contact}."
+        ),
+        "role_no_lab": (
+            "Le rôle de « {user} » ne comprend pas de lab : aucun lab ne peut être démarré "
+            "pour cette personne."
         ),
         "bad_option": "Option « {option} » non reconnue. Options acceptées : {allowed}.",
         "slurm_fieldset": "Ressources demandées sur {cluster}",
@@ -339,6 +343,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_gallery": "Galerie des rapports",
         "reports_gallery_intro": "Les rapports publiés pour vous, du plus récent au plus ancien.",
         "reports_none": "Aucun rapport planifié. Planifiez-en un avec « datalab reports create ».",
+        "reports_no_scheduling": (
+            "Votre rôle ne comprend pas la planification de rapports : les rapports publiés "
+            "pour vous sont dans la"
+        ),
         "reports_gallery_none": "Aucun rapport publié pour vous pour l'instant.",
         "reports_run_now": "Lancer maintenant",
         "reports_col_report": "Rapport",
@@ -375,8 +383,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "fichier ordinaire atteint sans lien symbolique."
         ),
         "reports_no_parameters_cell": (
-            "Le notebook « {path} » n'a pas de cellule marquée « parameters » : ajoutez ce "
-            "tag à la cellule qui définit ses paramètres."
+            "Le notebook « {path} » n'a pas de cellule marquée « parameters » : il ne peut "
+            "pas recevoir de paramètres. Planifiez-le sans paramètres, ou ajoutez ce tag à "
+            "la cellule qui définit ses paramètres."
         ),
         "reports_unknown_parameter": (
             "Paramètre « {name} » inconnu du notebook. Paramètres déclarés : {known}."
@@ -500,7 +509,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "password": "Password",
         "sign_in": "Sign in",
         "login_failed": "Invalid username or password.",
-        "demo_notice": "Demo: accounts analyste1, analyste2 and decideur1.",
+        "demo_notice": "Demo: accounts analyste1, analyste2, decideur1 and coordinateur.",
         "home_title": "My space",
         "home_start": "Start my lab",
         "home_open": "Open my lab",
@@ -539,6 +548,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "profile_unknown": "Unknown profile '{profile}'. Allowed profiles: {allowed}.",
         "no_profile": "No lab profile is open to your partner: contact {contact}.",
         "no_partner": "Your account belongs to no DataLab partner: contact {contact}.",
+        "role_no_lab": "The role of '{user}' includes no lab: no lab can be started for this person.",
         "bad_option": "Unknown option '{option}'. Accepted options: {allowed}.",
         "slurm_fieldset": "Resources requested on {cluster}",
         "slurm_field_partition": "Partition",
@@ -803,6 +813,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_gallery": "Report gallery",
         "reports_gallery_intro": "Reports published for you, newest first.",
         "reports_none": "No scheduled report. Schedule one with 'datalab reports create'.",
+        "reports_no_scheduling": (
+            "Your role does not include scheduling reports: the reports published for you "
+            "are in the"
+        ),
         "reports_gallery_none": "No report published for you yet.",
         "reports_run_now": "Run now",
         "reports_col_report": "Report",
@@ -839,8 +853,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "file reached without a symbolic link."
         ),
         "reports_no_parameters_cell": (
-            "Notebook '{path}' has no cell tagged 'parameters': add this tag to the cell "
-            "that defines its parameters."
+            "Notebook '{path}' has no cell tagged 'parameters': it cannot receive "
+            "parameters. Schedule it without parameters, or add this tag to the cell that "
+            "defines its parameters."
         ),
         "reports_unknown_parameter": (
             "Parameter '{name}' is unknown to the notebook. Declared parameters: {known}."

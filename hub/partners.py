@@ -49,6 +49,19 @@ ROLE_SCOPES: dict[Role, list[str]] = {
     ],
 }
 
+#: DataLab roles without a lab: their JupyterHub role binds no ``servers`` scope.
+ROLES_WITHOUT_LAB = frozenset({Role.decision_maker})
+
+
+def may_have_lab(group_names) -> bool:
+    """False when the person (their group names) holds DataLab roles and all of them are
+    :data:`ROLES_WITHOUT_LAB`: no path (their own request, an admin's, the admin page)
+    may start a lab for them. A person holding no DataLab role is left to the other
+    checks (their partners, the profiles)."""
+    names = set(group_names)
+    held = {role for role in Role if role_group(role) in names}
+    return not held or not held <= ROLES_WITHOUT_LAB
+
 
 def load_groups(settings: Settings) -> dict[str, dict]:
     """``c.JupyterHub.load_groups``: one group per partner, per role and per project

@@ -50,6 +50,7 @@ from tornado import web
 
 from . import audit, confinement
 from .groups import partner_group, partners_of, project_group
+from .partners import may_have_lab
 from .settings import Settings
 
 ROLE_NAME = "datalab-sharing"
@@ -115,7 +116,7 @@ class SharingPage(BaseHandler):
             "partage.html",
             user=user,
             may_share=may_share,
-            may_start="servers" in self.parsed_scopes,
+            may_start="servers" in self.parsed_scopes and may_have_lab(g.name for g in user.groups),
             recipients=recipients(self.db, user.name, self.datalab_settings),
             group_labels=group_labels(self.datalab_settings),
         )

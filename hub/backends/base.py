@@ -16,6 +16,7 @@ from traitlets import Any, default
 
 from ..messages import text
 from ..groups import partners_of
+from ..partners import may_have_lab
 from ..settings import Profile, Settings
 from .protocol import Person, backend_of
 
@@ -120,7 +121,16 @@ class DataLabSpawnerMixin(Configurable):
         return None
 
 
+def _refuse_without_lab(spawner: DataLabSpawnerMixin) -> None:
+    """HTTP 403 when the person's roles include no lab, whoever asks (an admin too)."""
+    if not may_have_lab(g.name for g in spawner.user.groups):
+        raise web.HTTPError(403, spawner._t("role_no_lab", user=spawner.user.name))
+
+
 def _options_form(spawner: DataLabSpawnerMixin) -> str:
+    """The spawn form; the spawn page answers 403 for a person whose roles include no lab
+    (rendering the form is the page's first step, before any start)."""
+    _refuse_without_lab(spawner)
     profiles = spawner.profiles()
     fields = {p.id: spawner.profile_fields_html(p) for p in profiles}
     if len(profiles) == 0 or (len(profiles) == 1 and not fields[profiles[0].id]):
@@ -155,6 +165,7 @@ def _apply_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
 
 
 def _check_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
+    _refuse_without_lab(spawner)
     extra = set().union(*(spawner.profile_option_keys(p) for p in spawner.settings.profiles))
     unknown = set(options) - {PROFILE_KEY} - extra
     if unknown:

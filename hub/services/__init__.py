@@ -8,6 +8,18 @@ import logging
 import os
 import signal
 
+
+def deployment():
+    """The deployment as the hub that started this service applied it: the file of
+    ``DATALAB_CONFIG`` with the hub's backend (``DATALAB_BACKEND``, set by the hub, see
+    :func:`hub.apply.service_environment`). Raises :class:`hub.settings.ConfigError`.
+    Imported here, not at the top: report runs import this package in the owner's
+    environment, which has papermill but not the hub's dependencies."""
+    from ..settings import backend_from_env, load
+
+    return backend_from_env(load())
+
+
 #: Seconds between two checks that the hub which started a service is still there.
 PARENT_CHECK_SECONDS = 2.0
 

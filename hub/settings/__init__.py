@@ -1,7 +1,7 @@
 """The deployment file: its schema, its defaults and its cross-checks.
 
-The deployment file (YAML, ``datalab.yaml`` by default, path from the ``DATALAB_CONFIG``
-environment variable) is the single place where an operator describes a DataLab Hub
+The deployment file (YAML, ``datalab.yaml`` by default, else the demo
+``datalab.example.yaml``, path from the ``DATALAB_CONFIG`` environment variable) is the single place where an operator describes a DataLab Hub
 deployment. :func:`load` reads it into a :class:`Settings` object or raises
 :class:`ConfigError` with one line per problem, each naming the key's path
 (``profiles[1].partners[0]``) and what is allowed there.
@@ -171,6 +171,7 @@ __all__ = [
     "backend_from_env",
     "check_cron",
     "check_time_zone",
+    "config_candidates",
     "config_path",
     "disk_bytes",
     "load",
@@ -345,18 +346,46 @@ def parse(data: object, base_dir: Path) -> Settings:
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
 
 
+#: The repository (or installation) holding the ``hub`` package and, in a working tree,
+#: the demo deployment file.
+REPOSITORY = Path(__file__).resolve().parent.parent.parent
+#: The deployment files looked for, in order, when neither a path nor ``DATALAB_CONFIG``
+#: names one: the operator's own file, else the demo (what ``make run`` does).
+DEFAULT_NAMES = ("datalab.yaml", "datalab.example.yaml")
+
+
+def config_candidates() -> list[Path]:
+    """The files :func:`config_path` looks for without ``path`` or ``$DATALAB_CONFIG``:
+    ``datalab.yaml`` then ``datalab.example.yaml`` in the working directory, then the
+    same two in the repository (absolute, without duplicates)."""
+    places = [Path.cwd(), REPOSITORY]
+    return list(dict.fromkeys(place.absolute() / name for place in places for name in DEFAULT_NAMES))
+
+
 def config_path(path: str | os.PathLike | None = None) -> Path:
-    """The deployment file's absolute path: ``path``, else ``$DATALAB_CONFIG``, else
-    ``datalab.yaml`` in the working directory."""
-    return Path(path or os.environ.get("DATALAB_CONFIG") or "datalab.yaml").absolute()
+    """The deployment file's absolute path: ``path``, else ``$DATALAB_CONFIG``, else the
+    first of :func:`config_candidates` that exists, as ``make run`` chooses. Raises
+    :class:`ConfigError` listing the files looked for when none exists."""
+    named = path or os.environ.get("DATALAB_CONFIG")
+    if named:
+        return Path(named).absolute()
+    candidates = config_candidates()
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        "no deployment file found; looked for: " + ", ".join(str(c) for c in candidates)
+        + " (name one with DATALAB_CONFIG or --config)"
+    )
 
 
 def load(path: str | os.PathLike | None = None) -> Settings:
     """Read and validate the deployment file.
 
-    ``path`` defaults to ``$DATALAB_CONFIG``, else ``datalab.yaml`` in the working
-    directory. Raises :class:`ConfigError` (unreadable file, YAML syntax error with its
-    line, or schema problems with their key paths).
+    ``path`` defaults to ``$DATALAB_CONFIG``, else the first existing of
+    :func:`config_candidates`. Raises :class:`ConfigError` (no file found, naming the
+    files looked for; unreadable file, YAML syntax error with its line, or schema
+    problems with their key paths).
     """
     path = config_path(path)
     try:

@@ -3,10 +3,12 @@ kernels over the websocket, the library's notebooks on the real Normandy data.""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 
 import pytest
+import requests
 
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient, KernelError
@@ -32,6 +34,11 @@ def test_login_form_sets_the_hub_cookie(hub):
     client = HubClient(hub.url, "analyste2", PASSWORD)
     assert client.login_response.status_code == 302
     assert client.api("GET", "/user").json()["name"] == "analyste2"
+
+
+def test_the_demo_login_hint_names_every_demo_account(hub):
+    page = requests.get(f"{hub.url}/hub/login", timeout=30).content.decode()
+    assert "Démonstration : comptes analyste1, analyste2, decideur1 et coordinateur." in page
 
 
 def test_wrong_password_is_refused_in_french(hub):
@@ -117,6 +124,51 @@ def test_decision_maker_cannot_start_a_lab(hub):
     home = client.session.get(f"{hub.url}/hub/home").content.decode()
     assert "Votre rôle ne comprend pas de lab" in home
     assert 'id="start"' not in home
+
+
+def _no_lab_for(admin: HubClient, name: str) -> None:
+    model = admin.api("GET", f"/users/{name}")
+    assert model.status_code == 200, model.text
+    assert model.json()["servers"] == {}
+    assert model.json()["pending"] is None
+
+
+def test_an_admin_cannot_start_a_lab_for_a_role_without_labs_through_the_api(hub):
+    admin = HubClient(hub.url, "coordinateur", PASSWORD)
+    for body in ({}, {"profile": "standard"}):
+        r = admin.api("POST", "/users/decideur1/server", json=body)
+        assert r.status_code == 403, r.text
+        assert r.json()["message"] == (
+            "Le rôle de « decideur1 » ne comprend pas de lab : aucun lab ne peut être démarré "
+            "pour cette personne."
+        )
+        _no_lab_for(admin, "decideur1")
+
+
+def test_an_admin_cannot_start_a_lab_for_a_role_without_labs_through_the_spawn_page(hub):
+    admin = HubClient(hub.url, "coordinateur", PASSWORD)
+    page = admin.session.get(f"{hub.url}/hub/spawn/decideur1")
+    assert page.status_code == 403
+    assert "Le rôle de « decideur1 » ne comprend pas de lab" in html.unescape(page.content.decode())
+    _no_lab_for(admin, "decideur1")
+    posted = admin.session.post(
+        f"{hub.url}/hub/spawn/decideur1", data={"profile": "standard", "_xsrf": admin._xsrf()},
+    )
+    assert posted.status_code == 403
+    assert "ne comprend pas de lab" in html.unescape(posted.content.decode())
+    _no_lab_for(admin, "decideur1")
+
+
+def test_a_decision_makers_sharing_page_has_no_share_form(hub):
+    client = HubClient(hub.url, "decideur1", PASSWORD)
+    page = client.session.get(f"{hub.url}/hub/partage")
+    assert page.status_code == 200
+    text = html.unescape(page.content.decode())
+    assert 'id="share-no-lab"' in text and "Votre rôle ne comprend pas de lab" in text
+    for form_part in ('id="share-target"', 'id="share-submit"', 'id="share-code"', 'id="my-shares"'):
+        assert form_part not in text
+    analyst = HubClient(hub.url, "analyste1", PASSWORD).session.get(f"{hub.url}/hub/partage").text
+    assert 'id="share-submit"' in analyst and 'id="share-no-lab"' not in analyst
 
 
 def test_profile_not_entitled_is_refused_with_the_allowed_ones(hub):

@@ -142,10 +142,45 @@ def test_the_coordinator_schedules_from_the_cli_and_it_fires_on_time(reports_hub
 
 
 # -- parameters -------------------------------------------------------------------------
-def test_notebook_without_a_tagged_parameters_cell_is_refused(analyste1):
-    r = analyste1.create(id="sans-tag", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *")
+def test_a_decision_makers_schedules_page_does_not_offer_scheduling(reports_hub, analyste1):
+    decideur = ReportsClient(reports_hub, "decideur1")
+    page = decideur.get("")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'id="no-scheduling"' in text
+    assert "Votre rôle ne comprend pas la planification de rapports" in text
+    assert "datalab reports create" not in text
+    assert 'id="no-scheduling"' not in analyste1.get("").content.decode()
+
+
+def test_notebook_without_a_tagged_parameters_cell_is_refused_with_parameters(analyste1):
+    r = analyste1.create(id="sans-tag", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *",
+                         parameters={"department": "14"})
     assert r.status_code == 400
     assert "n'a pas de cellule marquée « parameters »" in r.json()["message"]
+    assert "« sans-tag.ipynb »" in r.json()["message"]
+
+
+def test_notebook_without_a_tagged_parameters_cell_is_scheduled_and_runs_without_parameters(analyste1):
+    r = analyste1.create(id="sans-tag-ok", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *")
+    assert r.status_code == 201, r.text
+    assert r.json()["parameters"] == {}
+    run = analyste1.wait(analyste1.run_now("sans-tag-ok")["id"])
+    assert run["status"] == "succeeded", run["error"]
+    assert "76" in outputs_text(analyste1, run)
+
+
+def test_a_run_log_shows_no_server_path(reports_hub, analyste1):
+    r = analyste1.create(id="journal", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *",
+                         audience={"partners": ["univ-alpha"]})
+    assert r.status_code == 201, r.text
+    run = analyste1.wait(analyste1.run_now("journal")["id"])
+    assert run["status"] == "succeeded", run["error"]
+    log = analyste1.get(run["links"]["run.log"].removeprefix("/services/reports/"))
+    assert log.status_code == 200
+    assert "Input Notebook" in log.text and "…/" in log.text  # papermill names its files
+    for server_path in (str(reports_hub.data_dir), str(REPO), "/tmp/", "/work/", "/srv/", "/var/"):
+        assert server_path not in log.text, server_path
 
 
 def test_unknown_parameter_is_refused_naming_the_declared_ones(analyste1):

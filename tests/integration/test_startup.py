@@ -63,3 +63,51 @@ def test_services_stop_themselves_when_the_hub_is_killed():
             os.kill(int(proxy.read_text()), signal.SIGTERM)
         hub.remove_accounts()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_every_service_the_hub_started_ends_when_the_hub_is_killed():
+    """The idle culler included (it has no parent check of its own): each service runs
+    through hub.lifeline, so the kernel ends it with its hub."""
+    workdir = Path(tempfile.mkdtemp(prefix="datalab-test-"))
+    workdir.chmod(0o755)
+    hub = RunningHub(workdir)
+    hub.start()
+    started: dict[int, str] = {}
+    try:
+        proxy = int((hub.layout.hub / "proxy.pid").read_text())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            started = {pid: cmd for pid, cmd in _children(hub.process.pid).items() if pid != proxy}
+            commands = " | ".join(started.values())
+            if "hub.lifeline" not in commands and all(
+                name in commands for name in ("-m hub.culling", "-m hub.services.reports", "-m hub.services.dashboards")
+            ):
+                break
+            time.sleep(0.2)
+        assert len(started) == 3, started
+        assert "hub.lifeline" not in " | ".join(started.values())
+        hub.process.send_signal(signal.SIGKILL)
+        hub.process.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(pid) for pid in started):
+            time.sleep(0.2)
+        assert not [started[pid] for pid in started if _alive(pid)]
+    finally:
+        for pid in started:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        hub.process = None
+        proxy_file = hub.layout.hub / "proxy.pid"
+        if proxy_file.exists():
+            os.kill(int(proxy_file.read_text()), signal.SIGTERM)
+        hub.remove_accounts()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie awaiting its reaper has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

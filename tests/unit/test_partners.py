@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import yaml
 
 from hub import groups, partners
@@ -73,3 +74,21 @@ def test_landing_page_for_analysts_is_jupyterhubs_default():
 
 def test_landing_page_for_decision_makers_is_home():
     assert partners.landing_url(_handler(["role-decision-maker"])) == "/prefix/hub/home"
+
+
+@pytest.mark.parametrize("groups, allowed", [
+    (["partner-region-exemple", "role-decision-maker"], False),
+    (iter(["partner-region-exemple", "role-decision-maker"]), False),  # any iterable, read once
+    (["role-decision-maker", "role-analyst"], True),
+    (["role-admin"], True),
+    (["role-analyst"], True),
+    (["partner-univ-alpha"], True),  # no DataLab role: left to the partner and profile checks
+])
+def test_only_roles_without_labs_are_refused_a_lab(groups, allowed):
+    assert partners.may_have_lab(groups) is allowed
+
+
+def test_roles_without_labs_are_those_granted_no_server_scope():
+    for role, scopes in partners.ROLE_SCOPES.items():
+        grants_servers = any(s.split("!")[0] in ("servers", "admin:servers") for s in scopes)
+        assert (role in partners.ROLES_WITHOUT_LAB) is not grants_servers, role

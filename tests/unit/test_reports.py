@@ -16,10 +16,13 @@ from traitlets.config import Config
 
 from hub import apply as hub_apply
 from hub import cli
+from hub.services.reports import archive
 from hub.services.reports.archive import outcome_of, read_regular
 from hub.messages import text
 from hub.services.reports import notebooks
-from hub.services.reports.notebooks import NotebookProblem, check_parameters, declared_parameters, resolve
+from hub.services.reports.notebooks import (
+    NotebookProblem, check_notebook_parameters, check_parameters, declared_parameters, resolve,
+)
 from hub.services.reports.service import read_notebook
 from hub.settings import ConfigError, parse
 
@@ -148,18 +151,20 @@ def test_a_notebook_read_for_a_person_is_its_content(spaces):
 
 def test_a_file_that_is_not_a_notebook_is_refused_without_quoting_it(secret_file):
     """The old message quoted the start of the file (nbformat's error)."""
+    for given in ({}, {"department": "14"}):
+        with pytest.raises(NotebookProblem) as refused:
+            notebooks.inspect(secret_file.read_bytes(), "mes-etudes/rapport.ipynb", given)
+        assert refused.value.key == "unreadable"
+        message = refusal_text(refused.value)
+        assert "« mes-etudes/rapport.ipynb »" in message
+        assert_no_byte_of(secret_file, message)
+
+
+def test_inspect_checks_the_parameters_and_gives_the_kernel_of_the_content():
+    assert notebooks.inspect(REPORT.read_bytes(), "bibliotheque/r.ipynb", {"department": "14"}) == "python3"
     with pytest.raises(NotebookProblem) as refused:
-        notebooks.inspect(secret_file.read_bytes(), "mes-etudes/rapport.ipynb")
-    assert refused.value.key == "unreadable"
-    message = refusal_text(refused.value)
-    assert "« mes-etudes/rapport.ipynb »" in message
-    assert_no_byte_of(secret_file, message)
-
-
-def test_inspect_gives_the_parameters_and_the_kernel_of_the_content():
-    declared, kernel = notebooks.inspect(REPORT.read_bytes(), "bibliotheque/r.ipynb")
-    assert declared == {"department": "str", "report_date": "str"}
-    assert kernel == "python3"
+        notebooks.inspect(REPORT.read_bytes(), "bibliotheque/r.ipynb", {"departement": "14"})
+    assert refused.value.key == "unknown_parameter"
 
 
 # -- parameters ------------------------------------------------------------------------
@@ -180,6 +185,28 @@ def test_untagged_parameters_cell_is_a_problem():
     with pytest.raises(NotebookProblem) as refused:
         declared_parameters(NOTEBOOKS / "sans-tag.ipynb")
     assert refused.value.key == "no_parameters_cell"
+
+
+def test_notebook_without_a_tagged_cell_runs_without_parameters():
+    check_notebook_parameters(NOTEBOOKS / "sans-tag.ipynb", {})
+
+
+def test_notebook_without_a_tagged_cell_refuses_parameters_naming_the_notebook():
+    with pytest.raises(NotebookProblem) as refused:
+        check_notebook_parameters(NOTEBOOKS / "sans-tag.ipynb", {"department": "14"})
+    assert refused.value.key == "no_parameters_cell"
+    assert refused.value.values == {"path": "sans-tag.ipynb"}
+    message = text("fr", "reports_no_parameters_cell", **refused.value.values)
+    assert message.startswith("Le notebook « sans-tag.ipynb » n'a pas de cellule marquée « parameters »")
+    assert "ne peut pas recevoir de paramètres" in message
+
+
+def test_unreadable_notebook_is_refused_even_without_parameters(tmp_path):
+    broken = tmp_path / "casse.ipynb"
+    broken.write_text("{pas du json", encoding="utf-8")
+    with pytest.raises(NotebookProblem) as refused:
+        check_notebook_parameters(broken, {})
+    assert refused.value.key == "unreadable"
 
 
 @pytest.mark.parametrize("given", [
@@ -206,6 +233,19 @@ def test_float_accepts_integers_and_unknown_types_anything():
 
 
 # -- archive ---------------------------------------------------------------------------
+def test_a_log_keeps_no_server_path_but_keeps_urls_and_dates():
+    log = (
+        "Input Notebook:  /srv/datalab/var/reports/work/12/input.ipynb\n"
+        '  File "/opt/datalab/.venv/lib/python3.11/site-packages/papermill/execute.py", line 131\n'
+        "cwd=/home/jupyter-analyste1 see http://127.0.0.1:8000/hub/home on 2020/03/27\n"
+    )
+    assert archive.without_server_paths(log) == (
+        "Input Notebook:  …/input.ipynb\n"
+        '  File "…/execute.py", line 131\n'
+        "cwd=…/jupyter-analyste1 see http://127.0.0.1:8000/hub/home on 2020/03/27\n"
+    )
+
+
 def write_outputs(area: Path, status="succeeded", html=True) -> None:
     (area / "notebook.ipynb").write_text("{}")
     if html:

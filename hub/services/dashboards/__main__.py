@@ -18,10 +18,10 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ... import audit
-from .. import until_stopped
+from .. import deployment, until_stopped
 from ...metrics import MetricsHandler
 from ...backends.protocol import backend as registered, dashboard_backends
-from ...settings import ConfigError, load
+from ...settings import ConfigError
 from ...storage import Layout
 from .handlers import (
     KERNEL,
@@ -90,7 +90,7 @@ async def housekeeping(service: DashboardService, interval: float) -> None:
 
 
 async def serve() -> None:
-    settings = load()
+    settings = deployment()
     layout = Layout(settings.data_dir)
     audit.configure(settings.data_dir, "dashboards", settings.audit.retention_days)
     HubOAuth.instance(cache_max_age=60)

@@ -1,6 +1,7 @@
 """``python -m hub.services.reports``: the reports service, started by the hub.
 
-It reads the deployment file named by ``DATALAB_CONFIG`` and the hub's service
+It reads the deployment file named by ``DATALAB_CONFIG`` on the hub's backend
+(``DATALAB_BACKEND``, see :func:`hub.services.deployment`) and the hub's service
 environment (``JUPYTERHUB_SERVICE_URL``, ``JUPYTERHUB_SERVICE_PREFIX``,
 ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_API_TOKEN``...). It runs as the hub's user: as root,
 so that each run can become its owner's Unix account; the runs themselves drop that
@@ -16,18 +17,18 @@ import sys
 from urllib.parse import urlsplit
 
 from hub.secretfiles import kept_secret
-from hub.settings import ConfigError, load
+from hub.settings import ConfigError
 from hub import audit
 from hub.storage import Layout
 
-from .. import until_stopped
+from .. import deployment, until_stopped
 from .app import make_app
 from .runners import runner_for
 from .service import HubAPI, ReportsService
 
 
 async def serve() -> None:
-    settings = load()
+    settings = deployment()
     audit.configure(settings.data_dir, "reports", settings.audit.retention_days)
     service = ReportsService(settings, runner_for(settings), HubAPI(
         os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"]

@@ -30,7 +30,7 @@ from hub import audit
 from hub.messages import CATALOGUE, hub_error
 
 from ...metrics import MetricsHandler
-from .archive import HTML, LOG, NOTEBOOK
+from .archive import HTML, LOG, NOTEBOOK, without_server_paths
 from .db import RunRow, ScheduleRow
 from .service import Caller, Refused, ReportsService, as_local
 
@@ -250,6 +250,9 @@ class RunFile(RunAPI):
             self.set_header("Content-Security-Policy", REPORT_CSP)
         if name == NOTEBOOK:
             self.set_header("Content-Disposition", f'attachment; filename="rapport-{run.id}.ipynb"')
+        if name == LOG:
+            self.finish(without_server_paths(path.read_bytes().decode("utf-8", "replace")).encode())
+            return
         self.finish(path.read_bytes())
 
 

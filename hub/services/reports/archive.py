@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -32,6 +33,18 @@ ARCHIVED = (NOTEBOOK, HTML)
 MAX_FILE = 256 * 1024 * 1024  # bytes of one archived output
 MAX_RESULT = 64 * 1024
 MAX_ERROR = 4000  # characters of an error message kept
+
+
+#: An absolute file path (not the path of a URL, which follows its host): the directory
+#: part is dropped, the last part kept.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s/'\"`:,;()\[\]{}<>]+/)*([^\s/'\"`:,;()\[\]{}<>]+)")
+
+
+def without_server_paths(text: str) -> str:
+    """A run's log as its audience reads it: every absolute path on the server (the data
+    directory, the run's work area, the hub's installation in tracebacks...) reduced to
+    ``…/<last part>``."""
+    return _ABSOLUTE_PATH.sub(lambda m: "…/" + m.group(1), text)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 
 from hub.messages import text
-from hub.services.reports.notebooks import NotebookProblem, check_parameters, declared_parameters
+from hub.services.reports.notebooks import NotebookProblem, check_notebook_parameters
 
 NOTEBOOK = "notebook.ipynb"
 HTML = "report.html"
@@ -62,7 +62,7 @@ def execute(spec: dict) -> None:
     output = Path(spec["output_dir"]) / NOTEBOOK
     _check_kernel(spec["kernel"], language)
     try:
-        check_parameters(declared_parameters(notebook), spec["parameters"])
+        check_notebook_parameters(notebook, spec["parameters"])
     except NotebookProblem as problem:
         raise RunFailed(text(language, "reports_" + problem.key, **problem.values)) from None
     _run_papermill(spec, notebook, output, language)

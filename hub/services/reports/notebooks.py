@@ -67,20 +67,27 @@ def resolve(path: str, home: Path | None, library: Path, partner_spaces: dict[st
     return target
 
 
+def _read(notebook: Path, shown: str):
+    """The notebook (nbformat 4); :class:`NotebookProblem` ``unreadable`` naming ``shown``
+    (never the file's content)."""
+    import nbformat
+
+    try:
+        return nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError):
+        raise NotebookProblem("unreadable", path=shown) from None
+
+
 def declared_parameters(notebook: Path, shown: str | None = None) -> dict[str, str | None]:
     """The parameters of the notebook's ``parameters``-tagged cell, as papermill inspects
     them: name -> declared Python type name (annotation, else the literal default's type;
     None when unknown). Raises :class:`NotebookProblem` (``unreadable``,
     ``no_parameters_cell``) naming ``shown`` (the path the person gave; default: the
     file's name); a message never quotes the file's content."""
-    import nbformat
     import papermill
 
     shown = shown or notebook.name
-    try:
-        nb = nbformat.read(notebook, as_version=4)
-    except (OSError, ValueError):
-        raise NotebookProblem("unreadable", path=shown) from None
+    nb = _read(notebook, shown)
     if not any(PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []) for cell in nb.cells):
         raise NotebookProblem("no_parameters_cell", path=shown)
     declared = {}
@@ -119,6 +126,18 @@ def check_parameters(declared: dict[str, str | None], given: dict[str, object]) 
             )
 
 
+def check_notebook_parameters(notebook: Path, given: dict[str, object], shown: str | None = None) -> None:
+    """Refuse ``given`` for ``notebook``: without parameters any readable notebook runs
+    (its own values); with parameters it needs a ``parameters``-tagged cell declaring
+    each of them with a matching type (papermill would otherwise insert them where the
+    notebook does not read them). Raises :class:`NotebookProblem` (``unreadable``,
+    ``no_parameters_cell``, ``unknown_parameter``, ``wrong_type``)."""
+    if not given:
+        _read(notebook, shown or notebook.name)
+        return
+    check_parameters(declared_parameters(notebook, shown), given)
+
+
 def kernel_of(notebook: Path) -> str | None:
     """The kernelspec name the notebook's metadata names, or None."""
     import nbformat
@@ -127,11 +146,12 @@ def kernel_of(notebook: Path) -> str | None:
     return (nb.metadata.get("kernelspec") or {}).get("name")
 
 
-def inspect(data: bytes, shown: str) -> tuple[dict[str, str | None], str | None]:
-    """The declared parameters (:func:`declared_parameters`) and the kernelspec name
-    (:func:`kernel_of`) of the notebook ``data``, read from a private copy (papermill
-    reads files by path). Raises :class:`NotebookProblem` naming ``shown``."""
+def inspect(data: bytes, shown: str, given: dict[str, object]) -> str | None:
+    """Check ``given`` against the notebook ``data`` (:func:`check_notebook_parameters`)
+    and return the kernelspec name it names (:func:`kernel_of`), from a private copy
+    (papermill reads files by path). Raises :class:`NotebookProblem` naming ``shown``."""
     with tempfile.TemporaryDirectory(prefix="datalab-notebook-") as private:
         copy = Path(private) / "notebook.ipynb"
         copy.write_bytes(data)
-        return declared_parameters(copy, shown), kernel_of(copy)
+        check_notebook_parameters(copy, given, shown)
+        return kernel_of(copy)

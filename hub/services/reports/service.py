@@ -35,7 +35,7 @@ from ...metrics import REPORT_RUNS
 from .archive import LOG, MAX_FILE, Archive, RunOutcome, read_beneath
 from .db import JOBS_TABLE, RunRow, ScheduleRow, database_url, engine_for, prepare, utcnow
 from . import notebooks
-from .notebooks import NotebookProblem, check_parameters
+from .notebooks import NotebookProblem
 from .runners import BackendRunners, RunRequest
 from .slots import RunSlots
 
@@ -93,6 +93,11 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return role_group(Role.admin) in self.groups
+
+    @property
+    def may_schedule(self) -> bool:
+        """Whether their role lets them create schedules (analysts and admins)."""
+        return bool(self.groups & OWNER_ROLES)
 
     @property
     def partner_ids(self) -> set[str]:
@@ -243,12 +248,12 @@ class ReportsService:
     def complete(self, owner: Caller, spec: ReportSchedule) -> ReportSchedule:
         """``spec`` checked for ``owner`` and with every default filled in: the profile is
         offered to the owner, the notebook exists where the owner can read it and has a
-        ``parameters`` cell declaring every given parameter with a matching type, the
-        kernelspec exists (on a local profile; a container or a job checks it when it
-        runs, against its own kernelspecs), the audience (default: the owner's partners)
-        names declared partners and stays within the owner's health spaces (see
-        :mod:`hub.confinement`). Raises :class:`Refused`."""
-        if not owner.groups & OWNER_ROLES:
+        ``parameters`` cell declaring every given parameter with a matching type (no such
+        cell is needed without parameters), the kernelspec exists (on a local profile; a
+        container or a job checks it when it runs, against its own kernelspecs), the
+        audience (default: the owner's partners) names declared partners and stays within
+        the owner's health spaces (see :mod:`hub.confinement`). Raises :class:`Refused`."""
+        if not owner.may_schedule:
             raise Refused(403, self.t("reports_not_allowed"))
         audience = spec.audience or (
             Audience(partners=sorted(owner.partner_ids)) if owner.partner_ids else Audience(roles=[Role.admin])
@@ -263,10 +268,10 @@ class ReportsService:
             raise Refused(403, str(refusal)) from None
         profile = self._profile(owner, spec.profile)
         try:
-            declared, named_kernel = notebooks.inspect(
-                self._notebook_content(owner, spec.notebook, self._profile_of(profile)), spec.notebook
+            named_kernel = notebooks.inspect(
+                self._notebook_content(owner, spec.notebook, self._profile_of(profile)), spec.notebook,
+                spec.parameters,
             )
-            check_parameters(declared, spec.parameters)
             kernel = spec.kernel or named_kernel or self.config.kernel
         except NotebookProblem as problem:
             raise Refused(400, self.t("reports_" + problem.key, **problem.values)) from None

@@ -104,7 +104,9 @@ def test_republish_keeps_versions_and_unpublish_removes_every_url(dashboards_hub
     assert "version deux" in viewer.get(f"d/{dashboard_id}/").text
     # someone else cannot publish over it, nor unpublish it
     other = people("analyste2")
-    assert other.publish(notebook("print(1)"), id=dashboard_id, title="Vol").status_code == 403
+    stolen = other.publish(notebook("print(1)"), id=dashboard_id, title="Vol")
+    assert stolen.status_code == 403
+    assert stolen.json()["message"] == f"L'identifiant « {dashboard_id} » est celui du tableau de bord d'une autre personne."
     assert other.call("DELETE", f"dashboards/{dashboard_id}").status_code == 403
     assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
     assert dashboard_id not in viewer.get("").text

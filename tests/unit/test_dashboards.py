@@ -15,8 +15,8 @@ from hub.cli import parse_audience
 from hub.services.dashboards.runners import Launch, voila_arguments
 from hub.services.dashboards.handlers import route
 from hub.services.dashboards.service import Busy, DashboardService, Slot
-from hub.services.dashboards.store import PublishError, Store, slug_from_title
-from hub.settings import ConfigError, load, parse
+from hub.services.dashboards.store import PublishError, PublishForbidden, Store, slug_from_title
+from hub.settings import Audience, ConfigError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_ID = "0f1e2d3c-4b5a-6978-8a9b-acbdcedf0123"
@@ -245,3 +245,14 @@ def test_concurrent_admissions_never_exceed_a_cap_and_the_pool_counts(tmp_path):
     assert sum(1 for s in admitted if s.dashboard == mapped.id) <= 4 - 1
     assert all(sum(1 for s in admitted if s.user == u) <= 3 for u in {s.user for s in admitted})
     assert svc.slots == set(admitted)
+
+
+def test_a_refused_publication_says_why_in_the_persons_language(tmp_path):
+    with pytest.raises(PublishError) as refused:
+        Store(tmp_path).publish({"nbformat": 3}, by="a", id="x-y", title="t", author="a", partner="univ-alpha",
+                                audience=Audience(all=True), profile="standard", identity_free=False)
+    assert refused.value.say("fr") == "Seuls les notebooks au format nbformat 4 peuvent être publiés."
+    assert str(refused.value) == "Only nbformat 4 notebooks can be published."
+    taken = PublishForbidden("id_taken", id="carte")
+    assert isinstance(taken, PermissionError)
+    assert taken.say("fr") == "L'identifiant « carte » est celui du tableau de bord d'une autre personne."

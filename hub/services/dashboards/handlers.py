@@ -31,12 +31,13 @@ from tornado import httputil, web, websocket
 from tornado.httpclient import HTTPClientError, HTTPRequest
 
 from ... import audit
+from ...messages import CATALOGUE, hub_error
 from ...metrics import DASHBOARD_VIEWS
 from ...groups import partners_of, role_group
 from ...settings import Role
 from .runners import FilesError, StartError, UpstreamResolver, upstream_client
 from .service import Busy, DashboardService, Slot
-from .store import Dashboard, PublishError
+from .store import Dashboard, PublishError, Said
 
 log = logging.getLogger("datalab.dashboards")
 
@@ -100,9 +101,12 @@ class Base(HubOAuthenticated, web.RequestHandler):
             hub_prefix=self.settings["hub_prefix"], user=self.current_user, **values,
         ))
 
-    def t_catalogue(self) -> dict:
-        from ...messages import CATALOGUE
+    def said(self, error: Exception) -> str:
+        """What ``error`` says to the person: in their language when it is one of the
+        service's own (:class:`Said`); the hub's other errors are already."""
+        return error.say(self.service.settings.hub.language) if isinstance(error, Said) else str(error)
 
+    def t_catalogue(self) -> dict:
         return CATALOGUE[self.service.settings.hub.language]
 
     def message_page(self, status: int, title_key: str, body_key: str, **values) -> None:
@@ -181,7 +185,7 @@ class PublishHandler(Base):
         try:
             notebooks = await self.service.author_notebooks(user)
         except (FilesError, PermissionError) as e:
-            listing_error = str(e)
+            listing_error = self.said(e)
         xsrf = self.xsrf_token
         self.render_page(
             "publish.html", status, values=values, error=error, notebooks=notebooks,
@@ -216,7 +220,7 @@ class PublishHandler(Base):
                 "profile": values["profile"] or None, "identity_free": values["identity_free"],
             })
         except (FilesError, PublishError, PermissionError, ValueError) as e:
-            await self.form(user, values, t["dash_publish_error"].format(reason=e), 400)
+            await self.form(user, values, t["dash_publish_error"].format(reason=self.said(e)), 400)
             return
         self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
@@ -515,8 +519,12 @@ class ApiHandler(Base):
     def write_error(self, status_code, **kwargs):
         self.set_header("Content-Type", "application/json")
         reason = kwargs.get("exc_info", (None, None))[1]
-        message = getattr(reason, "log_message", None) or self._reason
+        message = hub_error(self.service.settings.hub.language, status_code, getattr(reason, "log_message", None))
         self.finish(json.dumps({"status": status_code, "message": message}))
+
+    def refuse(self, status: int, key: str, **values) -> web.HTTPError:
+        """The refusal ``status`` saying the catalogue's ``dash_err_<key>``."""
+        return web.HTTPError(status, self.t_catalogue()[f"dash_err_{key}"].format(**values))
 
     def send(self, payload, status: int = 200) -> None:
         self.set_status(status)
@@ -525,7 +533,7 @@ class ApiHandler(Base):
 
     def require_user(self) -> dict:
         if self.current_user is None:
-            raise web.HTTPError(403, "authentication required (hub token or login)")
+            raise self.refuse(403, "auth_required")
         return self.current_user
 
     async def model(self, dashboard: Dashboard) -> dict:
@@ -560,20 +568,20 @@ class DashboardsApiHandler(ApiHandler):
         self.audit_event = ("dashboard.publish", "", [])
         user = self.require_user()
         if not PUBLISHERS & set(user.get("groups", [])):
-            raise web.HTTPError(403, "only analysts and admins publish dashboards")
+            raise web.HTTPError(403, self.t_catalogue()["dash_publish_forbidden"])
         try:
             body = json.loads(self.request.body or b"{}")
         except json.JSONDecodeError:
-            raise web.HTTPError(400, "the body must be JSON") from None
+            raise self.refuse(400, "body_json") from None
         if not isinstance(body, dict) or not isinstance(body.get("notebook"), dict):
-            raise web.HTTPError(400, "the body needs a 'notebook' (the .ipynb JSON)")
+            raise self.refuse(400, "body_notebook")
         notebook = body.pop("notebook")
         try:
             dashboard, created = self.service.publish(user, notebook, body)
         except PublishError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise web.HTTPError(400, self.said(e)) from None
         except PermissionError as e:
-            raise web.HTTPError(403, str(e)) from None
+            raise web.HTTPError(403, self.said(e)) from None
         self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
         log.info("%s published %s version %d", user["name"], dashboard.id, dashboard.version)
@@ -587,7 +595,7 @@ class DashboardApiHandler(ApiHandler):
         user = self.require_user()
         dashboard = self.service.store.get(dashboard_id)
         if dashboard is None or not self.service.may_view(user, dashboard):
-            raise web.HTTPError(404, f"no dashboard {dashboard_id!r} for you")
+            raise self.refuse(404, "not_found", id=dashboard_id)
         return dashboard
 
     async def get(self, dashboard_id: str):
@@ -598,7 +606,7 @@ class DashboardApiHandler(ApiHandler):
         dashboard = self.visible_or_404(dashboard_id)
         self.audit_event = ("dashboard.unpublish", f"dashboard:{dashboard.id}", [dashboard.partner])
         if not self.service.may_manage(self.current_user, dashboard):
-            raise web.HTTPError(403, "only its author or an admin unpublishes a dashboard")
+            raise self.refuse(403, "unpublish_forbidden")
         await self.service.unpublish(dashboard)
         log.info("%s unpublished %s", self.current_user["name"], dashboard.id)
         self.set_status(204)

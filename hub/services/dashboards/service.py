@@ -18,7 +18,7 @@ from ...messages import text
 from ...groups import partners_of
 from ...settings import Audience, Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment
-from .store import Dashboard, PublishError, Store
+from .store import Dashboard, PublishError, PublishForbidden, Store
 
 log = logging.getLogger("datalab.dashboards")
 
@@ -124,30 +124,30 @@ class DashboardService:
 
         partners = sorted(partners_of(author.get("groups", [])))
         if not partners:
-            raise PermissionError("you belong to no DataLab partner")
+            raise PublishForbidden("no_partner")
         unknown = set(fields) - {"id", "title", "description", "audience", "profile", "partner", "identity_free"}
         if unknown:
-            raise PublishError(f"unknown field(s): {', '.join(sorted(unknown))}")
+            raise PublishError("unknown_fields", fields=", ".join(sorted(unknown)))
         if not isinstance(fields.get("title"), str):
-            raise PublishError("a title is required")
+            raise PublishError("title_required")
         dashboard_id = fields.get("id") or slug_from_title(fields["title"])
         owner = self.store.owner(dashboard_id)
         if owner is not None and owner != author["name"]:
-            raise PermissionError(f"the dashboard id {dashboard_id!r} belongs to another author")
+            raise PublishForbidden("id_taken", id=dashboard_id)
         partner = fields.get("partner") or partners[0]
         if partner not in partners:
-            raise PermissionError(f"you are not a member of partner {partner!r}")
+            raise PublishForbidden("not_member", partner=partner)
         allowed = [p.id for p in self.settings.profiles_for(set(partners))]
         profile = fields.get("profile") or (allowed[0] if allowed else None)
         if profile not in allowed:
-            raise PermissionError(f"profile {profile!r} is not open to you; allowed: {', '.join(allowed)}")
+            raise PublishForbidden("profile_closed", profile=profile, allowed=", ".join(allowed) or "-")
         try:
             audience = Audience.model_validate(fields.get("audience") or {"partners": [partner]})
         except ValidationError as e:
-            raise PublishError(f"invalid audience: {e.errors()[0]['msg']}") from None
+            raise PublishError("bad_audience", error=e.errors()[0]["msg"]) from None
         strangers = set(audience.partner_ids()) - {p.id for p in self.settings.partners}
         if strangers:
-            raise PublishError(f"unknown partner(s) in the audience: {', '.join(sorted(strangers))}")
+            raise PublishError("unknown_partners", partners=", ".join(sorted(strangers)))
         confinement.check_audience(self.settings, author.get("groups", []), audience)
         dashboard = self.store.publish(
             notebook, by=author["name"], id=dashboard_id, title=fields["title"],
@@ -197,7 +197,7 @@ class DashboardService:
         for profile in allowed:
             if profile.id == profile_id or not profile_id:
                 return partners, profile
-        raise PermissionError(f"profile {profile_id!r} is not open to you")
+        raise PublishForbidden("profile_closed", profile=profile_id, allowed=", ".join(p.id for p in allowed) or "-")
 
     async def author_notebooks(self, user: dict) -> list[str]:
         """The notebooks in ``user``'s home, listed as that user (see

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Annotated
 
 import nbformat
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from ...messages import text
 from ...settings import Audience, DashboardId, Slug, UserName
 
 NOTEBOOK = "notebook.ipynb"
@@ -34,9 +35,24 @@ KERNEL_NAME = "python3"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 
-class PublishError(ValueError):
-    """A publish request cannot be honoured; ``str(error)`` says why (English, for logs
-    and API callers; the service maps it to a 400)."""
+class Said:
+    """An error whose text is the catalogue's ``dash_err_<key>`` filled with ``values``:
+    ``str(error)`` in English (logs), :meth:`say` in the person's language."""
+
+    def __init__(self, key: str, **values: object):
+        self.key, self.values = key, values
+        super().__init__(text("en", f"dash_err_{key}", **values))
+
+    def say(self, language: str) -> str:
+        return text(language, f"dash_err_{self.key}", **self.values)
+
+
+class PublishError(Said, ValueError):
+    """A publish request cannot be honoured (bad input: the service answers 400)."""
+
+
+class PublishForbidden(Said, PermissionError):
+    """A publish request this person may not make (the service answers 403)."""
 
 
 class Version(BaseModel):
@@ -76,7 +92,7 @@ def slug_from_title(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].strip("-")
     if not re.match(r"^[a-z][a-z0-9-]*[a-z0-9]$", slug):
-        raise PublishError(f"cannot derive a dashboard id from the title {title!r}: give an id")
+        raise PublishError("no_id", title=title)
     return slug
 
 
@@ -98,7 +114,7 @@ def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
     Markdown cell (plain text, 300 characters at most). ``PublishError`` if invalid."""
     try:
         if notebook.get("nbformat") != 4:
-            raise PublishError("only nbformat 4 notebooks can be published")
+            raise PublishError("nbformat")
         cells = notebook.get("cells")
         if isinstance(cells, list):  # stable cell ids, so that an unchanged notebook snapshots identically
             notebook = {**notebook, "nbformat_minor": max(5, notebook.get("nbformat_minor", 0)), "cells": [
@@ -109,8 +125,8 @@ def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
         nbformat.validate(nb)
     except PublishError:
         raise
-    except Exception as e:  # nbformat raises several kinds for malformed input
-        raise PublishError(f"not a valid notebook: {str(e).splitlines()[0][:200]}") from None
+    except Exception:  # nbformat raises several kinds for malformed input
+        raise PublishError("invalid_notebook") from None
     preview = None
     excerpt = ""
     for cell in nb.cells:
@@ -197,7 +213,7 @@ class Store:
         who may publish under an existing id (see :meth:`owner`)."""
         encoded = json.dumps(notebook)
         if len(encoded) > MAX_NOTEBOOK_BYTES:
-            raise PublishError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+            raise PublishError("too_large", mib=MAX_NOTEBOOK_BYTES // 2**20)
         clean, preview, excerpt = snapshot(notebook)
         previous = self._all.get(fields["id"])
         number = (previous.version if previous else 0) + 1
@@ -209,8 +225,9 @@ class Store:
                 {**fields, "version": number, "versions": versions, "published": True,
                  "excerpt": excerpt}
             )
-        except ValueError as e:
-            raise PublishError(str(e)) from None
+        except ValidationError as e:
+            fields = ", ".join(sorted({str(error["loc"][0]) for error in e.errors() if error["loc"]})) or "-"
+            raise PublishError("invalid_fields", fields=fields) from None
         directory = self.directory(dashboard.id)
         directory.mkdir(mode=0o750, exist_ok=True)
         version_dir = directory / f"v{number}"

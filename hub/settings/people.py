@@ -48,6 +48,11 @@ class Partner(Model):
     members: Membership = Membership()
     sharing: bool = True
 
+    @property
+    def health_data(self) -> bool:
+        """True for a partner holding health data (``type: santé``)."""
+        return self.type is PartnerType.sante
+
 
 class Role(str, Enum):
     """What a person may do on the hub (see :mod:`hub.partners` for the scopes)."""

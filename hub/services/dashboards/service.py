@@ -13,6 +13,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ... import audit
 from ...messages import text
+from ...backends.confinement import refusal
 from ...groups import partners_of
 from ...settings import Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, voila_arguments, voila_environment
@@ -198,6 +199,9 @@ class DashboardService:
             author = await self.hub.user(dashboard.author)
             if author is None:
                 raise StartError(f"author {dashboard.author!r} is no longer a hub user")
+            refused = refusal(self.settings, self.settings.spawner.backend, partners_of(author.get("groups", [])))
+            if refused:
+                raise StartError(refused)
             profile = next(p for p in self.settings.profiles if p.id == dashboard.profile)
             launch = Launch(
                 dashboard=dashboard,

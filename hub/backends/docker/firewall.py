@@ -14,7 +14,8 @@ keeps two chains per bridge (``<bridge>``: the network's interface), IPv4 and IP
 - ``DATALAB-IN-<bridge>``, jumped to from ``INPUT -i <bridge>``: replies to connections
   the host opened (the proxy, the hub and the dashboards service reach containers) and
   new TCP connections to the hub's API (the gateway address, the API port) go on to the
-  host's own rules; everything else is dropped (every other port and address of the host).
+  host's own rules; everything else is rejected (every other port and address of the
+  host: the connection is refused at once).
 
 :func:`apply` is idempotent (:mod:`hub.backends.netfilter`). The chains stay when the
 hub stops (labs outlive it) and are replaced at its next start; the chains of a bridge
@@ -50,7 +51,7 @@ def rules(gateway: str, api_port: int, family: int) -> dict[str, list[str]]:
     answers = ["-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN"]
     if family == 4:
         answers.append(f"-d {gateway}/32 -p tcp -m tcp --dport {api_port} -j RETURN")
-    return {"INPUT": [*answers, "-j DROP"], "FORWARD": ["-j DROP"]}
+    return {"INPUT": [*answers, "-j REJECT"], "FORWARD": ["-j DROP"]}
 
 
 def bridged_frames_filtered() -> None:

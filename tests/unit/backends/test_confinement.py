@@ -102,10 +102,10 @@ def test_docker_chains_let_containers_reach_only_the_hub_api():
     assert four["INPUT"] == [
         "-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
         "-d 172.31.240.1/32 -p tcp -m tcp --dport 8001 -j RETURN",
-        "-j DROP",
+        "-j REJECT",
     ]
     assert docker_firewall.rules("172.31.240.1", 8001, 6)["INPUT"] == [
-        "-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN", "-j DROP"]
+        "-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN", "-j REJECT"]
     assert docker_firewall.chain("FORWARD", "br-357794bd928b") == "DATALAB-FWD-br-357794bd928b"
     assert len(docker_firewall.chain("FORWARD", "x" * 15)) <= 28  # iptables' longest chain name
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import docker
 import httpx
 
+from hub.backends.docker.lab import ensure_network
 from hub.backends.docker.policy import names as datalab_names
 from tests.conftest import PASSWORD, REPO, RunningHub, free_port_block, open_workdir
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects
@@ -30,7 +31,10 @@ from tests.services.dockerd import docker_hub_overrides, remove_docker_objects
 from .measure import container_cpu_seconds, process_cpu_seconds
 from .users import SimulatedUser
 
-NETWORK = "datalab-labs"  # the example deployment's internal network (docker.network)
+#: The internal network of the vanilla hub's labs and the bare containers (the example
+#: deployment's); the DataLab hub uses a network of its own, whose firewall lets its labs
+#: reach only its own API (tests.services.dockerd.private_network).
+NETWORK, SUBNET = "datalab-labs", "172.31.240.0/24"
 LAB_PORT = 8888
 LABEL = "org.datalab.prefix"
 PARTNER = "univ-beta"
@@ -139,8 +143,9 @@ class DataLabHub(_Hub):
 
 
 def network_gateway(client: docker.DockerClient, network: str) -> str:
-    """The gateway address of the Docker network ``network`` (created by the DataLab hub)."""
-    return client.networks.get(network).attrs["IPAM"]["Config"][0]["Gateway"]
+    """The gateway address of the internal Docker network ``network`` on :data:`SUBNET`,
+    created when missing."""
+    return ensure_network(client, network, SUBNET)[0]
 
 
 class VanillaHub(_Hub):
@@ -223,6 +228,7 @@ class BareDocker:
         self.client = docker.from_env(max_pool_size=32)
 
     async def __aenter__(self) -> BareDocker:
+        await asyncio.to_thread(ensure_network, self.client, NETWORK, SUBNET)
         return self
 
     async def __aexit__(self, *exc) -> None:

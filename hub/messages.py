@@ -56,6 +56,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Profils autorisés : {allowed}."
         ),
         "profile_unknown": "Profil « {profile} » inconnu. Profils autorisés : {allowed}.",
+        "health_unconfined": (
+            "Données de santé ({partners}) : {backend} ne peut pas garantir qu'aucun accès "
+            "réseau ne sort de l'espace confiné, rien n'y est donc lancé pour vous. "
+            "Choisissez un autre profil ou contactez {contact}."
+        ),
         "no_profile": (
             "Aucun profil de lab n'est ouvert à votre partenaire : contactez {contact}."
         ),
@@ -564,6 +569,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Profile '{profile}' is not open to your partner. Allowed profiles: {allowed}."
         ),
         "profile_unknown": "Unknown profile '{profile}'. Allowed profiles: {allowed}.",
+        "health_unconfined": (
+            "Health data ({partners}): {backend} cannot guarantee that no network access "
+            "leaves the confined space, so nothing is run there for you. "
+            "Choose another profile or contact {contact}."
+        ),
         "no_profile": "No lab profile is open to your partner: contact {contact}.",
         "no_partner": "Your account belongs to no DataLab partner: contact {contact}.",
         "role_no_lab": "The role of '{user}' includes no lab: no lab can be started for this person.",

@@ -1,8 +1,9 @@
 """What must exist before the hub serves, made once at start-up and idempotent: the data
 directory's layout, the published library, the kept secrets, each backend's host
 (:meth:`~hub.backends.protocol.ExecutionBackend.prepare_host`: the labs' Docker network
-and firewall rule, the project spaces, the checks that per-user accounts reach the code
-and data), the hub process's metrics collectors and audit writer.
+and its firewall chains, the local backend's health-data chain, the project spaces, the
+checks that per-user accounts reach the code and data), the hub process's metrics
+collectors and audit writer.
 
 ``prepare(settings)`` returns a :class:`Host`: what :func:`hub.apply.apply` needs of the
 machine (secrets, the labs' network gateway), so that applying is data in,

@@ -154,6 +154,20 @@ def served(running: RunningHub, artifact: str):
         shutil.rmtree(running.workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def host_firewall():
+    """Hubs started as root keep firewall chains on this host (hub.backends.netfilter):
+    the local backend's health-data chain, created by this run, is removed at its end."""
+    from hub.backends import netfilter
+    from hub.backends.local.firewall import CHAIN
+
+    kept = netfilter.available() and bool(netfilter.chains_named(CHAIN))
+    yield
+    if netfilter.available() and not kept:
+        for family in netfilter.families():
+            netfilter.remove_chain(family, "OUTPUT", [], CHAIN)
+
+
 @pytest.fixture(scope="session")
 def hub():
     """The hub shared by the integration and browser tests of one run."""

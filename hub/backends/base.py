@@ -2,7 +2,9 @@
 
 The spawn form lists only the profiles the user's partners are entitled to; the choice
 is checked again on the server side (``apply_user_options``), so an API caller naming
-another profile gets HTTP 403 with the reason, whatever the form showed.
+another profile gets HTTP 403 with the reason, whatever the form showed. A member of a
+partner holding health data gets 403 for a profile whose backend cannot confine the
+network (:mod:`.confinement`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..messages import text
 from ..groups import partners_of
 from ..partners import may_have_lab
 from ..settings import Profile, Settings
+from .confinement import refusal
 from .protocol import Person, backend_of
 
 PROFILE_KEY = "profile"
@@ -189,6 +192,9 @@ def _check_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
                     400,
                     spawner._t("bad_option", option=sorted(unknown)[0], allowed=", ".join(sorted(accepted))),
                 )
+            refused = refusal(spawner.settings, spawner.settings.backend_of(p), spawner.partner_ids)
+            if refused:
+                raise web.HTTPError(403, refused)
             spawner.apply_profile(p)
             spawner.apply_profile_options(p, {k: v for k, v in options.items() if k != PROFILE_KEY})
             return

@@ -76,6 +76,11 @@ class ExecutionBackend:
         :meth:`configure`. ``ConfigError`` when it cannot."""
         return {}
 
+    def confines_network(self, settings: Settings) -> bool:
+        """True when this backend gives a person's code no network route beyond what the
+        hub needs (required for health data, see :mod:`hub.backends.confinement`)."""
+        return False
+
     def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
         """Set this backend's JupyterHub configuration on ``c`` (after the hub's own),
         from ``settings`` and the ``facts`` of :meth:`prepare_host`."""

@@ -53,6 +53,8 @@ class Partner(Model):
 
     @property
     def holds_health_data(self) -> bool:
+        """Whether the partner holds health data: ``health_data`` when set, else whether
+        it is of ``type: santé``."""
         return self.type is PartnerType.sante if self.health_data is None else self.health_data
 
 

@@ -122,6 +122,9 @@ class Slurm(Model):
     :class:`ClusterLoginRule`; ``lab``: the :class:`LabEnvironment`;
     ``walltime_warning``: minutes before the end of the walltime from which the hub home
     page warns; ``command_timeout``: seconds a Slurm command (sbatch, squeue, scancel) may take.
+    ``confines_health_data``: the cluster's team declares that the jobs of health-data
+    partners' members have no network route beyond the hub (docs/austral-health-data.md);
+    without it, the hub starts nothing on the cluster for them.
     """
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=60)] = "Austral"
@@ -130,6 +133,7 @@ class Slurm(Model):
     lab: LabEnvironment = LabEnvironment()
     walltime_warning: Annotated[int, Field(ge=1, le=1440)] = 15
     command_timeout: Annotated[int, Field(ge=2, le=300)] = 30
+    confines_health_data: bool = False
 
     def entitlements_of(self, partner_ids: set[str]) -> list[AustralEntitlement]:
         """The entitlements of these partners, in file order."""

@@ -10,9 +10,10 @@ import time
 
 import docker
 import pytest
+import yaml
 from playwright.sync_api import expect
 
-from hub.settings import Docker, memory_bytes
+from hub.settings import memory_bytes
 from tests.dashboardhub import (  # noqa: F401 (fixtures)
     IDLE_TIMEOUT,
     MAP_ID,
@@ -58,7 +59,8 @@ def test_decision_maker_moves_the_slider_of_the_map_served_from_a_container(page
     screenshot(page, "dashboard-docker-map-after")
     [container] = containers(docker_dashboards_hub, MAP_ID)
     assert container.attrs["Config"]["User"] == "1000:100"
-    assert list(container.attrs["NetworkSettings"]["Networks"]) == [Docker().network]
+    network = yaml.safe_load(docker_dashboards_hub.config_path.read_text(encoding="utf-8"))["docker"]["network"]
+    assert list(container.attrs["NetworkSettings"]["Networks"]) == [network]
 
 
 def test_the_dashboard_runs_as_its_author_in_a_container_without_any_hub_token(people):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import pytest
@@ -44,10 +45,33 @@ def lab_image(dockerd) -> str:
                           check=True).stdout.strip()
 
 
-def remove_docker_objects(prefix: str) -> None:
-    """Remove the containers and volumes of the hub whose ``docker.name_prefix`` is
-    ``prefix`` (labs outlive their hub by design: the tests clean up after it)."""
+#: Where test hubs' networks are: one /24 each, the first free one.
+TEST_SUBNETS = [f"172.30.{i}.0/24" for i in range(100, 200)]
+
+
+def private_network(prefix: str) -> dict[str, str]:
+    """``docker.network`` and ``docker.subnet`` of a test hub of its own (``<prefix>labs``,
+    the first subnet of :data:`TEST_SUBNETS` no Docker network uses): each hub's firewall
+    lets its labs reach only its own API, so hubs never share a network."""
     import docker
+
+    used = {
+        config.get("Subnet")
+        for network in docker.from_env().networks.list()
+        for config in (network.attrs.get("IPAM") or {}).get("Config") or []
+    }
+    subnet = next(s for s in TEST_SUBNETS if s not in used)
+    return {"network": f"{prefix}labs", "subnet": subnet}
+
+
+def remove_docker_objects(prefix: str) -> None:
+    """Remove the containers, volumes and network (with its firewall chains) of the hub
+    whose ``docker.name_prefix`` is ``prefix`` (labs outlive their hub by design: the
+    tests clean up after it)."""
+    import docker
+
+    from hub.backends import netfilter
+    from hub.backends.docker import firewall
 
     client = docker.from_env()
     label = f"org.datalab.prefix={prefix}"
@@ -55,11 +79,15 @@ def remove_docker_objects(prefix: str) -> None:
         container.remove(force=True)
     for volume in client.volumes.list(filters={"label": label}):
         volume.remove(force=True)
+    for network in client.networks.list(names=[f"{prefix}labs"]):
+        network.remove()
+        if netfilter.available():
+            firewall.remove(f"br-{network.id[:12]}")
 
 
 def docker_hub_overrides(prefix: str, image: str, **docker_keys) -> dict:
     """Deployment-file overrides of a test hub on the docker backend: its own name
-    prefix; two more analysts (analyste3: univ-beta, analyste4: labo-atlas) and two small
+    prefix and network (:func:`private_network`); two more analysts (analyste3: univ-beta, analyste4: labo-atlas) and two small
     profiles for them (``petit``: 512M, 0.5 CPU; ``minuscule``: 4M, below Docker's
     minimum, for labo-atlas only)."""
     import yaml
@@ -79,7 +107,7 @@ def docker_hub_overrides(prefix: str, image: str, **docker_keys) -> dict:
         "auth": {**example["auth"], "demo_users": users},
         "profiles": profiles,
         "spawner": {**example["spawner"], "backend": "docker"},
-        "docker": {"name_prefix": prefix, "image": image, **docker_keys},
+        "docker": {"name_prefix": prefix, "image": image, **private_network(prefix), **docker_keys},
     }
 
 
@@ -90,16 +118,18 @@ def run_prefix(tag: str) -> str:
 
 @contextlib.contextmanager
 def running_docker_hub(image: str, tag: str, artifact: str, **docker_keys):
-    """A :class:`tests.conftest.RunningHub` on the docker backend, started; on exit it
+    """A :class:`tests.conftest.RunningHub` on the docker backend (``network``, ``gateway``:
+    its labs' network and the hub's address there), started; on exit it
     is stopped, its log kept as ``tests/artifacts/<artifact>``, its containers, volumes
     and data directory removed."""
     from tests.conftest import RunningHub, open_workdir, served
 
     prefix = run_prefix(tag)
-    running = RunningHub(
-        open_workdir("datalab-docker-test-"), overrides=docker_hub_overrides(prefix, image, **docker_keys)
-    )
+    overrides = docker_hub_overrides(prefix, image, **docker_keys)
+    running = RunningHub(open_workdir("datalab-docker-test-"), overrides=overrides)
     running.name_prefix = prefix
+    running.network = overrides["docker"]["network"]
+    running.gateway = str(next(IPv4Network(overrides["docker"]["subnet"]).hosts()))
     try:
         with served(running, artifact):
             yield running

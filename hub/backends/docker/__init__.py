@@ -18,21 +18,33 @@ class DockerBackend(ExecutionBackend):
 
     def prepare_host(self, settings: Settings) -> dict[str, str]:
         """The lab image must exist; the labs' internal network is created when missing
-        and the host drops what it would forward off it. Returns ``{"gateway": <the
-        network's gateway address>}``. ``ConfigError`` (engine not answering, image
-        missing, network mismatch)."""
-        from .lab import check_image, drop_forwarding, engine, ensure_network, image_of
+        and the host filters what its containers may reach (:mod:`.firewall`). Returns
+        ``{"gateway": <the network's gateway address>}``. ``ConfigError`` (engine not
+        answering, image missing, network mismatch, firewall refused)."""
+        from ...apply import public_port
+        from .. import netfilter
+        from . import firewall
+        from .lab import check_image, engine, ensure_network, image_of
 
         client = engine()
         check_image(client, image_of(settings))
         gateway, bridge = ensure_network(client, settings.docker.network, str(settings.docker.subnet))
-        if not drop_forwarding(bridge):
+        if netfilter.available():
+            firewall.apply(bridge, gateway, public_port(settings) + 1)
+        else:
             log.warning(
-                "DataLab Hub cannot manage iptables (not root): make the host drop forwarded "
-                "packets from %s (iptables -I FORWARD -i %s ! -o %s -j DROP), or labs may "
-                "send traffic off this machine", bridge, bridge, bridge,
+                "DataLab Hub cannot manage iptables (not root): labs of %s can reach each "
+                "other and every port of this host, and health-data profiles are refused; "
+                "see hub/backends/docker/firewall.py for the rules to add", bridge,
             )
         return {"gateway": gateway}
+
+    def confines_network(self, settings: Settings) -> bool:
+        """Containers have no route off the labs' network when the hub manages the
+        host's firewall (:mod:`.firewall`: root, with iptables)."""
+        from .. import netfilter
+
+        return netfilter.available()
 
     def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
         """The hub's API moves from 127.0.0.1 to the labs' network gateway (same port) so

@@ -8,8 +8,8 @@ Network: containers join only the deployment's ``--internal`` network (``docker.
 machine. The hub reaches them on their address in that network; they reach the hub's API
 on the network's gateway address, a host address where the hub's API listens (instead of
 127.0.0.1). The proxy (public and API ports) stays on 127.0.0.1, out of the containers'
-reach. Containers on the network can open connections to each other's servers, which
-answer strangers with a login redirect (JupyterHub's OAuth).
+reach. The host's firewall (:mod:`.firewall`) keeps containers from reaching each other
+and anything of the host but the hub's API.
 
 ``cleanup_servers`` is off: stopping or killing the hub leaves labs running, and the hub
 restores their routes when it starts again.
@@ -18,9 +18,6 @@ restores their routes when it starts again.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from ipaddress import IPv4Network
@@ -118,27 +115,6 @@ def _create_network(client: docker.DockerClient, name: str, subnet: str) -> None
         )
     except docker.errors.APIError as e:
         raise ConfigError(f"docker.subnet: Docker cannot create network {name!r}: {e.explanation}") from None
-
-
-def drop_forwarding(bridge: str) -> bool:
-    """Make the host drop packets from the labs' network that it would forward elsewhere
-    (iptables rule ``FORWARD -i <bridge> ! -o <bridge> -j DROP``, added once).
-
-    Docker runs with ``--iptables=false`` and gives containers of an internal network a
-    default route through the gateway, so without this rule a host that forwards IPv4
-    would route their packets off the machine. Returns False when this process cannot
-    manage iptables (not root, no iptables); ``ConfigError`` when iptables refuses.
-    """
-    iptables = shutil.which("iptables")
-    if not iptables or os.geteuid() != 0:
-        return False
-    rule = ["FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "DROP"]
-    if subprocess.run([iptables, "-C", *rule], capture_output=True).returncode == 0:
-        return True
-    done = subprocess.run([iptables, "-I", *rule], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ConfigError(f"docker.network: iptables cannot close forwarding: {done.stderr.strip()}")
-    return True
 
 
 def _first_host(subnet: str) -> str:

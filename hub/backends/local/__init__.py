@@ -10,7 +10,9 @@ from pathlib import Path
 
 from ... import storage
 from ...settings import Backend, Settings
+from .. import netfilter
 from ..protocol import ExecutionBackend
+from . import firewall
 from .policy import check_reachable, isolated, prepare_project_space
 
 log = logging.getLogger("datalab")
@@ -21,7 +23,8 @@ class LocalBackend(ExecutionBackend):
 
     def prepare_host(self, settings: Settings) -> dict[str, str]:
         """As root, the paths labs need must be reachable by per-user accounts
-        (``ConfigError`` otherwise); without root, warn that isolation is off. Project
+        (``ConfigError`` otherwise) and health-data partners' members get no egress
+        (:mod:`.firewall`); without root, warn that isolation is off. Project
         spaces exist from the start, an ended project's space read-only even before any
         member starts a lab."""
         reachable = {
@@ -32,6 +35,8 @@ class LocalBackend(ExecutionBackend):
         for key, path in reachable.items():
             check_reachable(path, key + ": labs run as per-user accounts, which cannot traverse {blocked} "
                                   "(mode {mode}) to reach {path}; move it or allow o+x on that directory")
+        if isolated() and netfilter.available():
+            firewall.apply(settings)
         if not isolated():
             log.warning(
                 "DataLab Hub is not running as root: every lab runs as %s and isolation "
@@ -43,6 +48,11 @@ class LocalBackend(ExecutionBackend):
             for project in settings.projects:
                 prepare_project_space(layout, project)
         return {}
+
+    def confines_network(self, settings: Settings) -> bool:
+        """Processes of health-data partners' members have no route off this machine
+        when the hub manages the host's firewall (:mod:`.firewall`: root, iptables)."""
+        return isolated() and netfilter.available()
 
     def spawner_class(self) -> type:
         from .lab import LocalSpawner

@@ -23,6 +23,12 @@ class SlurmBackend(ExecutionBackend):
         c.JupyterHub.cleanup_servers = False
         import_module(f"{__name__}.api").register()
 
+    def confines_network(self, settings: Settings) -> bool:
+        """The hub cannot filter the nodes' traffic: only the deployment file can say that
+        the cluster confines health-data jobs (``slurm.confines_health_data``, see
+        docs/austral-health-data.md)."""
+        return settings.slurm.confines_health_data
+
     def spawner_class(self) -> type:
         from .lab import SlurmSpawner
 

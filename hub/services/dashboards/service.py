@@ -15,6 +15,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ... import audit, confinement
 from ...messages import text
+from ...backends.confinement import refusal
 from ...groups import partners_of
 from ...settings import Audience, Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment
@@ -229,6 +230,9 @@ class DashboardService:
             author = await self.hub.user(dashboard.author)
             if author is None:
                 raise StartError(f"author {dashboard.author!r} is no longer a hub user")
+            refused = refusal(self.settings, self.settings.spawner.backend, partners_of(author.get("groups", [])))
+            if refused:
+                raise StartError(refused)
             profile = next(p for p in self.settings.profiles if p.id == dashboard.profile)
             launch = Launch(
                 dashboard=dashboard,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hub.backends.confinement import refusal
 from hub.backends.protocol import backend as registered
 from hub.settings import Backend, Profile, Settings
 
@@ -112,7 +113,13 @@ class BackendRunners:
         return self.runners[backend]
 
     async def run(self, request: RunRequest) -> RunOutcome:
-        return await self.runner(self.settings.backend_of(request.profile)).run(request)
+        """The run on its profile's backend; a failed outcome, without running, when the
+        owner holds health data that backend cannot confine (:mod:`hub.backends.confinement`)."""
+        backend = self.settings.backend_of(request.profile)
+        refused = refusal(self.settings, backend, request.partner_ids)
+        if refused:
+            return RunOutcome("failed", refused)
+        return await self.runner(backend).run(request)
 
     def home(self, owner: str, profile: Profile | None = None) -> Path | None:
         """``owner``'s lab home for ``profile`` (None: ``spawner.backend``)."""

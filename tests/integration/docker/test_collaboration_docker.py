@@ -9,7 +9,7 @@ import pytest
 from tests.collabhub import ENDED, PROJECT, CollabHub, overrides
 from tests.conftest import open_workdir, served
 from tests.hubclient import HubClient, KernelError
-from tests.services.dockerd import remove_docker_objects, run_prefix
+from tests.services.dockerd import private_network, remove_docker_objects, run_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ def docker_collab_hub(lab_image):
     workdir = open_workdir("datalab-docker-collab-")
     spawner = {**overrides(workdir)["spawner"], "backend": "docker"}
     running = CollabHub(workdir, extra={
-        "spawner": spawner, "docker": {"name_prefix": prefix, "image": lab_image},
+        "spawner": spawner, "docker": {"name_prefix": prefix, "image": lab_image, **private_network(prefix)},
     })
     try:
         with served(running, "hub-docker-collab.log"):

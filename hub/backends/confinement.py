@@ -1,0 +1,29 @@
+"""Health-data spaces are confined: the labs, dashboards and report runs of a member of a
+partner holding health data (:attr:`hub.settings.Partner.holds_health_data`) have no network
+route beyond what the hub needs. Each backend says whether it can enforce that
+(:meth:`~hub.backends.protocol.ExecutionBackend.confines_network`); a backend that cannot
+runs nothing for such a person.
+"""
+
+from __future__ import annotations
+
+from ..messages import text
+from ..settings import Backend, Settings
+from .protocol import backend
+
+
+def health_partners(settings: Settings, partner_ids: set[str] | frozenset[str]) -> list[str]:
+    """The ids, among ``partner_ids``, of partners holding health data."""
+    return [p.id for p in settings.partners if p.holds_health_data and p.id in partner_ids]
+
+
+def refusal(settings: Settings, kind: Backend, partner_ids: set[str] | frozenset[str]) -> str | None:
+    """Why a member of ``partner_ids`` cannot run code on backend ``kind`` (a message in
+    the deployment's language), or None when they can: they hold no health data, or the
+    backend confines the network."""
+    held = health_partners(settings, partner_ids)
+    if not held or backend(kind).confines_network(settings):
+        return None
+    where = settings.slurm.name if kind is Backend.slurm else kind.value
+    return text(settings.hub.language, "health_unconfined", partners=", ".join(held),
+                backend=where, contact=settings.hub.contact)

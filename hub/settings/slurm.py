@@ -4,7 +4,7 @@ the lab's environment on the nodes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -115,6 +115,21 @@ class LabEnvironment(Model):
     library_dir: Path | None = None
 
 
+class SlurmRest(Model):
+    """Slurm's REST API, for ``slurm.transport: rest`` (see
+    :mod:`hub.backends.slurm.transport`).
+
+    ``url``: slurmrestd's base URL (``http(s)://host:port``, without ``/slurm/...``);
+    ``jwt_key_file``: the cluster's HS256 key (``jwt_hs256.key``, relative to the
+    deployment file; readable by the hub only); ``token_lifetime``: seconds each token
+    the hub signs is valid.
+    """
+
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.\[\]:-]+(:[0-9]{1,5})?/?$")]
+    jwt_key_file: Path
+    token_lifetime: Annotated[int, Field(ge=30, le=3600)] = 300
+
+
 class Slurm(Model):
     """Austral, the Slurm cluster behind ``slurm`` profiles.
 
@@ -122,6 +137,8 @@ class Slurm(Model):
     :class:`ClusterLoginRule`; ``lab``: the :class:`LabEnvironment`;
     ``walltime_warning``: minutes before the end of the walltime from which the hub home
     page warns; ``command_timeout``: seconds a Slurm command (sbatch, squeue, scancel) may take.
+    ``transport``: how the hub submits and follows jobs, ``cli`` (Slurm's commands: the
+    hub is a submit host) or ``rest`` (slurmrestd, configured by ``rest``).
     """
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=60)] = "Austral"
@@ -130,6 +147,14 @@ class Slurm(Model):
     lab: LabEnvironment = LabEnvironment()
     walltime_warning: Annotated[int, Field(ge=1, le=1440)] = 15
     command_timeout: Annotated[int, Field(ge=2, le=300)] = 30
+    transport: Literal["cli", "rest"] = "cli"
+    rest: SlurmRest | None = None
+
+    @model_validator(mode="after")
+    def _rest_configured(self) -> Slurm:
+        if self.transport == "rest" and self.rest is None:
+            raise ValueError("slurm.transport: rest needs slurm.rest (url, jwt_key_file)")
+        return self
 
     def entitlements_of(self, partner_ids: set[str]) -> list[AustralEntitlement]:
         """The entitlements of these partners, in file order."""

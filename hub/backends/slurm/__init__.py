@@ -18,8 +18,13 @@ class SlurmBackend(ExecutionBackend):
         """batchspawner's API handler (``/hub/api/batchspawner``, where a starting lab
         reports its port) is registered when batchspawner is imported, which must happen
         before JupyterHub builds its handlers, even when the dispatcher creates the Slurm
-        spawner only at a lab's start."""
+        spawner only at a lab's start. With ``slurm.transport: rest``, the JWT key file
+        is checked here, so that a hub with an unusable or exposed key does not start."""
         import_module("batchspawner.api")
+        if settings.slurm.transport == "rest":
+            from .transport import jwt_key
+
+            jwt_key(settings.path(settings.slurm.rest.jwt_key_file))
 
     def spawner_class(self) -> type:
         from .lab import SlurmSpawner

@@ -34,7 +34,7 @@ import pwd
 import re
 import shlex
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -50,6 +50,7 @@ from ...settings import Settings
 from ..base import DataLabSpawnerMixin
 from ..protocol import ExecutionSpec
 from .policy import SlurmError, SlurmRequest, execution, venv_dir
+from .transport import JobInfo, Submitted, Transport, Unavailable, run_as, transport_of
 
 #: The job log, in the cluster login's home (``%j``: the job id).
 JOB_LOG = "datalab-austral-%j.log"
@@ -58,44 +59,11 @@ JOB_LOG = "datalab-austral-%j.log"
 LIBRARY_LINK = storage.LIBRARY_LINK
 
 _NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
-_JOB_ID = re.compile(r"[0-9]{1,12}")
 
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
 RUNNING_STATES = {"RUNNING", "COMPLETING"}
 
 POLL_INTERVAL = 1.0
-
-
-def submitted_job_id(returncode: int, output: str) -> str:
-    """The job id ``sbatch --parsable`` printed (``<id>[;<cluster>]``), "" when it
-    refused the job or printed something else."""
-    job_id = output.splitlines()[-1].split(";")[0] if returncode == 0 and output else ""
-    return job_id if _JOB_ID.fullmatch(job_id) else ""
-
-
-async def run_as(
-    login: str, argv: list[str], *, env: dict[str, str], timeout: float, stdin: str | None = None
-) -> tuple[int, str, str]:
-    """Run ``argv`` as cluster login ``login`` (``sudo -n -E -u <login> --``, an argument
-    list, no shell) with environment ``env`` and ``stdin`` (text); returns (exit status,
-    stdout, stderr), both stripped. Raises ``asyncio.TimeoutError`` after ``timeout``
-    seconds (the command is killed)."""
-    process = await asyncio.create_subprocess_exec(
-        "sudo", "-n", "-E", "-u", login, "--", *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out, err = await asyncio.wait_for(
-            process.communicate(stdin.encode() if stdin is not None else None), timeout
-        )
-    except asyncio.TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    return process.returncode, out.decode(errors="replace").strip(), err.decode(errors="replace").strip()
 
 
 # -- the batch script -------------------------------------------------------------------
@@ -148,23 +116,6 @@ def batch_script(*, name: str, spec: ExecutionSpec, venv: Path | None, setup: st
 # -- the job as Slurm reports it --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JobInfo:
-    """One line of ``squeue -o '%T|%r|%S|%B|%e'``: state, reason, (expected) start,
-    batch host, (expected) end."""
-
-    state: str
-    reason: str
-    start: str
-    node: str
-    end: str
-
-    @classmethod
-    def parse(cls, line: str) -> JobInfo | None:
-        parts = line.strip().split("|")
-        return cls(*parts) if len(parts) == 5 else None
-
-
 async def _listening(host: str, port: int) -> bool:
     """True when something accepts TCP connections on ``host:port`` (within 1 s)."""
     try:
@@ -196,53 +147,69 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     events = List(help="Progress events of the current start")
 
     # -- Slurm commands -------------------------------------------------------------
-    def _command_env(self, lab: bool) -> dict[str, str]:
-        """PATH and SLURM_CONF; with ``lab``, the lab's environment too (for sbatch, whose
-        job exports it: the hub's API token, URLs, user)."""
-        env = self.get_env() if lab else {}
-        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+    transport = Any(None, help="The deployment's Transport (sbatch/squeue/scancel or slurmrestd)")
+
+    def _transport(self) -> Transport:
+        if self.transport is None:
+            self.transport = transport_of(self.settings)
+        return self.transport
+
+    def _unavailable(self, message: str) -> SlurmError:
+        return SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=message))
+
+    def _command_env(self) -> dict[str, str]:
+        """PATH and SLURM_CONF (for the commands the hub runs itself)."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         if "SLURM_CONF" in os.environ:
             env["SLURM_CONF"] = os.environ["SLURM_CONF"]
         return env
 
-    async def _run(self, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+    async def _run(self, *argv: str) -> tuple[int, str, str]:
         """Run a command as the cluster login (argument list, no shell); (rc, out, err).
-        ``stdin`` (a batch script) also passes the lab's environment.
         Raises :class:`SlurmError` 503 when it does not answer within command_timeout."""
         try:
-            return await run_as(self.login, list(argv), env=self._command_env(lab=stdin is not None),
-                                timeout=self.settings.slurm.command_timeout, stdin=stdin)
+            return await run_as(self.login, list(argv), env=self._command_env(),
+                                timeout=self.settings.slurm.command_timeout)
         except asyncio.TimeoutError:
-            raise SlurmError(
-                503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=f"{argv[0]}: timeout")
-            ) from None
+            raise self._unavailable(f"{argv[0]}: timeout") from None
+
+    async def _submit(self, script: str) -> Submitted:
+        """Submit ``script`` with the lab's environment (the hub's API token, URLs, user).
+        Raises :class:`SlurmError` 503 when Slurm does not answer."""
+        try:
+            return await self._transport().submit(self.login, script, self.get_env())
+        except Unavailable as e:
+            raise self._unavailable(str(e)) from None
 
     async def query(self) -> JobInfo | None:
-        """The job as squeue reports it, None when Slurm no longer knows it.
+        """The job as Slurm reports it, None when Slurm no longer knows it.
         Raises :class:`SlurmError` 503 when the controller does not answer."""
-        rc, out, err = await self._run("squeue", "-h", "-t", "all", "-j", self.job_id, "-o", "%T|%r|%S|%B|%e")
-        if rc == 0:
-            return JobInfo.parse(out.splitlines()[0]) if out else None
-        if "Invalid job id" in err:
-            return None
-        raise SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=err))
+        try:
+            return await self._transport().query(self.login, self.job_id)
+        except Unavailable as e:
+            raise self._unavailable(str(e)) from None
 
     async def node_address(self, node: str) -> str:
         """The address Slurm knows ``node`` by (its NodeAddr), where the lab listens."""
         if not _NODE.fullmatch(node):
             raise SlurmError(500, f"unexpected node name from squeue: {node[:80]!r}")
-        rc, out, err = await self._run("sinfo", "-h", "-N", "-n", node, "-o", "%o")
-        address = out.splitlines()[0].strip() if rc == 0 and out else ""
+        try:
+            address = await self._transport().node_address(self.login, node)
+        except Unavailable as e:
+            raise self._unavailable(str(e)) from None
         if not _NODE.fullmatch(address):
-            raise SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=err or out))
+            raise self._unavailable(f"no address for node {node}")
         return address
 
     async def cancel(self) -> None:
-        """scancel the job (a job already ended is not an error)."""
+        """Cancel the job (a job already ended is not an error)."""
         if self.job_id and self.login:
-            rc, _, err = await self._run("scancel", self.job_id)
-            if rc != 0:
-                self.log.warning("scancel %s: %s", self.job_id, err)
+            try:
+                error = await self._transport().cancel(self.login, self.job_id)
+            except Unavailable as e:
+                error = str(e)
+            if error:
+                self.log.warning("scancel %s: %s", self.job_id, error)
 
     async def log_tail(self, lines: int = 15) -> str:
         """The last ``lines`` lines of the job's log, or a note that it has none."""
@@ -282,11 +249,10 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.node = ""
         script = self.render_script()
         self.log.info("Submitting %s's lab to Slurm as %s:\n%s", self.user.name, self.login, script)
-        rc, out, err = await self._run("sbatch", "--parsable", stdin=script)
-        job_id = submitted_job_id(rc, out)
+        submitted = await self._submit(script)
+        job_id = submitted.job_id
         if not job_id:
-            raise SlurmError(400, self._t("slurm_refused", cluster=self.settings.slurm.name,
-                                          message=(err or out or f"exit status {rc}").removeprefix("sbatch: error: ")))
+            raise SlurmError(400, self._t("slurm_refused", cluster=self.settings.slurm.name, message=submitted.error))
         self.job_id = job_id
         self.phase = "starting"
         self._save_state()

@@ -19,7 +19,8 @@ cluster logins with SETENV.
 The lab listens on the node's address as Slurm knows it (``NodeAddr``), and the hub
 connects there; its port comes back through batchspawner's ``/api/batchspawner``, and
 the start ends once the lab accepts connections on it.
-While the job is pending, progress shows Slurm's reason and expected start; a job that
+While the job is pending, progress shows Slurm's reason, expected start and the job's
+position in its partition's queue; a job that
 ends during the start fails the spawn at the next poll (1 s) with its state and the tail
 of its log; a start that outlasts ``start_timeout`` cancels the job. The job id is saved
 in the hub database as soon as sbatch answers, so a hub that restarts finds it: a running
@@ -50,7 +51,7 @@ from ...settings import Settings
 from ..base import DataLabSpawnerMixin
 from ..protocol import ExecutionSpec
 from .policy import SlurmError, SlurmRequest, execution, venv_dir
-from .transport import JobInfo, Submitted, Transport, Unavailable, run_as, transport_of
+from .transport import JobInfo, Submitted, Transport, Unavailable, queue_position, run_as, transport_of
 
 #: The job log, in the cluster login's home (``%j``: the job id).
 JOB_LOG = "datalab-austral-%j.log"
@@ -189,6 +190,15 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         except Unavailable as e:
             raise self._unavailable(str(e)) from None
 
+    async def queue_position(self) -> tuple[int, int] | None:
+        """(position, pending jobs) of the job in its partition's queue; None when
+        unknown (Slurm did not answer or the job no longer waits)."""
+        try:
+            pending = await self._transport().pending(self.login, self.request.partition)
+        except Unavailable:
+            return None
+        return queue_position(self.job_id, pending)
+
     async def node_address(self, node: str) -> str:
         """The address Slurm knows ``node`` by (its NodeAddr), where the lab listens."""
         if not _NODE.fullmatch(node):
@@ -289,9 +299,11 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                     self._event(60, self._t("slurm_running", job=self.job_id, node=info.node))
                 if self.port and await _listening(self.ip, self.port):
                     break
-            elif (info.state, info.reason, info.start) != last:
-                last = (info.state, info.reason, info.start)
-                self._event(30, self.pending_message(info))
+            else:
+                position = await self.queue_position()
+                if (info.state, info.reason, info.start, position) != last:
+                    last = (info.state, info.reason, info.start, position)
+                    self._event(30, self.pending_message(info, position))
             if loop.time() > deadline:
                 raise SlurmError(500, self._t("slurm_timeout", seconds=self.start_timeout, job=self.job_id,
                                               state=info.state, reason=info.reason))
@@ -303,9 +315,10 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.log.info("Slurm job %s of %s serves on %s:%s", self.job_id, self.user.name, self.ip, self.port)
         return self.ip, self.port
 
-    def pending_message(self, info: JobInfo) -> str:
+    def pending_message(self, info: JobInfo, position: tuple[int, int] | None = None) -> str:
         """What a person reads while the job waits: Slurm's reason, explained when known,
-        and the expected start when Slurm gives one."""
+        the expected start when Slurm gives one, and the job's ``position`` among the
+        partition's pending jobs (position, count) when known."""
         explained = ""
         for prefix in ("None", "Resources", "Priority", "QOS", "Assoc", "Partition"):
             if info.reason.startswith(prefix):
@@ -313,6 +326,9 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         start = ""
         if _timestamp(info.start):
             start = self._t("slurm_pending_start", start=info.start.replace("T", " "))
+        if position is not None:
+            start += self._t("slurm_pending_position", partition=self.request.partition,
+                             position=position[0], pending=position[1])
         return self._t("slurm_pending", job=self.job_id, cluster=self.settings.slurm.name,
                        reason=info.reason, explained=explained, start=start)
 

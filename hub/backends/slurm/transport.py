@@ -111,6 +111,15 @@ async def run_as(
     return process.returncode, out.decode(errors="replace").strip(), err.decode(errors="replace").strip()
 
 
+def queue_position(job_id: str, pending: list[tuple[str, int]]) -> tuple[int, int] | None:
+    """(position from 1, number of pending jobs) of ``job_id`` among the partition's
+    ``pending`` jobs ((job id, priority) pairs): by priority, highest first, then by job
+    id (submission order) as Slurm's scheduler does; None when it is not among them."""
+    ranked = sorted(pending, key=lambda job: (-job[1], int(job[0]) if job[0].isdigit() else 0))
+    ids = [job for job, _ in ranked]
+    return (ids.index(job_id) + 1, len(ids)) if job_id in ids else None
+
+
 def job_end(scontrol_line: str) -> tuple[str, str, str]:
     """(state, reason, exit code) of one ``scontrol -o show job`` line; "" for absent
     fields. The exit code is Slurm's ``<status>:<signal>``."""
@@ -127,6 +136,10 @@ class Transport:
 
     async def query(self, login: str, job_id: str) -> JobInfo | None:
         """The job, None once Slurm no longer knows it. Raises :class:`Unavailable`."""
+        raise NotImplementedError
+
+    async def pending(self, login: str, partition: str) -> list[tuple[str, int]]:
+        """The partition's pending jobs as (job id, priority). Raises :class:`Unavailable`."""
         raise NotImplementedError
 
     async def node_address(self, login: str, node: str) -> str:
@@ -183,6 +196,14 @@ class CliTransport(Transport):
         if "Invalid job id" in err:
             return None
         raise Unavailable(err or f"squeue: exit status {rc}")
+
+    async def pending(self, login: str, partition: str) -> list[tuple[str, int]]:
+        rc, out, err = await self._run(login, "squeue", "-h", "-t", "PENDING", "-p", partition, "-o", "%i|%Q")
+        if rc != 0:
+            raise Unavailable(err or f"squeue: exit status {rc}")
+        rows = [line.strip().split("|") for line in out.splitlines()]
+        return [(job, int(priority)) for job, priority in (row for row in rows if len(row) == 2)
+                if _JOB_ID.fullmatch(job) and priority.isdigit()]
 
     async def node_address(self, login: str, node: str) -> str:
         rc, out, err = await self._run(login, "sinfo", "-h", "-N", "-n", node, "-o", "%o")
@@ -336,6 +357,13 @@ class RestTransport(Transport):
         exit_code = "" if state in _PENDING_OR_RUNNING else f"{int(job.get('exit_code') or 0)}:0"
         return JobInfo(state, str(job.get("state_reason", "")), _slurm_time(int(job.get("start_time") or 0)),
                        str(job.get("batch_host", "")), _slurm_time(int(job.get("end_time") or 0)), exit_code)
+
+    async def pending(self, login: str, partition: str) -> list[tuple[str, int]]:
+        answer, error = await self._call(login, "GET", "/jobs")
+        if error:
+            raise Unavailable(error)
+        return [(str(job.get("job_id", "")), int(job.get("priority") or 0)) for job in answer.get("jobs") or []
+                if job.get("job_state") == "PENDING" and job.get("partition") == partition]
 
     async def node_address(self, login: str, node: str) -> str:
         if not _NODE.fullmatch(node):

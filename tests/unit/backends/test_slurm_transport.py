@@ -4,6 +4,7 @@ protection, the tokens, the REST job description made from the hub's batch scrip
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -11,8 +12,8 @@ import yaml
 
 from hub.backends.protocol import ExecutionSpec
 from hub.backends.slurm import lab, policy
-from hub.backends.slurm.transport import (CliTransport, JobInfo, RestTransport, job_description, jwt_key, token,
-                                          transport_of)
+from hub.backends.slurm.transport import (CliTransport, JobInfo, RestTransport, job_description, jwt_key,
+                                          queue_position, token, transport_of)
 from hub.messages import text
 from hub.settings import AustralEntitlement, ConfigError, parse
 
@@ -130,3 +131,30 @@ def test_squeue_lines_parse_into_job_info():
         "PENDING", "Priority", "2026-12-06T10:00:00", "n/a", "2026-12-06T10:20:00")
     assert JobInfo.parse("garbage") is None
 
+
+
+def test_the_queue_position_counts_by_priority_then_submission():
+    pending = [("41", 1000), ("40", 1000), ("43", 5000), ("39", 10)]
+    assert queue_position("43", pending) == (1, 4)
+    assert queue_position("40", pending) == (2, 4)
+    assert queue_position("41", pending) == (3, 4)
+    assert queue_position("39", pending) == (4, 4)
+    assert queue_position("44", pending) is None
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("fr", "Job 42 en attente sur Austral. Raison Slurm : Priority (des jobs plus prioritaires passent avant). "
+           "Début prévu : 2026-12-06 10:00:00. Position dans la file de la partition debug : 3 sur 7."),
+    ("en", "Job 42 pending on Austral. Slurm reason: Priority (jobs of higher priority go first). "
+           "Expected start: 2026-12-06 10:00:00. Position in the queue of partition debug: 3 of 7."),
+])
+def test_the_pending_message_gives_reason_start_and_queue_position(language, expected):
+    config = example()
+    config["hub"]["language"] = language
+    spawner = lab.SlurmSpawner(datalab_settings=parse(config, REPO), user=SimpleNamespace(name="analyste1"))
+    spawner.job_id = "42"
+    spawner.request = policy.SlurmRequest(account="univ-alpha", partition="debug", qos="", cores=1,
+                                          memory_mib=1024, gpus=0, walltime=30)
+    info = JobInfo("PENDING", "Priority", "2026-12-06T10:00:00", "", "N/A")
+    assert spawner.pending_message(info, (3, 7)) == expected
+    assert spawner.pending_message(info).endswith("10:00:00.")

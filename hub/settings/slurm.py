@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, IPvAnyAddress, StringConstraints, model_validator
 
 from .base import MemorySize, Model, Slug, UserName, memory_bytes
 
@@ -137,6 +137,10 @@ class Slurm(Model):
     :class:`ClusterLoginRule`; ``lab``: the :class:`LabEnvironment`;
     ``walltime_warning``: minutes before the end of the walltime from which the hub home
     page warns; ``command_timeout``: seconds a Slurm command (sbatch, squeue, scancel) may take.
+    ``hub_address``: the hub's address as the compute nodes reach it (an IP address of
+    the hub's machine); the hub API listens there (port hub.port + 1) instead of
+    127.0.0.1, so that labs on other hosts report their port and reach the API (None:
+    127.0.0.1, for a cluster on the hub's machine).
     ``transport``: how the hub submits and follows jobs, ``cli`` (Slurm's commands: the
     hub is a submit host) or ``rest`` (slurmrestd, configured by ``rest``).
     """
@@ -147,6 +151,7 @@ class Slurm(Model):
     lab: LabEnvironment = LabEnvironment()
     walltime_warning: Annotated[int, Field(ge=1, le=1440)] = 15
     command_timeout: Annotated[int, Field(ge=2, le=300)] = 30
+    hub_address: IPvAnyAddress | None = None
     transport: Literal["cli", "rest"] = "cli"
     rest: SlurmRest | None = None
 

@@ -49,10 +49,11 @@ class SlurmCluster:
     env: dict[str, str]
     processes: list[subprocess.Popen] = field(default_factory=list)
     partition: str = "debug"
+    where: list[str] = field(default_factory=list)  # where commands run: ["ip", "netns", "exec", NS] or here
 
     def run(self, *argv: str, check: bool = True, user: str | None = None) -> subprocess.CompletedProcess:
         """Run a Slurm command (as ``user`` through sudo when given)."""
-        prefix = ["sudo", "-n", "-E", "-u", user, "--"] if user else []
+        prefix = [*self.where, *(["sudo", "-n", "-E", "-u", user, "--"] if user else [])]
         return subprocess.run([*prefix, *argv], env=self.env, capture_output=True, text=True,
                               check=check, timeout=60)
 

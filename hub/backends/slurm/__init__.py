@@ -4,10 +4,17 @@ person's cluster login (:func:`.policy.execution`); no dashboards."""
 from __future__ import annotations
 
 from importlib import import_module
+from ipaddress import IPv6Address, ip_address
+from urllib.parse import urlsplit
 
 from ...settings import Profile, Settings
 from ..protocol import ExecutionBackend, Texts
 from .policy import FIELDS, fields_html, options_from_form, validate_request
+
+
+def _host(address) -> str:
+    """An IP address as a URL's host (IPv6 in brackets)."""
+    return f"[{address}]" if isinstance(ip_address(str(address)), IPv6Address) else str(address)
 
 
 class SlurmBackend(ExecutionBackend):
@@ -18,9 +25,15 @@ class SlurmBackend(ExecutionBackend):
         """batchspawner's API handler (``/hub/api/batchspawner``, where a starting lab
         reports its port) is registered when batchspawner is imported, which must happen
         before JupyterHub builds its handlers, even when the dispatcher creates the Slurm
-        spawner only at a lab's start. With ``slurm.transport: rest``, the JWT key file
+        spawner only at a lab's start. With ``slurm.hub_address``, the hub API listens
+        on that address (same port), where labs on the compute nodes reach it.
+        With ``slurm.transport: rest``, the JWT key file
         is checked here, so that a hub with an unusable or exposed key does not start."""
         import_module("batchspawner.api")
+        if settings.slurm.hub_address is not None:
+            api = f"http://{_host(settings.slurm.hub_address)}:{urlsplit(c.JupyterHub.hub_bind_url).port}"
+            c.JupyterHub.hub_bind_url = api
+            c.JupyterHub.hub_connect_url = api
         if settings.slurm.transport == "rest":
             from .transport import jwt_key
 

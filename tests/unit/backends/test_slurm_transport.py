@@ -9,9 +9,10 @@ from types import SimpleNamespace
 import jwt
 import pytest
 import yaml
+from traitlets.config import Config
 
 from hub.backends.protocol import ExecutionSpec
-from hub.backends.slurm import lab, policy
+from hub.backends.slurm import BACKEND, lab, policy
 from hub.backends.slurm.transport import (CliTransport, JobInfo, RestTransport, job_description, jwt_key,
                                           queue_position, token, transport_of)
 from hub.messages import text
@@ -84,8 +85,6 @@ def test_a_key_behind_a_symbolic_link_or_empty_is_refused(tmp_path):
 
 
 def test_a_hub_with_an_exposed_key_does_not_start(tmp_path):
-    from hub.backends.slurm import BACKEND
-
     key_file(tmp_path, 0o644)
     with pytest.raises(ConfigError, match="slurm.rest.jwt_key_file"):
         BACKEND.configure(None, rest_settings(tmp_path), {})
@@ -158,3 +157,20 @@ def test_the_pending_message_gives_reason_start_and_queue_position(language, exp
     info = JobInfo("PENDING", "Priority", "2026-12-06T10:00:00", "", "N/A")
     assert spawner.pending_message(info, (3, 7)) == expected
     assert spawner.pending_message(info).endswith("10:00:00.")
+
+
+@pytest.mark.parametrize("address, api", [("10.214.0.2", "http://10.214.0.2:8001"), ("fd00::2", "http://[fd00::2]:8001")])
+def test_the_hub_api_listens_where_the_nodes_reach_it(address, api):
+    config = example()
+    config["slurm"]["hub_address"] = address
+    c = Config()
+    c.JupyterHub.hub_bind_url = "http://127.0.0.1:8001"
+    BACKEND.configure(c, parse(config, REPO), {})
+    assert (c.JupyterHub.hub_bind_url, c.JupyterHub.hub_connect_url) == (api, api)
+
+
+def test_the_hub_address_must_be_an_ip_address():
+    config = example()
+    config["slurm"]["hub_address"] = "hub.example; rm -rf /"
+    with pytest.raises(ConfigError, match="slurm.hub_address"):
+        parse(config, REPO)

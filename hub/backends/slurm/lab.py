@@ -11,10 +11,12 @@ module writes itself (:func:`batch_script`) from the job's
 
 The hub user runs on the cluster as a *cluster login*
 (:func:`~hub.backends.slurm.policy.cluster_login`, from the deployment's
-:class:`~hub.settings.ClusterLoginRule`). Slurm commands run as that login
-through ``sudo -n -E -u <login> --`` with an argument list, never a shell; the hub needs
-root or a sudoers rule allowing it to run sbatch, squeue, scancel, sinfo and tail as the
-cluster logins with SETENV.
+:class:`~hub.settings.ClusterLoginRule`). Jobs are submitted, followed and cancelled
+as that login through the deployment's transport (:mod:`.transport`: Slurm's commands
+through ``sudo -n -E -u <login> --``, or slurmrestd with a token for the login); the
+job log's tail is read with ``tail`` through the same sudo, so the hub needs root or a
+sudoers rule allowing it to run (sbatch, squeue, scontrol, scancel, sinfo and) tail as
+the cluster logins with SETENV.
 
 The lab listens on the node's address as Slurm knows it (``NodeAddr``), and the hub
 connects there; its port comes back through batchspawner's ``/api/batchspawner``, and

@@ -260,8 +260,9 @@ def start_on_hub_host(austral: Austral, running: RunningHub) -> RunningHub:
 
 @pytest.fixture(scope="session")
 def austral_hosts_logins(austral):
-    """Cluster logins (``austral<n>-...``) with homes in the multi-host cluster's directory."""
-    logins = AustralLogins(austral.cluster.root / "homes")
+    """Cluster logins (``austral<n>h-...``, apart from ``austral_logins``' ones) with
+    homes in the multi-host cluster's directory."""
+    logins = AustralLogins(austral.cluster.root / "homes", tag="h")
     try:
         yield logins
     finally:

@@ -298,11 +298,11 @@ def _answers(url: str) -> bool:
 
 class AustralLogins:
     """Cluster login accounts of one test run: ``login(short)`` is
-    ``austral<n>-<short>``, created with a private home on first use."""
+    ``austral<n><tag>-<short>``, created with a private home on first use."""
 
-    def __init__(self, homes: Path):
+    def __init__(self, homes: Path, tag: str = ""):
         self.homes = homes
-        self.prefix = f"austral{os.getpid() % 100000}-"
+        self.prefix = f"austral{os.getpid() % 100000}{tag}-"
         self.created: list[str] = []
 
     def login(self, short: str) -> str:

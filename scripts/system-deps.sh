@@ -6,6 +6,8 @@ set -euo pipefail
 run_pkgs=(python3 python3-venv python3-dev git docker.io debootstrap)
 # slurm-wlm, munge, sudo: the single-node Slurm cluster of the tests (tests/services/slurm.py)
 test_pkgs=(chromium fonts-dejavu-core slurm-wlm munge sudo)
+# slurmrestd: Slurm's REST API, for the hub's `slurm.transport: rest` (tests/services/slurm.py)
+test_pkgs+=(slurmrestd)
 # slurmdbd, mariadb-server: the cluster with accounting of the usage tests (tests/services/slurmdbd.py)
 test_pkgs+=(slurmdbd mariadb-server)
 # Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.services.dockerd",
     "tests.services.oidc",
     "tests.services.slurm",
+    "tests.services.austral",
     "tests.collabhub",  # before reports_hub, which imports it
     "tests.services.slurmdbd",
     "tests.services.reports_hub",
@@ -80,6 +81,7 @@ class RunningHub:
         self.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         self.log_path = workdir / "hub.log"
         self.process: subprocess.Popen | None = None
+        self.command_prefix: list[str] = []  # e.g. ["ip", "netns", "exec", NS]: the hub on a host of its own
 
     @property
     def layout(self) -> Layout:
@@ -94,7 +96,7 @@ class RunningHub:
         }
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "jupyterhub"), "-f", str(REPO / "jupyterhub_config.py")],
+            [*self.command_prefix, str(REPO / ".venv" / "bin" / "jupyterhub"), "-f", str(REPO / "jupyterhub_config.py")],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

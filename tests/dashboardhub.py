@@ -369,14 +369,22 @@ def caps_hold_under_a_rush(people) -> None:
 
 def font_awesome_served_by_the_hub(person, dashboard_id: str) -> None:
     """The dashboard's page links Font Awesome on its own server, not on a public CDN, and
-    the style sheets and their fonts answer through the service."""
+    the style sheets and their fonts answer through the service. ``person`` manages the
+    dashboard (an admin): the page view is given back before returning (its websocket
+    opened and closed), so that later tests find the caps as they were."""
+    views_before = wait_load(person, dashboard_id, lambda load: True, 10)["views"]
     page = person.get(f"d/{dashboard_id}/")
     assert page.status_code == 200, page.text
-    assert "cdn.jsdelivr.net" not in page.text
-    sheets = re.findall(r'href="[^"]*/d/' + re.escape(dashboard_id) + r'/(datalab/fontawesome/css/[^"]+\.css)"', page.text)
-    assert {s.rsplit("/", 1)[1] for s in sheets} >= {"all.min.css", "v4-shims.min.css"}, sheets
-    for sheet in sheets:
-        answer = person.get(f"d/{dashboard_id}/{sheet}")
-        assert answer.status_code == 200 and "text/css" in answer.headers["Content-Type"], sheet
-    font = person.get(f"d/{dashboard_id}/datalab/fontawesome/webfonts/fa-solid-900.woff2")
-    assert font.status_code == 200 and len(font.content) > 10_000
+    try:
+        assert "cdn.jsdelivr.net" not in page.text
+        sheets = re.findall(r'href="[^"]*/d/' + re.escape(dashboard_id) + r'/(datalab/fontawesome/css/[^"]+\.css)"',
+                            page.text)
+        assert {s.rsplit("/", 1)[1] for s in sheets} >= {"all.min.css", "v4-shims.min.css"}, sheets
+        for sheet in sheets:
+            answer = person.get(f"d/{dashboard_id}/{sheet}")
+            assert answer.status_code == 200 and "text/css" in answer.headers["Content-Type"], sheet
+        font = person.get(f"d/{dashboard_id}/datalab/fontawesome/webfonts/fa-solid-900.woff2")
+        assert font.status_code == 200 and len(font.content) > 10_000
+    finally:
+        kernel_socket(person, dashboard_id, KERNEL_IN_PAGE.search(page.text).group(1)).close()
+        wait_load(person, dashboard_id, lambda load: load["views"] <= views_before, 60)

@@ -4,9 +4,9 @@ the lab's environment on the nodes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, IPvAnyAddress, StringConstraints, model_validator
 
 from .base import MemorySize, Model, Slug, UserName, memory_bytes
 
@@ -115,6 +115,21 @@ class LabEnvironment(Model):
     library_dir: Path | None = None
 
 
+class SlurmRest(Model):
+    """Slurm's REST API, for ``slurm.transport: rest`` (see
+    :mod:`hub.backends.slurm.transport`).
+
+    ``url``: slurmrestd's base URL (``http(s)://host:port``, without ``/slurm/...``);
+    ``jwt_key_file``: the cluster's HS256 key (``jwt_hs256.key``, relative to the
+    deployment file; readable by the hub only); ``token_lifetime``: seconds each token
+    the hub signs is valid.
+    """
+
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.\[\]:-]+(:[0-9]{1,5})?/?$")]
+    jwt_key_file: Path
+    token_lifetime: Annotated[int, Field(ge=30, le=3600)] = 300
+
+
 class Slurm(Model):
     """Austral, the Slurm cluster behind ``slurm`` profiles.
 
@@ -125,6 +140,12 @@ class Slurm(Model):
     ``confines_health_data``: the cluster's team declares that the jobs of health-data
     partners' members have no network route beyond the hub (docs/austral-health-data.md);
     without it, the hub starts nothing on the cluster for them.
+    ``hub_address``: the hub's address as the compute nodes reach it (an IP address of
+    the hub's machine); the hub API listens there (port hub.port + 1) instead of
+    127.0.0.1, so that labs on other hosts report their port and reach the API (None:
+    127.0.0.1, for a cluster on the hub's machine).
+    ``transport``: how the hub submits and follows jobs, ``cli`` (Slurm's commands: the
+    hub is a submit host) or ``rest`` (slurmrestd, configured by ``rest``).
     """
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=60)] = "Austral"
@@ -134,6 +155,15 @@ class Slurm(Model):
     walltime_warning: Annotated[int, Field(ge=1, le=1440)] = 15
     command_timeout: Annotated[int, Field(ge=2, le=300)] = 30
     confines_health_data: bool = False
+    hub_address: IPvAnyAddress | None = None
+    transport: Literal["cli", "rest"] = "cli"
+    rest: SlurmRest | None = None
+
+    @model_validator(mode="after")
+    def _rest_configured(self) -> Slurm:
+        if self.transport == "rest" and self.rest is None:
+            raise ValueError("slurm.transport: rest needs slurm.rest (url, jwt_key_file)")
+        return self
 
     def entitlements_of(self, partner_ids: set[str]) -> list[AustralEntitlement]:
         """The entitlements of these partners, in file order."""

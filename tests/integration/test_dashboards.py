@@ -53,7 +53,7 @@ def test_decision_maker_sees_the_deployment_map_in_the_french_gallery(people):
 
 
 def test_the_page_takes_font_awesome_from_the_hub_not_a_cdn(people):
-    font_awesome_served_by_the_hub(people("decideur1"), MAP_ID)
+    font_awesome_served_by_the_hub(people("coordinateur"), MAP_ID)
 
 
 def test_partner_only_dashboard_is_invisible_and_refused_to_others(people):
@@ -253,7 +253,7 @@ def test_the_cli_publishes_lists_and_unpublishes(dashboards_hub, people, tmp_pat
     assert "Carte (CLI)" not in people("decideur1").get("").text
     assert "Carte (CLI)" not in people("analyste1").get("").text
     refused = run("publish", str(path), "--title", "Refus", "--audience", "partner:inconnu")
-    assert refused.returncode == 1 and "unknown partner" in refused.stderr
+    assert refused.returncode == 1 and "Partenaire(s) inconnu(s)" in refused.stderr
     assert run("unpublish", "carte-cli").returncode == 0
     assert "carte-cli" not in run("list").stdout
 

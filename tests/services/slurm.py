@@ -7,6 +7,10 @@ name, ports, munge socket and state directories are its own, so it never meets a
 Slurm on the machine. ``SLURM_CONF`` is set for the run, so hubs started by the tests and
 the Slurm commands they run use this cluster.
 
+``slurm_rest`` adds slurmrestd (Slurm's REST API, JWT authentication) to that cluster:
+slurmctld accepts JWTs signed with the cluster's ``jwt_hs256.key`` (``AuthAltTypes``),
+slurmrestd runs as ``nobody`` on 127.0.0.1 and passes each request's token through.
+
 ``austral_logins`` creates the cluster login accounts (``austral<n>-...``) with homes in
 the cluster directory, and removes them at the end. Nothing is installed here:
 scripts/system-deps.sh installs the packages.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -44,10 +49,11 @@ class SlurmCluster:
     env: dict[str, str]
     processes: list[subprocess.Popen] = field(default_factory=list)
     partition: str = "debug"
+    where: list[str] = field(default_factory=list)  # where commands run: ["ip", "netns", "exec", NS] or here
 
     def run(self, *argv: str, check: bool = True, user: str | None = None) -> subprocess.CompletedProcess:
         """Run a Slurm command (as ``user`` through sudo when given)."""
-        prefix = ["sudo", "-n", "-E", "-u", user, "--"] if user else []
+        prefix = [*self.where, *(["sudo", "-n", "-E", "-u", user, "--"] if user else [])]
         return subprocess.run([*prefix, *argv], env=self.env, capture_output=True, text=True,
                               check=check, timeout=60)
 
@@ -114,6 +120,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 EnforcePartLimits=ALL
 ReturnToService=2
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key={root}/jwt/jwt_hs256.key
 MinJobAge=300
 KillWait=5
 NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MIB} State=UNKNOWN
@@ -215,7 +223,8 @@ def slurm_cluster():
     """The test cluster, started once per run (about 5 s), stopped at the end."""
     if os.geteuid() != 0:
         pytest.skip("the Slurm daemons and the cluster login accounts need root")
-    boot = Bootstrap("datalab-slurm-", extra=("homes",))
+    boot = Bootstrap("datalab-slurm-", extra=("homes", "jwt"))
+    make_jwt_key(boot.root / "jwt" / "jwt_hs256.key")
     cluster = boot.configure(_slurm_conf(boot.root, boot.node, free_port_block(22)))
     saved = os.environ.get("SLURM_CONF")
     try:
@@ -231,14 +240,70 @@ def slurm_cluster():
         boot.stop({boot.root / name: f"slurm-{name}" for name in ("slurmctld.log", "slurmd.log", "daemons.log")})
 
 
+def make_jwt_key(path: Path) -> None:
+    """A new HS256 key for slurmctld's ``auth/jwt`` (mode 0600, as the hub requires)."""
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_bytes(32))
+
+
+@dataclass
+class SlurmRest:
+    """slurmrestd in front of the test cluster: ``url`` (without ``/slurm/...``),
+    ``key`` the cluster's JWT key, ``log`` slurmrestd's log (one line per request)."""
+
+    url: str
+    key: Path
+    log: Path
+
+    def requests(self, what: str) -> int:
+        """How many requests slurmrestd logged containing ``what`` (e.g. ``POST /slurm/v0.0.38/job/submit``)."""
+        return self.log.read_text(errors="replace").count(what)
+
+
+@pytest.fixture(scope="session")
+def slurm_rest(slurm_cluster):
+    """slurmrestd (JWT authentication, OpenAPI v0.0.38) for the test cluster, started once
+    by the tests that ask for it, stopped by PID at the end."""
+    port = free_port_block(1)
+    log_path = slurm_cluster.root / "slurmrestd.log"
+    rest = SlurmRest(f"http://127.0.0.1:{port}", slurm_cluster.root / "jwt" / "jwt_hs256.key", log_path)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            ["slurmrestd", "-f", str(slurm_cluster.conf), "-a", "rest_auth/jwt", "-s", "openapi/v0.0.38",
+             "-u", "nobody", "-v", f"127.0.0.1:{port}"],
+            env={**slurm_cluster.env, "SLURM_JWT": "daemon"}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(rest.url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"slurmrestd not answering:\n{log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield rest
+    finally:
+        terminate(process)
+        ARTIFACTS.mkdir(exist_ok=True)
+        if log_path.exists():
+            shutil.copy(log_path, ARTIFACTS / "slurm-slurmrestd.log")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with socket.create_connection(tuple(url.removeprefix("http://").split(":")), timeout=1):  # type: ignore[arg-type]
+            return True
+    except OSError:
+        return False
+
+
 class AustralLogins:
     """Cluster login accounts of one test run: ``login(short)`` is
-    ``austral<n>-<short>``, created with a private home on first use. Ordinary accounts
-    (uid 1000 or more), as on a cluster: the hub refuses system accounts as logins."""
+    ``austral<n><tag>-<short>``, created with a private home on first use. Ordinary
+    accounts (uid 1000 or more), as on a cluster: the hub refuses system accounts as logins."""
 
-    def __init__(self, homes: Path):
+    def __init__(self, homes: Path, tag: str = ""):
         self.homes = homes
-        self.prefix = f"austral{os.getpid() % 100000}-"
+        self.prefix = f"austral{os.getpid() % 100000}{tag}-"
         self.created: list[str] = []
 
     def login(self, short: str) -> str:
@@ -298,6 +363,15 @@ def slurm_hub_overrides(cluster: SlurmCluster, logins: AustralLogins, start_time
                       "pattern": logins.prefix + "{name}"}
     spawner = {**config["spawner"], "start_timeout": start_timeout}
     return {"auth": auth, "slurm": slurm, "spawner": spawner}
+
+
+def rest_overrides(overrides: dict, cluster: SlurmCluster, rest: SlurmRest) -> dict:
+    """``overrides`` (from :func:`slurm_hub_overrides`) with ``slurm.transport: rest``
+    through ``rest``. The jobs' environment is the hub's, without SLURM_CONF: the
+    operator setup exports the nodes' one, as a deployment would (``slurm.lab.setup``)."""
+    slurm = {**overrides["slurm"], "transport": "rest", "rest": {"url": rest.url, "jwt_key_file": str(rest.key)},
+             "lab": {**overrides["slurm"].get("lab", {}), "setup": f"export SLURM_CONF={cluster.conf}"}}
+    return {**overrides, "slurm": slurm}
 
 
 @pytest.fixture(scope="session")

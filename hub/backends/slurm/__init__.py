@@ -4,10 +4,17 @@ person's cluster login (:func:`.policy.execution`); no dashboards."""
 from __future__ import annotations
 
 from importlib import import_module
+from ipaddress import IPv6Address, ip_address
+from urllib.parse import urlsplit
 
 from ...settings import Profile, Settings
 from ..protocol import ExecutionBackend, Texts
 from .policy import FIELDS, fields_html, options_from_form, validate_request
+
+
+def _host(address) -> str:
+    """An IP address as a URL's host (IPv6 in brackets)."""
+    return f"[{address}]" if isinstance(ip_address(str(address)), IPv6Address) else str(address)
 
 
 class SlurmBackend(ExecutionBackend):
@@ -19,9 +26,20 @@ class SlurmBackend(ExecutionBackend):
         hub that stops or restarts never scancels a job; the next one reattaches them).
         The API handler where a starting lab reports its port (``/hub/api/batchspawner``,
         :mod:`.api`) is registered before JupyterHub builds its handlers, even when the
-        dispatcher creates the Slurm spawner only at a lab's start."""
+        dispatcher creates the Slurm spawner only at a lab's start. With
+        ``slurm.hub_address``, the hub API listens on that address (same port), where labs
+        on the compute nodes reach it. With ``slurm.transport: rest``, the JWT key file is
+        checked here, so that a hub with an unusable or exposed key does not start."""
         c.JupyterHub.cleanup_servers = False
         import_module(f"{__name__}.api").register()
+        if settings.slurm.hub_address is not None:
+            api = f"http://{_host(settings.slurm.hub_address)}:{urlsplit(c.JupyterHub.hub_bind_url).port}"
+            c.JupyterHub.hub_bind_url = api
+            c.JupyterHub.hub_connect_url = api
+        if settings.slurm.transport == "rest":
+            from .transport import jwt_key
+
+            jwt_key(settings.path(settings.slurm.rest.jwt_key_file))
 
     def confines_network(self, settings: Settings) -> bool:
         """The hub cannot filter the nodes' traffic: only the deployment file can say that

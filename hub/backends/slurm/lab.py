@@ -11,15 +11,18 @@ module writes itself (:func:`batch_script`) from the job's
 
 The hub user runs on the cluster as a *cluster login*
 (:func:`~hub.backends.slurm.policy.cluster_login`, from the deployment's
-:class:`~hub.settings.ClusterLoginRule`). Slurm commands run as that login
-through ``sudo -n -E -u <login> --`` with an argument list, never a shell; the hub needs
-root or a sudoers rule allowing it to run sbatch, squeue, scancel, sinfo and tail as the
-cluster logins with SETENV.
+:class:`~hub.settings.ClusterLoginRule`). Jobs are submitted, followed and cancelled
+as that login through the deployment's transport (:mod:`.transport`: Slurm's commands
+through ``sudo -n -E -u <login> --``, or slurmrestd with a token for the login); the
+job log's tail is read with ``tail`` through the same sudo, so the hub needs root or a
+sudoers rule allowing it to run (sbatch, squeue, scontrol, scancel, sinfo and) tail as
+the cluster logins with SETENV.
 
 The lab listens on the node's address as Slurm knows it (``NodeAddr``), and the hub
 connects there; its port comes back through batchspawner's ``/api/batchspawner``, and
 the start ends once the lab accepts connections on it.
-While the job is pending, progress shows Slurm's reason and expected start; a job that
+While the job is pending, progress shows Slurm's reason, expected start and the job's
+position in its partition's queue; a job that
 ends during the start fails the spawn at the next poll (1 s) with its state and the tail
 of its log; a start that outlasts ``start_timeout`` cancels the job. The job id is saved
 in the hub database as soon as sbatch answers, so a hub that restarts finds it: a running
@@ -42,7 +45,7 @@ import pwd
 import re
 import shlex
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -58,6 +61,7 @@ from ...settings import Settings
 from ..base import DataLabSpawnerMixin
 from ..protocol import ExecutionSpec
 from .policy import SlurmError, SlurmRequest, execution, venv_dir
+from .transport import JobInfo, Submitted, Transport, Unavailable, queue_position, run_as, transport_of
 
 #: The job log, in the cluster login's home (``%j``: the job id).
 JOB_LOG = "datalab-austral-%j.log"
@@ -66,7 +70,6 @@ JOB_LOG = "datalab-austral-%j.log"
 LIBRARY_LINK = storage.LIBRARY_LINK
 
 _NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
-_JOB_ID = re.compile(r"[0-9]{1,12}")
 
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
 RUNNING_STATES = {"RUNNING", "COMPLETING"}
@@ -82,40 +85,6 @@ CONFIRM_INTERVAL = 1.0
 CANCEL_ATTEMPTS = 3
 #: Seconds :meth:`SlurmSpawner.stop` waits for the job to end after each ``scancel``.
 STOP_WAIT = 10.0
-
-_STATE = re.compile(r"[A-Z_]{2,32}")
-
-
-def submitted_job_id(returncode: int, output: str) -> str:
-    """The job id ``sbatch --parsable`` printed (``<id>[;<cluster>]``), "" when it
-    refused the job or printed something else."""
-    job_id = output.splitlines()[-1].split(";")[0] if returncode == 0 and output else ""
-    return job_id if _JOB_ID.fullmatch(job_id) else ""
-
-
-async def run_as(
-    login: str, argv: list[str], *, env: dict[str, str], timeout: float, stdin: str | None = None
-) -> tuple[int, str, str]:
-    """Run ``argv`` as cluster login ``login`` (``sudo -n -E -u <login> --``, an argument
-    list, no shell) with environment ``env`` and ``stdin`` (text); returns (exit status,
-    stdout, stderr), both stripped. Raises ``asyncio.TimeoutError`` after ``timeout``
-    seconds (the command is killed)."""
-    process = await asyncio.create_subprocess_exec(
-        "sudo", "-n", "-E", "-u", login, "--", *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out, err = await asyncio.wait_for(
-            process.communicate(stdin.encode() if stdin is not None else None), timeout
-        )
-    except asyncio.TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    return process.returncode, out.decode(errors="replace").strip(), err.decode(errors="replace").strip()
 
 
 # -- the batch script -------------------------------------------------------------------
@@ -168,23 +137,6 @@ def batch_script(*, name: str, spec: ExecutionSpec, venv: Path | None, setup: st
 # -- the job as Slurm reports it --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JobInfo:
-    """One line of ``squeue -o '%T|%r|%S|%B|%e'``: state, reason, (expected) start,
-    batch host, (expected) end."""
-
-    state: str
-    reason: str
-    start: str
-    node: str
-    end: str
-
-    @classmethod
-    def parse(cls, line: str) -> JobInfo | None:
-        parts = line.strip().split("|")
-        return cls(*parts) if len(parts) == 5 else None
-
-
 async def _listening(host: str, port: int) -> bool:
     """True when something accepts TCP connections on ``host:port`` (within 1 s)."""
     try:
@@ -217,45 +169,59 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
     events = List(help="Progress events of the current start")
 
     # -- Slurm commands -------------------------------------------------------------
-    def _command_env(self, lab: bool) -> dict[str, str]:
-        """PATH and SLURM_CONF; with ``lab``, the lab's environment too (for sbatch, whose
-        job exports it: the hub's API token, URLs, user)."""
-        env = self.get_env() if lab else {}
-        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
-        if "SLURM_CONF" in os.environ:
-            env["SLURM_CONF"] = os.environ["SLURM_CONF"]
-        return env
+    transport = Any(None, help="The deployment's Transport (sbatch/squeue/scancel or slurmrestd)")
 
-    async def _run(self, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
-        """Run a command as the cluster login (argument list, no shell); (rc, out, err).
-        ``stdin`` (a batch script) also passes the lab's environment.
-        Raises :class:`SlurmError` 503 when it does not answer within command_timeout."""
-        try:
-            return await run_as(self.login, list(argv), env=self._command_env(lab=stdin is not None),
-                                timeout=self.settings.slurm.command_timeout, stdin=stdin)
-        except asyncio.TimeoutError:
-            raise SlurmError(
-                503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=f"{argv[0]}: timeout")
-            ) from None
+    def _transport(self) -> Transport:
+        if self.transport is None:
+            self.transport = transport_of(self.settings)
+        return self.transport
 
     def _unavailable(self, message: str) -> SlurmError:
         return SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=message))
 
+    def _command_env(self) -> dict[str, str]:
+        """PATH and SLURM_CONF (for the commands the hub runs itself)."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        if "SLURM_CONF" in os.environ:
+            env["SLURM_CONF"] = os.environ["SLURM_CONF"]
+        return env
+
+    async def _run(self, *argv: str) -> tuple[int, str, str]:
+        """Run a command as the cluster login (argument list, no shell); (rc, out, err).
+        Raises :class:`SlurmError` 503 when it does not answer within command_timeout."""
+        try:
+            return await run_as(self.login, list(argv), env=self._command_env(),
+                                timeout=self.settings.slurm.command_timeout)
+        except asyncio.TimeoutError:
+            raise self._unavailable(f"{argv[0]}: timeout") from None
+
+    async def _submit(self, script: str) -> Submitted:
+        """Submit ``script`` with the lab's environment (the hub's API token, URLs, user).
+        Raises :class:`SlurmError` 503 when Slurm does not answer."""
+        try:
+            return await self._transport().submit(self.login, script, self.get_env())
+        except Unavailable as e:
+            raise self._unavailable(str(e)) from None
+
     async def query(self) -> JobInfo | None:
-        """The job as squeue reports it, None when Slurm says it does not know it
-        ("Invalid job id"). Raises :class:`SlurmError` 503 (state unknown) when the
-        controller does not answer, or answers nothing or something unreadable."""
-        rc, out, err = await self._run("squeue", "-h", "-t", "all", "-j", self.job_id, "-o", "%T|%r|%S|%B|%e")
-        if rc == 0:
-            if not out:
-                raise self._unavailable("squeue: empty answer")
-            info = JobInfo.parse(out.splitlines()[0])
-            if info is None or not _STATE.fullmatch(info.state):
-                raise self._unavailable("squeue: unreadable answer")
-            return info
-        if "Invalid job id" in err:
+        """The job as Slurm reports it, None when Slurm no longer knows it.
+        Raises :class:`SlurmError` 503 when the controller does not answer."""
+        try:
+            return await self._transport().query(self.login, self.job_id)
+        except Unavailable as e:
+            raise self._unavailable(str(e)) from None
+
+    async def queue_position(self) -> tuple[int, int] | None:
+        """(position, pending jobs) of the job in its partition's queue; None when
+        unknown (Slurm did not answer, the job no longer waits, or the lab was
+        reattached by a restarted hub, which does not keep the request's partition)."""
+        if self.request is None:
             return None
-        raise self._unavailable(err or f"squeue: exit status {rc}")
+        try:
+            pending = await self._transport().pending(self.login, self.request.partition)
+        except Unavailable:
+            return None
+        return queue_position(self.job_id, pending)
 
     async def confirmed_query(self) -> JobInfo | None:
         """:meth:`query`, but None only once Slurm has said :data:`NOT_FOUND_CONFIRMATIONS`
@@ -273,22 +239,24 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         """The address Slurm knows ``node`` by (its NodeAddr), where the lab listens."""
         if not _NODE.fullmatch(node):
             raise SlurmError(500, f"unexpected node name from squeue: {node[:80]!r}")
-        rc, out, err = await self._run("sinfo", "-h", "-N", "-n", node, "-o", "%o")
-        address = out.splitlines()[0].strip() if rc == 0 and out else ""
+        try:
+            address = await self._transport().node_address(self.login, node)
+        except Unavailable as e:
+            raise self._unavailable(str(e)) from None
         if not _NODE.fullmatch(address):
-            raise SlurmError(503, self._t("slurm_unavailable", cluster=self.settings.slurm.name, message=err or out))
+            raise self._unavailable(f"no address for node {node}")
         return address
 
     async def cancel(self) -> bool:
-        """scancel the job (a job already ended is not an error); False when scancel
-        failed or did not answer."""
+        """Cancel the job (a job already ended is not an error); False when Slurm refused
+        or did not answer."""
         if self.job_id and self.login:
             try:
-                rc, _, err = await self._run("scancel", self.job_id)
-            except SlurmError as e:
-                rc, err = -1, str(e)
-            if rc != 0:
-                self.log.warning("scancel %s: %s", self.job_id, err)
+                error = await self._transport().cancel(self.login, self.job_id)
+            except Unavailable as e:
+                error = str(e)
+            if error:
+                self.log.warning("scancel %s: %s", self.job_id, error)
                 return False
         return True
 
@@ -330,11 +298,10 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.node = ""
         script = self.render_script()
         self.log.info("Submitting %s's lab to Slurm as %s:\n%s", self.user.name, self.login, script)
-        rc, out, err = await self._run("sbatch", "--parsable", stdin=script)
-        job_id = submitted_job_id(rc, out)
+        submitted = await self._submit(script)
+        job_id = submitted.job_id
         if not job_id:
-            raise SlurmError(400, self._t("slurm_refused", cluster=self.settings.slurm.name,
-                                          message=(err or out or f"exit status {rc}").removeprefix("sbatch: error: ")))
+            raise SlurmError(400, self._t("slurm_refused", cluster=self.settings.slurm.name, message=submitted.error))
         self.job_id = job_id
         self.phase = "starting"
         self.submitted_at = time.time()
@@ -388,9 +355,11 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
                     self._save_state()
                 if self.port and await _listening(self.ip, self.port):
                     break
-            elif (info.state, info.reason, info.start) != last:
-                last = (info.state, info.reason, info.start)
-                self._event(30, self.pending_message(info))
+            else:
+                position = await self.queue_position()
+                if (info.state, info.reason, info.start, position) != last:
+                    last = (info.state, info.reason, info.start, position)
+                    self._event(30, self.pending_message(info, position))
             if time.time() > deadline:
                 raise SlurmError(500, self._t("slurm_timeout", seconds=self.start_timeout, job=self.job_id,
                                               state=info.state, reason=info.reason))
@@ -406,9 +375,10 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self.log.info("Slurm job %s of %s serves on %s:%s", self.job_id, self.user.name, self.ip, self.port)
         return self.ip, self.port
 
-    def pending_message(self, info: JobInfo) -> str:
+    def pending_message(self, info: JobInfo, position: tuple[int, int] | None = None) -> str:
         """What a person reads while the job waits: Slurm's reason, explained when known,
-        and the expected start when Slurm gives one."""
+        the expected start when Slurm gives one, and the job's ``position`` among the
+        partition's pending jobs (position, count) when known."""
         explained = ""
         for prefix in ("None", "Resources", "Priority", "QOS", "Assoc", "Partition"):
             if info.reason.startswith(prefix):
@@ -416,6 +386,9 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         start = ""
         if _timestamp(info.start):
             start = self._t("slurm_pending_start", start=info.start.replace("T", " "))
+        if position is not None:
+            start += self._t("slurm_pending_position", partition=self.request.partition,
+                             position=position[0], pending=position[1])
         return self._t("slurm_pending", job=self.job_id, cluster=self.settings.slurm.name,
                        reason=info.reason, explained=explained, start=start)
 

@@ -4,7 +4,7 @@ The job runs as the owner's cluster login, charged to the first entitled partner
 account with its default partition, QOS, cores, memory and walltime: the backend's
 policy (:func:`hub.backends.slurm.policy.execution` with no request and no auth_state,
 so logins given by a claim only are refused). Commands run through
-``sudo -n -E -u <login>`` like the lab's.
+the deployment's transport (:mod:`.transport`) like the lab's.
 
 The run's work area (under the hub's data directory, which the nodes must see at the same
 path, as for ``slurm.lab.library_dir: null``) is given to the login: it holds the
@@ -14,7 +14,7 @@ holds only validated values and operator settings: paths from the deployment, th
 validated request, the run id; no parameter, notebook path or kernel name.
 
 A job that ends in another state than COMPLETED fails the run with Slurm's state, reason
-and exit code (``scontrol show job``) before the run's own error; a job still running
+and exit code (:meth:`.transport.Transport.query`) before the run's own error; a job still running
 after ``reports.run_timeout`` is cancelled.
 """
 
@@ -25,16 +25,15 @@ import json
 import logging
 import os
 import pwd
-import re
 import shlex
-import subprocess
 from pathlib import Path
 
 from hub.backends.protocol import ExecutionSpec, Person
-from hub.backends.slurm import lab as slurm
 from hub.backends.slurm.policy import (
     NotEntitled, SlurmError, cluster_login, execution, login_home, system_login, venv_dir,
 )
+from hub.backends.slurm.lab import NOT_FOUND_CONFIRMATIONS
+from hub.backends.slurm.transport import Transport, Unavailable, transport_of
 from hub.messages import text
 from hub.names import safe_name
 from hub.settings import Settings
@@ -49,7 +48,6 @@ POLL_INTERVAL = 1.0
 #: Job states after which Slurm runs nothing more for the job.
 ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
          "PREEMPTED", "BOOT_FAIL", "DEADLINE"}
-_FIELD = re.compile(r"\b(JobState|Reason|ExitCode)=(\S+)")
 
 
 def job_name(owner: str) -> str:
@@ -89,29 +87,13 @@ def report_script(
     return "\n".join(lines) + "\n"
 
 
-def job_end(scontrol_line: str) -> tuple[str, str, str]:
-    """(state, reason, exit code) of one ``scontrol -o show job`` line; "" for absent
-    fields. The exit code is Slurm's ``<status>:<signal>``."""
-    fields = dict(_FIELD.findall(scontrol_line))
-    return fields.get("JobState", ""), fields.get("Reason", ""), fields.get("ExitCode", "")
-
-
 class SlurmRunner:
     """Runs on the deployment's Slurm cluster (see the module docstring)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, transport: Transport | None = None):
         self.settings = settings
+        self.transport = transport or transport_of(settings)
         self._jobs: dict[int, tuple[str, str]] = {}
-
-    def _env(self) -> dict[str, str]:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **BASE_ENV}
-        if "SLURM_CONF" in os.environ:
-            env["SLURM_CONF"] = os.environ["SLURM_CONF"]
-        return env
-
-    async def _run(self, login: str, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
-        return await slurm.run_as(login, list(argv), env=self._env(),
-                                  timeout=self.settings.slurm.command_timeout, stdin=stdin)
 
     async def run(self, request: RunRequest) -> RunOutcome:
         def t(key: str, **values: object) -> str:
@@ -136,6 +118,8 @@ class SlurmRunner:
         )
         try:
             return await self._submit_and_follow(request, login, script, t)
+        except Unavailable as e:
+            return outcome_of(request.work_area, None, t("slurm_unavailable", cluster=cluster, message=str(e)))
         except asyncio.TimeoutError:
             return outcome_of(request.work_area, None, t("slurm_unavailable", cluster=cluster, message="timeout"))
         finally:
@@ -159,17 +143,19 @@ class SlurmRunner:
         cluster = self.settings.slurm.name
         with open(request.log_path, "a", encoding="utf-8") as log_file:
             log_file.write(f"sbatch as {login}:\n{script}\n")
-        rc, out, err = await self._run(login, "sbatch", "--parsable", stdin=script)
-        job_id = slurm.submitted_job_id(rc, out)
+        submitted = await self.transport.submit(login, script, dict(BASE_ENV))
+        job_id = submitted.job_id
         if not job_id:
-            message = (err or out or f"exit status {rc}").removeprefix("sbatch: error: ")
-            return RunOutcome("failed", t("slurm_refused", cluster=cluster, message=message))
+            return RunOutcome("failed", t("slurm_refused", cluster=cluster, message=submitted.error))
         self._jobs[request.run_id] = (login, job_id)
         log.info("run %s: Slurm job %s as %s", request.run_id, job_id, login)
         try:
             state, reason, code = await asyncio.wait_for(self._wait_end(login, job_id), request.run_timeout)
         except asyncio.TimeoutError:
-            await self._run(login, "scancel", job_id)
+            try:
+                await self.transport.cancel(login, job_id)
+            except Unavailable as e:
+                log.warning("scancel %s: %s", job_id, e)
             self._keep_job_log(request)
             return outcome_of(request.work_area, None, t("reports_run_timeout", seconds=request.run_timeout))
         self._keep_job_log(request)
@@ -185,21 +171,22 @@ class SlurmRunner:
 
     async def _wait_end(self, login: str, job_id: str) -> tuple[str, str, str]:
         """Poll the job until it has ended; its (state, reason, exit code), state "" when
-        Slurm forgot it before its end was seen. A controller that does not answer is
-        asked again at the next poll (the caller bounds the wait)."""
+        Slurm forgot it before its end was seen (said :data:`NOT_FOUND_CONFIRMATIONS`
+        times in a row). A controller that does not answer, or answers nothing readable,
+        is asked again at the next poll (the caller bounds the wait)."""
+        not_found = 0
         while True:
             try:
-                rc, out, err = await self._run(login, "scontrol", "-o", "show", "job", job_id)
-            except asyncio.TimeoutError:
-                rc, out, err = -1, "", "timeout"
-            if rc == 0 and out:
-                state, reason, code = job_end(out.splitlines()[0])
-                if state in ENDED:
-                    return state, reason, code
-            elif "Invalid job id" in err:
-                return "", "", ""
+                info = await self.transport.query(login, job_id)
+            except Unavailable as e:
+                log.warning("job %s: %s", job_id, e)
+                not_found = 0
             else:
-                log.warning("scontrol show job %s: %s", job_id, err or f"exit status {rc}")
+                not_found = not_found + 1 if info is None else 0
+                if not_found >= NOT_FOUND_CONFIRMATIONS:
+                    return "", "", ""
+                if info is not None and info.state in ENDED:
+                    return info.state, info.reason, info.exit_code
             await asyncio.sleep(POLL_INTERVAL)
 
     def _keep_job_log(self, request: RunRequest) -> None:
@@ -222,5 +209,4 @@ class SlurmRunner:
 
     def stop_all(self) -> None:
         for login, job_id in list(self._jobs.values()):
-            subprocess.run(["sudo", "-n", "-E", "-u", login, "--", "scancel", job_id], env=self._env(),
-                           capture_output=True, timeout=self.settings.slurm.command_timeout, check=False)
+            self.transport.cancel_blocking(login, job_id)

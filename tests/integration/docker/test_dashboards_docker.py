@@ -37,4 +37,4 @@ def test_a_hundred_concurrent_first_requests_never_exceed_the_caps(people):
 
 
 def test_the_page_takes_font_awesome_from_the_hub_not_a_cdn(people):
-    font_awesome_served_by_the_hub(people("decideur1"), MAP_ID)
+    font_awesome_served_by_the_hub(people("coordinateur"), MAP_ID)

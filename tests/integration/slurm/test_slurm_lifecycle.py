@@ -48,6 +48,7 @@ def test_pending_job_shows_slurm_reason_then_times_out_and_is_cancelled(slurm_hu
     messages = [e["message"] for e in events]
     assert any("Raison Slurm : Resources (les ressources demandées ne sont pas libres)" in m
                for m in messages), messages
+    assert any("Position dans la file de la partition debug : 1 sur 1." in m for m in messages), messages
     assert events[-1]["failed"] and "n'a pas démarré en 25 s" in events[-1]["message"], messages
     assert "le job a été annulé" in events[-1]["message"]
     assert slurm_cluster.job_state(job["id"]) == "CANCELLED"

@@ -22,6 +22,7 @@ from hub.backends.protocol import Person
 from hub.backends.slurm import lab as slurm_lab
 from hub.backends.slurm import policy as slurm_policy
 from hub.backends.slurm import report as slurm_report
+from hub.backends.slurm.transport import Submitted
 from hub.messages import text
 from hub.services.dashboards.runners import Launch
 from hub.services.dashboards.store import Dashboard
@@ -171,11 +172,11 @@ def test_slurm_memory_reaches_the_sbatch_mem_line_of_labs_and_report_runs(tmp_pa
     spawner.apply_profile_options(austral, {"memory": "3G"})
     scripts = []
 
-    async def sbatch(*argv, stdin=None):
-        scripts.append(stdin)
-        return 1, "", "sbatch: error: refused by the test"
+    async def sbatch(script):
+        scripts.append(script)
+        return Submitted("", "refused by the test")
 
-    monkeypatch.setattr(spawner, "_run", sbatch)
+    monkeypatch.setattr(spawner, "_submit", sbatch)
     with pytest.raises(slurm_policy.SlurmError):
         asyncio.run(spawner.start())
     assert "#SBATCH --mem=3072M" in scripts[0].splitlines()

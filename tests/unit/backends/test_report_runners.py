@@ -18,7 +18,8 @@ from hub.backends.docker.report import DockerRunner, container_name
 from hub.backends.local.report import LocalRunner
 from hub.backends.protocol import ExecutionSpec, report_backends
 from hub.backends.slurm.policy import SlurmRequest
-from hub.backends.slurm.report import SlurmRunner, job_end, report_script
+from hub.backends.slurm.report import SlurmRunner, report_script
+from hub.backends.slurm.transport import job_end
 from hub.services.reports.archive import RunOutcome, read_beneath
 from hub.services.reports.notebooks import NotebookProblem, resolve
 from hub.services.reports.runners import BackendRunners, RunRequest

@@ -1,6 +1,7 @@
 """Slurm labs under faults: a hub stop, a restart during a start, a controller that
 fails or answers nothing, a scancel that does not take. Slurm's commands are scripted
-(``_run`` replaced): each test names the answers Slurm gives, in order."""
+(the command transport's ``_run`` replaced): each test names the answers Slurm gives, in
+order."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from traitlets.config import Config
 from hub.backends.slurm import BACKEND, api
 from hub.backends.slurm import lab as slurm
 from hub.backends.slurm.policy import SlurmError
+from hub.backends.slurm.transport import CliTransport, Unavailable
 from hub.settings import parse
 
 REPO = Path(__file__).resolve().parents[3]
@@ -42,10 +44,10 @@ class Script:
 
     async def __call__(self, *argv: str, stdin: str | None = None):
         self.calls.append(argv)
-        queue = self.answers[argv[0]]
+        queue = self.answers.setdefault(argv[0], [OK])  # scontrol: no exit code known
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
         if answer == "timeout":
-            raise SlurmError(503, "timeout")
+            raise Unavailable(f"{argv[0]}: timeout")
         return answer
 
     def count(self, command: str) -> int:
@@ -59,10 +61,25 @@ def no_waits(monkeypatch):
     monkeypatch.setattr(slurm, "STOP_WAIT", 0)
 
 
+class ScriptedCommands(CliTransport):
+    """The command transport with Slurm's answers scripted; a pending job's queue
+    position is not what these tests script (no pending jobs listed)."""
+
+    def __init__(self, script: Script):
+        super().__init__(SETTINGS)
+        self.script = script
+
+    async def _run(self, login: str, *argv: str, env=None, stdin=None):
+        return await self.script(*argv, stdin=stdin)
+
+    async def pending(self, login: str, partition: str) -> list[tuple[str, int]]:
+        return []
+
+
 def spawner(script: Script, **state) -> slurm.SlurmSpawner:
     s = slurm.SlurmSpawner(datalab_settings=SETTINGS, user=SimpleNamespace(name="alice"))
     s.load_state({"job_id": "42", "login": "alice", "phase": "running", **state})
-    s._run = script
+    s.transport = ScriptedCommands(script)
     s._save_state = lambda: None
     return s
 

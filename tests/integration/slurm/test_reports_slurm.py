@@ -55,8 +55,9 @@ def job_of(cluster, owner: str) -> dict[str, str]:
 
 
 def script_of(log: str) -> str:
-    """The batch script the run's log shows (from ``#!/bin/bash`` to the command)."""
-    start = log.index("#!/bin/bash")
+    """The batch script the run's log shows (from its ``#!`` line to the command; the log
+    the audience reads shortens absolute paths, ``#!/bin/bash`` included)."""
+    start = log.index("#!")
     return log[start:log.index("\n", log.index("hub.services.reports.execute", start))]
 
 

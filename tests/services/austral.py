@@ -1,6 +1,6 @@
 """A multi-host Slurm cluster on this machine, made of network namespaces, for the tests.
 
-The session fixture ``austral`` reproduces how DataLab meets Austral: the hub is a VM
+The module fixture ``austral`` reproduces how DataLab meets Austral: the hub is a VM
 outside the cluster, on the university network, and reaches the cluster's network
 through a router; the compute nodes are other hosts. Every "host" is a network
 namespace the fixture makes (Debian's iproute2: ``ip netns``, veth pairs, bridges)::
@@ -44,7 +44,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +51,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, RunningHub
-from tests.services.slurm import AustralLogins, Bootstrap, SlurmCluster, SlurmRest, _wait, make_jwt_key, terminate
+from tests.services.slurm import AustralLogins, Bootstrap, SlurmCluster, SlurmRest, _wait, make_jwt_key
 
 CLUSTER_NET = "10.213.0"
 OUTSIDE_NET = "10.214.0"
@@ -194,10 +193,11 @@ def _tcp_answers(netns_exec: list[str], host: str, port: int) -> bool:
     return subprocess.run([*netns_exec, "python3", "-c", probe], capture_output=True, timeout=10).returncode == 0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def austral():
-    """The multi-host cluster (see the module docstring), started once by the tests that
-    ask for it (about 10 s), removed at the end."""
+    """The multi-host cluster (see the module docstring), started once by the test module
+    that asks for it (about 10 s), removed after it: ``SLURM_CONF`` names this cluster only
+    meanwhile, so the hubs that later tests start talk to the one-node cluster again."""
     if os.geteuid() != 0:
         pytest.skip("network namespaces, the Slurm daemons and the cluster logins need root")
     network = Network(f"dla{os.getpid() % 10000}")
@@ -258,7 +258,7 @@ def start_on_hub_host(austral: Austral, running: RunningHub) -> RunningHub:
     return running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def austral_hosts_logins(austral):
     """Cluster logins (``austral<n>h-...``, apart from ``austral_logins``' ones) with
     homes in the multi-host cluster's directory."""

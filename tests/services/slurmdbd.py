@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port_block
-from tests.services.slurm import Bootstrap, SlurmCluster, _slurm_conf, _wait
+from tests.services.slurm import Bootstrap, SlurmCluster, _slurm_conf, _wait, make_jwt_key
 
 #: Slurm accounts of the cluster (those of datalab.example.yaml's entitlements), root
 #: may submit to each.
@@ -60,8 +60,9 @@ def accounting_cluster():
     """A Slurm cluster whose jobs ``sacct`` reports (see the module's docstring)."""
     if os.geteuid() != 0:
         pytest.skip("the Slurm and MariaDB daemons need root")
-    boot = Bootstrap("datalab-slurmdbd-", extra=("mysql",))
+    boot = Bootstrap("datalab-slurmdbd-", extra=("mysql", "jwt"))
     root = boot.root
+    make_jwt_key(root / "jwt" / "jwt_hs256.key")  # the shared slurm.conf accepts JWTs
     ports = free_port_block(26)
     db_port, dbd_port = ports + 22, ports + 23
     name = f"dlacct{os.getpid()}"

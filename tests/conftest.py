@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -37,13 +38,12 @@ PASSWORD = "test-password-0123"
 
 def free_port_block(size: int = 8) -> int:
     """A port p with p..p+size-1 all free on 127.0.0.1 (the hub uses p, p+1, p+2, its
-    services the next ones)."""
+    services the next ones), below the kernel's ephemeral range: a hub restarted on the
+    same ports must not find one taken meanwhile by an outgoing connection or a kernel's
+    port (both come from that range)."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + size > 65535:
-            continue
+        base = random.randrange(10000, ephemeral_low - size)
         try:
             for port in range(base, base + size):
                 with socket.socket() as probe:

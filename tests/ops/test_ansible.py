@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 MEASURES: dict[str, float | int] = {}
 HOME_FILE = "verification-restauration.txt"
 HOME_TEXT = "Fichier écrit dans le lab avant la sauvegarde.\n"
-GROUP = "verif-restauration"
+SCHEDULE = "verif-restauration"  # a report schedule made before the backup
 
 
 def record(key: str, value: float | int) -> None:
@@ -178,14 +178,11 @@ def test_lab_stays_up_while_the_hub_restarts_and_through_an_upgrade_run(deployed
 
 def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, playbook, tmp_path_factory):
     source, _ = deployed
-    admin = demo_client(source, "coordinateur")
-    created = admin.api("POST", f"/groups/{GROUP}", json={"users": ["analyste1"]})
-    assert created.status_code == 201, created.text
     analyst = demo_client(source, "analyste1")
     token = analyst.api("POST", "/users/analyste1/tokens", json={"note": "restore check"}).json()["token"]
     auth = {"Authorization": f"token {token}"}
     schedule = requests.post(f"https://{source.ip}/services/reports/api/schedules", headers=auth, timeout=30, json={
-        "id": GROUP, "notebook": "bibliotheque/03-rapport-departement.ipynb", "cron": "0 7 * * 1",
+        "id": SCHEDULE, "notebook": "bibliotheque/03-rapport-departement.ipynb", "cron": "0 7 * * 1",
         "parameters": {"department": "76", "report_date": "2020-03-27"},
     })
     assert schedule.status_code == 201, schedule.text
@@ -214,11 +211,11 @@ def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, pl
     assert me.status_code == 200 and me.json()["name"] == "analyste1"
     schedules = requests.get(f"https://{fresh.ip}/services/reports/api/schedules", headers=auth,
                              verify=str(cert_b), timeout=30)
-    assert schedules.status_code == 200 and GROUP in [s["id"] for s in schedules.json()], schedules.text
-    users = fresh.run("runuser", "-u", "postgres", "--", "psql", "-d", "datalab", "-tAc",
-                      f"select u.name from users u join user_group_map m on m.user_id = u.id "
-                      f"join groups g on g.id = m.group_id where g.name = '{GROUP}'")
-    assert users.split() == ["analyste1"]
+    assert schedules.status_code == 200 and SCHEDULE in [s["id"] for s in schedules.json()], schedules.text
+    owners = fresh.run("runuser", "-u", "postgres", "--", "psql", "-d", "datalab", "-tAc",
+                       "select u.name from users u join api_tokens t on t.user_id = u.id "
+                       "where t.note = 'restore check'")
+    assert owners.split() == ["analyste1"]
     # the account came back with its uid, and the home file with its owner
     assert fresh.run("id", "-u", "jupyter-analyste1") == uid
     home = f"/srv/datalab/homes/jupyter-analyste1/{HOME_FILE}"

@@ -425,10 +425,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "reports_unknown_partner": "Partenaire « {partner} » inconnu. Partenaires déclarés : {known}.",
         "reports_exists": "Un rapport planifié « {id} » existe déjà.",
+        "reports_id_unavailable": "L'identifiant « {id} » n'est pas disponible : choisissez-en un autre.",
         "reports_unknown_schedule": "Rapport planifié « {id} » introuvable.",
         "reports_unknown_run": "Exécution {id} introuvable.",
         "reports_busy": "Une exécution de « {id} » est déjà en attente ou en cours.",
-        "reports_forbidden": "Ce rapport n'est pas publié pour vous.",
         "reports_not_yours": "Seul le propriétaire du rapport ou un administrateur peut faire cela.",
         "reports_invalid": "Demande invalide : {error}",
         "reports_unknown_owner": "Le propriétaire « {owner} » est inconnu du hub.",
@@ -454,17 +454,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "dash_retry": "Réessayer maintenant",
         "dash_forbidden_title": "Accès refusé",
-        "dash_forbidden": (
-            "Ce tableau de bord n'est pas publié pour vous. Si vous pensez devoir y accéder, "
-            "contactez {contact}."
-        ),
         "dash_refused_title": "Adresse refusée",
         "dash_refused": (
             "Cette adresse ne fait pas partie de la page du tableau de bord, ou concerne la "
             "session d'une autre personne."
         ),
         "dash_not_found_title": "Tableau de bord introuvable",
-        "dash_not_found": "Ce tableau de bord n'existe pas ou n'est plus publié.",
+        "dash_not_found": (
+            "Ce tableau de bord n'existe pas, n'est plus publié ou n'est pas publié pour vous. "
+            "Si vous pensez devoir y accéder, contactez {contact}."
+        ),
         "dash_unavailable_title": "Tableau de bord indisponible",
         "dash_unavailable": (
             "Ce tableau de bord ne peut pas démarrer pour le moment. Réessayez plus tard "
@@ -502,7 +501,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_err_no_partner": "Vous n'êtes membre d'aucun partenaire DataLab.",
         "dash_err_unknown_fields": "Champ(s) inconnu(s) : {fields}.",
         "dash_err_title_required": "Un titre est obligatoire.",
-        "dash_err_id_taken": "L'identifiant « {id} » est celui du tableau de bord d'une autre personne.",
+        "dash_err_id_unavailable": "L'identifiant « {id} » n'est pas disponible : choisissez-en un autre.",
         "dash_err_not_member": "Vous n'êtes pas membre du partenaire « {partner} ».",
         "dash_err_profile_closed": "L'environnement « {profile} » ne vous est pas ouvert ; possibles : {allowed}.",
         "dash_err_bad_audience": "Public invalide : {error}",
@@ -912,10 +911,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_not_allowed": "Only analysts and administrators can schedule reports.",
         "reports_unknown_partner": "Unknown partner '{partner}'. Declared partners: {known}.",
         "reports_exists": "A scheduled report '{id}' already exists.",
+        "reports_id_unavailable": "The id '{id}' is not available: choose another one.",
         "reports_unknown_schedule": "Scheduled report '{id}' not found.",
         "reports_unknown_run": "Run {id} not found.",
         "reports_busy": "A run of '{id}' is already queued or running.",
-        "reports_forbidden": "This report is not published for you.",
         "reports_not_yours": "Only the report's owner or an administrator can do this.",
         "reports_invalid": "Invalid request: {error}",
         "reports_unknown_owner": "Owner '{owner}' is unknown to the hub.",
@@ -941,17 +940,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "dash_retry": "Try again now",
         "dash_forbidden_title": "Access denied",
-        "dash_forbidden": (
-            "This dashboard is not published for you. If you think you should see it, "
-            "contact {contact}."
-        ),
         "dash_refused_title": "Address refused",
         "dash_refused": (
             "This address is not part of the dashboard's page, or belongs to someone "
             "else's session."
         ),
         "dash_not_found_title": "Dashboard not found",
-        "dash_not_found": "This dashboard does not exist or is no longer published.",
+        "dash_not_found": (
+            "This dashboard does not exist, is no longer published or is not published for "
+            "you. If you think you should see it, contact {contact}."
+        ),
         "dash_unavailable_title": "Dashboard unavailable",
         "dash_unavailable": (
             "This dashboard cannot start right now. Try again later or contact {contact}."
@@ -986,7 +984,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_err_no_partner": "You belong to no DataLab partner.",
         "dash_err_unknown_fields": "Unknown field(s): {fields}.",
         "dash_err_title_required": "A title is required.",
-        "dash_err_id_taken": "The dashboard id '{id}' belongs to another author.",
+        "dash_err_id_unavailable": "The id '{id}' is not available: choose another one.",
         "dash_err_not_member": "You are not a member of partner '{partner}'.",
         "dash_err_profile_closed": "Profile '{profile}' is not open to you; allowed: {allowed}.",
         "dash_err_bad_audience": "Invalid audience: {error}",

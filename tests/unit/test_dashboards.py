@@ -7,11 +7,13 @@ import argparse
 import asyncio
 import base64
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from hub.cli import parse_audience
+from hub.names import own_id
 from hub.services.dashboards.runners import Launch, voila_arguments
 from hub.services.dashboards.handlers import route
 from hub.services.dashboards.service import Busy, DashboardService, Slot
@@ -127,8 +129,9 @@ def test_publish_rules(tmp_path):
     d, created = svc.publish(alice, notebook(code("1")), {"title": "Ma carte", "profile": "calcul",
                                                           "audience": {"all": True}})
     assert created and d.id == "ma-carte" and d.partner == "univ-alpha" and d.profile == "calcul"
-    with pytest.raises(PermissionError):
-        svc.publish(bob, notebook(code("1")), {"title": "Ma carte"})
+    theirs, created = svc.publish(bob, notebook(code("1")), {"title": "Ma carte"})
+    assert created and theirs.id.startswith("ma-carte-") and theirs.author == "analyste2"
+    assert svc.store.get("ma-carte").author == "analyste1" and svc.store.get("ma-carte").version == 1
     with pytest.raises(PermissionError):  # the calcul profile is not open to this hospital
         svc.publish(bob, notebook(code("1")), {"title": "Autre", "profile": "calcul"})
     with pytest.raises(PermissionError):
@@ -143,6 +146,29 @@ def test_publish_rules(tmp_path):
     assert not svc.may_view(decideur, private) and svc.may_view(bob, private)
     admin = {"name": "coordinateur", "groups": ["partner-region-exemple", "role-admin"]}
     assert svc.may_view(admin, private) and svc.may_manage(admin, private)
+
+
+def test_an_id_held_by_someone_else_gives_an_id_of_ones_own_whether_or_not_one_sees_it(tmp_path):
+    """Attack: bob probes ids; a hidden dashboard's id and a visible one's are answered
+    alike (an id of his own, the same at each publish), never a refusal naming them."""
+    svc = service(tmp_path)
+    alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
+    bob = {"name": "analyste2", "groups": ["partner-chu-exemple-nord", "role-analyst"]}
+    svc.publish(alice, notebook(code("1")), {"id": "cachee", "title": "Cachée"})        # univ-alpha only
+    svc.publish(alice, notebook(code("1")), {"id": "visible", "title": "Visible", "audience": {"all": True}})
+    assert not svc.may_view(bob, svc.store.get("cachee")) and svc.may_view(bob, svc.store.get("visible"))
+    for taken in ("cachee", "visible"):
+        first, created = svc.publish(bob, notebook(code("1")), {"id": taken, "title": "À moi"})
+        again, created_again = svc.publish(bob, notebook(code("2")), {"id": taken, "title": "À moi"})
+        assert created and not created_again and first.id == again.id != taken
+        assert re.fullmatch(rf"{taken}-[0-9a-f]{{6}}", first.id) and again.version == 2
+        assert svc.store.get(taken).author == "analyste1" and svc.store.get(taken).version == 1
+    # an id of bob's own squatted beforehand by alice: bob gets the next one, never hers
+    squatted = own_id("carte-sante", "analyste2", 40)
+    svc.publish(alice, notebook(code("1")), {"id": "carte-sante", "title": "Carte"})
+    svc.publish(alice, notebook(code("1")), {"id": squatted, "title": "Squat"})
+    mine, _ = svc.publish(bob, notebook(code("1")), {"id": "carte-sante", "title": "Carte"})
+    assert mine.id not in ("carte-sante", squatted) and svc.store.get(squatted).author == "analyste1"
 
 
 def test_voila_options_follow_the_settings(tmp_path):
@@ -253,6 +279,6 @@ def test_a_refused_publication_says_why_in_the_persons_language(tmp_path):
                                 audience=Audience(all=True), profile="standard", identity_free=False)
     assert refused.value.say("fr") == "Seuls les notebooks au format nbformat 4 peuvent être publiés."
     assert str(refused.value) == "Only nbformat 4 notebooks can be published."
-    taken = PublishForbidden("id_taken", id="carte")
+    taken = PublishForbidden("id_unavailable", id="carte")
     assert isinstance(taken, PermissionError)
-    assert taken.say("fr") == "L'identifiant « carte » est celui du tableau de bord d'une autre personne."
+    assert taken.say("fr") == "L'identifiant « carte » n'est pas disponible : choisissez-en un autre."

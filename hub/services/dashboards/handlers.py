@@ -118,15 +118,15 @@ class Base(HubOAuthenticated, web.RequestHandler):
         )
 
     def dashboard_or_page(self, dashboard_id: str) -> Dashboard | None:
-        """The dashboard if this viewer may see it; otherwise renders 404/403, None."""
+        """The dashboard if this viewer may see it; otherwise renders the 404 page, None.
+        A dashboard hidden from the viewer gets the very page of an absent one: the answer
+        never tells that it exists."""
         dashboard = self.service.store.get(dashboard_id)
+        if dashboard is not None and not self.service.may_view(self.current_user, dashboard):
+            log.info("%s refused dashboard %s", self.current_user["name"], dashboard_id)
+            dashboard = None
         if dashboard is None:
             self.message_page(404, "dash_not_found_title", "dash_not_found")
-            return None
-        if not self.service.may_view(self.current_user, dashboard):
-            log.info("%s refused dashboard %s", self.current_user["name"], dashboard_id)
-            self.message_page(403, "dash_forbidden_title", "dash_forbidden")
-            return None
         return dashboard
 
     def partner_name(self, partner_id: str) -> str:
@@ -453,10 +453,8 @@ class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         dashboard = self.service.store.get(dashboard_id)
         if user is None:
             raise web.HTTPError(403)
-        if dashboard is None:
+        if dashboard is None or not self.service.may_view(user, dashboard):
             raise web.HTTPError(404)
-        if not self.service.may_view(user, dashboard):
-            raise web.HTTPError(403)
         slot = self.service.slot_of(dashboard_id, kernel_id, user["name"], browser_session(self))
         if slot is None:
             log.warning("%s refused the websocket of kernel %s of dashboard %s: not given to this session",

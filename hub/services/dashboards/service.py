@@ -15,11 +15,17 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ... import audit, confinement
 from ...messages import text
+from ...names import own_id
 from ...backends.confinement import refusal
 from ...groups import partners_of
 from ...settings import Audience, Profile, Settings
 from .runners import Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment
 from .store import Dashboard, PublishError, PublishForbidden, Store
+
+#: Derived ids tried for a requested id held by someone else, and their longest length
+#: (:data:`hub.settings.DashboardId`).
+OWN_ID_ATTEMPTS = 8
+DASHBOARD_ID_LENGTH = 40
 
 log = logging.getLogger("datalab.dashboards")
 
@@ -116,9 +122,10 @@ class DashboardService:
     def publish(self, author: dict, notebook: dict, fields: dict) -> tuple[Dashboard, bool]:
         """Publish for ``author`` (hub user model with groups). ``fields``: title,
         description, audience, profile, partner, identity_free, id (all but title
-        optional; the audience defaults to the dashboard's partner). Returns
+        optional; the audience defaults to the dashboard's partner; an id held by
+        someone else becomes one of the author's own, see :meth:`free_id`). Returns
         ``(dashboard, created)``. ``PublishError`` (400) for bad input,
-        ``PermissionError`` (403) when the id is someone else's, the author may not use
+        ``PermissionError`` (403) when no id of the author's own is free, the author may not use
         the partner or profile, or the audience reaches beyond a health space of theirs
         (:class:`hub.confinement.HealthConfinementError`, a message for the person)."""
         from .store import slug_from_title
@@ -131,10 +138,8 @@ class DashboardService:
             raise PublishError("unknown_fields", fields=", ".join(sorted(unknown)))
         if not isinstance(fields.get("title"), str):
             raise PublishError("title_required")
-        dashboard_id = fields.get("id") or slug_from_title(fields["title"])
+        dashboard_id = self.free_id(fields.get("id") or slug_from_title(fields["title"]), author["name"])
         owner = self.store.owner(dashboard_id)
-        if owner is not None and owner != author["name"]:
-            raise PublishForbidden("id_taken", id=dashboard_id)
         partner = fields.get("partner") or partners[0]
         if partner not in partners:
             raise PublishForbidden("not_member", partner=partner)
@@ -157,6 +162,17 @@ class DashboardService:
             identity_free=bool(fields.get("identity_free", False)),
         )
         return dashboard, owner is None
+
+    def free_id(self, requested: str, author: str) -> str:
+        """``requested`` when it is free or the author's; else an id of the author's own
+        derived from it (:func:`hub.names.own_id`), whoever holds ``requested`` and
+        whether or not the author may see it: the answer never tells that a dashboard
+        hidden from them exists."""
+        for attempt in range(OWN_ID_ATTEMPTS + 1):
+            candidate = requested if attempt == 0 else own_id(requested, author, DASHBOARD_ID_LENGTH, attempt - 1)
+            if self.store.owner(candidate) in (None, author):
+                return candidate
+        raise PublishForbidden("id_unavailable", id=requested)
 
     async def seed(self, attempts: int = 60) -> None:
         """Publish the deployment's own dashboards (``dashboards.publish``): a new version

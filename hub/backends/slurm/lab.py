@@ -125,6 +125,9 @@ def batch_script(*, name: str, spec: ExecutionSpec, venv: Path | None, setup: st
         f"export PYTHONPATH={q(library)} DATALAB_LIBRARY={q(library)}",
         f"if [ -L {q(library_link)} ] || [ ! -e {q(library_link)} ]; then "
         f"ln -sfn {q(library)} {q(library_link)}; fi",
+        # the node's /tmp is shared by every job there; the cluster's own TMPDIR is kept
+        f'[ -n "${{TMPDIR:-}}" ] || TMPDIR={q(f"{home}/{storage.TMP_DIR}")}',
+        'export TMPDIR && mkdir -p -m 700 "$TMPDIR"',
         'export DATALAB_WALLTIME_END="$(squeue -h -j "$SLURM_JOB_ID" -o %e)"',
         'node_addr="$(sinfo -h -N -n "$SLURMD_NODENAME" -o %o | head -n 1)"',
         'export JUPYTERHUB_SERVICE_URL="http://${node_addr}:0${JUPYTERHUB_SERVICE_PREFIX}"',

@@ -22,6 +22,7 @@ import yaml
 from hub.storage import Layout
 
 pytest_plugins = [
+    "tests.services.leftovers",  # first: the run fails when it leaves a process behind
     "tests.services.dockerd",
     "tests.services.oidc",
     "tests.services.slurm",

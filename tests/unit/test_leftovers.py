@@ -1,0 +1,32 @@
+"""The run's check for processes left behind (tests/services/leftovers.py) can fail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.services.leftovers"]\n')
+    (tmp_path / "test_it.py").write_text(f"import subprocess\n\n\ndef test_it():\n    {body}\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DATALAB_LEFTOVER_GRACE": "2"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_detached_process_left_behind_fails_the_run_and_is_ended(tmp_path):
+    marker = f"sleep 3{os.getpid() % 1000:03d}"
+    done = run(tmp_path, f'subprocess.Popen(["setsid", "sh", "-c", "{marker} & exit 0"])')
+    assert done.returncode == 1, done.stdout
+    assert "left 1 process(es) behind" in done.stdout and marker in done.stdout
+    assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+def test_a_run_that_ends_its_processes_passes(tmp_path):
+    done = run(tmp_path, 'subprocess.run(["sh", "-c", "sleep 0.1 & wait"], check=True)')
+    assert done.returncode == 0, done.stdout
+    assert "behind" not in done.stdout

@@ -7,7 +7,8 @@ and reachable while the hub restarts, and a backup taken there restored onto a s
 fresh target (users, groups, an API token, a report schedule, a file in a home with its
 owner's uid). The backup is one archive encrypted with age to a key made by the test: it
 holds nothing readable without the key, and a restore without the key, with another key
-or from an altered archive is refused and changes nothing. Durations are written to tests/artifacts/ansible-measures.json.
+or from an altered archive is refused and changes nothing. Durations are written to
+tests/artifacts/ansible-measures.json.
 """
 
 from __future__ import annotations

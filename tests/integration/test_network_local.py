@@ -4,7 +4,8 @@ connection off the machine, here to a network namespace of the test's own, while
 reaches the hub's API; a member of another partner (analyste1, univ-alpha) can: the
 local backend confines health-data spaces only (hub/backends/local/firewall.py). With a
 package mirror named (``health.package_mirror``), the health lab reaches that listener
-and still no other."""
+and still no other. A project marked ``health_data: true`` confines its members' labs the
+same way, whatever their partner."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ def test_a_health_data_lab_reaches_the_package_mirror_and_nothing_else(hub, labs
         finally:
             firewall.apply(settings)
         assert labs["analyste2"].execute(probe_program(mirror, mirror_port)).strip() == "ConnectionRefusedError"
+
+
+def test_a_health_project_members_lab_has_no_egress(hub, labs):
+    settings = load(hub.config_path)
+    projects = [p.model_copy(update={"health_data": True}) for p in settings.projects]
+    assert any("analyste1" in p.members for p in projects)  # analyste1's partner holds no health data
+    with outside_namespace("p") as (_, outside, port):
+        try:
+            firewall.apply(settings.model_copy(update={"projects": projects}))
+            assert labs["analyste1"].execute(probe_program(outside, port)).strip() == "ConnectionRefusedError"
+        finally:
+            firewall.apply(settings)
+        assert labs["analyste1"].execute(probe_program(outside, port)).strip() == "open"

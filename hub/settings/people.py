@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from enum import Enum
 from typing import Annotated
 
@@ -190,3 +191,25 @@ class Project(Model):
     def ended(self, today: dt.date | None = None) -> bool:
         """True once ``today`` (default: the local date) is past :attr:`end`."""
         return self.end is not None and (today or dt.date.today()) > self.end
+
+
+class PackageMirror(Model):
+    """A package mirror health spaces may reach: one IP address (v4 or v6; no name, which
+    the firewall would resolve once) and one TCP port."""
+
+    host: ipaddress.IPv4Address | ipaddress.IPv6Address
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+    @property
+    def family(self) -> int:
+        """4 or 6."""
+        return self.host.version
+
+
+class Health(Model):
+    """What health spaces (partners and projects holding health data) may reach beyond
+    the hub. ``package_mirror``: the one address and port their labs and dashboards may
+    open besides the hub's API (on the backends that confine them: docker and local);
+    none by default."""
+
+    package_mirror: PackageMirror | None = None

@@ -246,7 +246,8 @@ class DashboardService:
             author = await self.hub.user(dashboard.author)
             if author is None:
                 raise StartError(f"author {dashboard.author!r} is no longer a hub user")
-            refused = refusal(self.settings, self.settings.spawner.backend, partners_of(author.get("groups", [])))
+            refused = refusal(self.settings, self.settings.spawner.backend, partners_of(author.get("groups", [])),
+                              user=dashboard.author)
             if refused:
                 raise StartError(refused)
             profile = next(p for p in self.settings.profiles if p.id == dashboard.profile)

@@ -22,8 +22,9 @@ second member, a data steward of that space, approves.
   its requester and to the space's stewards (page and REST API).
 - **Audit** (:mod:`hub.audit`): ``airlock.request``, ``airlock.approve``,
   ``airlock.refuse``, ``airlock.export``, ``airlock.download``, each with the actor,
-  the partners, the request id, the file's name and hash; refusals (``result:
-  refused``) carry the rule's key (``refusal``).
+  the partners, the request id, the file's name and hash and the requester (``owner``:
+  ``datalab audit --person <requester>`` shows the decisions on their requests);
+  refusals (``result: refused``) carry the rule's key (``refusal``).
 - **Where**: the page ``/hub/export`` and the REST API ``/hub/api/airlock/...``
   (:mod:`.handlers`), the command ``datalab airlock`` (:mod:`hub.cli`, through the API).
 """

@@ -293,7 +293,7 @@ class Airlock:
         if row is not None:
             partner = [row.space_id] if row.space_kind == "partner" else person.partners
             detail = {"request": row.id, "space": f"{row.space_kind}:{row.space_id}", "file": row.name,
-                      "requester": row.requester, "sha256": row.sha256, **detail}
+                      "owner": row.requester, "sha256": row.sha256, **detail}
         audit.record(action, actor=person.name, target=f"airlock:{row.id}" if row is not None else "",
                      partner=partner or [], source=person.source, result=result, **detail)
 

@@ -270,9 +270,12 @@ def test_a_steward_approves_and_the_approved_file_is_exported_with_its_hash(airl
     assert not (airlock.staging / str(request_id)).exists()
     events = trail()
     approve, export = last(events, "airlock.approve"), last(events, "airlock.export")
-    assert (approve["actor"], approve["result"], approve["detail"]["requester"]) == ("referente2", "success", "analyste2")
+    assert (approve["actor"], approve["result"], approve["detail"]["owner"]) == ("referente2", "success", "analyste2")
     assert export["detail"]["export"] == f"exports/partners/{CHU}/{exported.name}"
     assert export["detail"]["sha256"] == row.sha256 and export["partner"] == [CHU]
+    # the requester's history (datalab audit --person analyste2 --kind airlock) holds the decision
+    history = audit.select(events, audit.Query(person="analyste2", action="airlock"))
+    assert {e["action"] for e in history} == {"airlock.request", "airlock.approve", "airlock.export"}
 
 
 def test_attack_self_approval_is_refused_and_audited(airlock, space, trail):

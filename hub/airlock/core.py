@@ -25,11 +25,14 @@ MIN_REASON, MAX_REASON = 3, 1000
 
 class Refused(Exception):
     """An airlock action refused: ``status`` (HTTP), ``key`` of the message
-    (``airlock_<key>`` in :mod:`hub.messages`) and the values filling it."""
+    (``airlock_<key>`` in :mod:`hub.messages`) and the values filling it; ``rule``: the
+    rule the audit trail names (default: ``key``; a request hidden from the person is
+    answered as unknown, the trail says why)."""
 
-    def __init__(self, status: int, key: str, **values: object):
+    def __init__(self, status: int, key: str, rule: str | None = None, **values: object):
         super().__init__(key)
         self.status, self.key, self.values = status, key, values
+        self.rule = rule or key
 
     def message(self, language: str) -> str:
         return text(language, f"airlock_{self.key}", **self.values)
@@ -189,7 +192,8 @@ class Airlock:
 
     def _decision(self, action: str, person: Person, request_id: int) -> ExportRequest:
         """The request ``person`` may decide on; :class:`Refused` (audited as
-        ``action``) otherwise."""
+        ``action``) otherwise: 403 for the requester and for a member of the space who is
+        no steward, 404 (as an unknown request) for anyone outside the space."""
         row = self.store.get(request_id)
         try:
             if row is None:
@@ -197,11 +201,14 @@ class Airlock:
             if row.requester == person.name:
                 raise Refused(403, "self")
             if (row.space_kind, row.space_id) not in self.stewarded_by(person):
-                raise Refused(403, "not_steward")
+                space = self.spaces().get((row.space_kind, row.space_id))
+                if space is not None and space.group in person.groups:
+                    raise Refused(403, "not_steward")
+                raise Refused(404, "unknown", rule="not_steward", id=request_id)
             if row.status != PENDING:
                 raise Refused(409, "not_pending", id=request_id)
         except Refused as refusal:
-            self._audit(action, person, row, result="refused", refusal=refusal.key, request=request_id)
+            self._audit(action, person, row, result="refused", refusal=refusal.rule, request=request_id)
             raise
         return row
 

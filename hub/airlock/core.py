@@ -161,7 +161,7 @@ class Airlock:
             except files.FileRefused as refusal:
                 raise Refused(400, refusal.key, **refusal.values) from None
         except Refused as refusal:
-            self._audit("airlock.request", person, None, result="refused", path=shown, refusal=refusal.key,
+            self._audit("airlock.request", person, None, result="refused", path=shown, refusal=refusal.rule,
                         partner=person.partners)
             raise
         row = self.store.add(requester=person.name, space_kind=space.kind, space_id=space.id, path=shown,
@@ -264,7 +264,7 @@ class Airlock:
                 raise Refused(404, "not_exported", id=request_id)
         except Refused as refusal:
             self._audit("airlock.download", person, self.store.get(request_id), result="refused",
-                        refusal=refusal.key, request=request_id)
+                        refusal=refusal.rule, request=request_id)
             raise
         self._audit("airlock.download", person, row)
         return row, self._export_dir(row) / row.exported

@@ -289,7 +289,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "airlock_not_found": "Fichier introuvable dans l'espace.",
         "airlock_not_regular": "Refusé : ce chemin ne désigne pas un fichier ordinaire.",
         "airlock_unreadable": "Refusé : vous ne pouvez pas lire ce fichier vous-même.",
-        "airlock_too_large": "Refusé : le fichier dépasse la taille maximale d'un export ({limit}).",
+        "airlock_too_large": "Refusé : le fichier dépasse la taille maximale d'un export ({limit} Mio).",
         "airlock_hash_mismatch": (
             "Refusé : la copie en attente ne correspond plus à l'empreinte enregistrée lors de la "
             "demande ; elle ne peut pas être exportée. Refusez la demande et faites-en une nouvelle."
@@ -866,7 +866,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "airlock_not_found": "No such file in the space.",
         "airlock_not_regular": "Refused: this path does not name a regular file.",
         "airlock_unreadable": "Refused: you cannot read this file yourself.",
-        "airlock_too_large": "Refused: the file is larger than an export may be ({limit}).",
+        "airlock_too_large": "Refused: the file is larger than an export may be ({limit} MiB).",
         "airlock_hash_mismatch": (
             "Refused: the staged copy no longer matches the hash recorded with the request; it "
             "cannot be exported. Refuse the request and make a new one."

@@ -95,7 +95,7 @@ def open_beneath(root: Path, parts: tuple[str, ...], reader: Reader | None = Non
         if reader is not None and not reader.may_read(info):
             raise FileRefused("unreadable")
         if info.st_size > MAX_FILE:
-            raise FileRefused("too_large", limit=f"{MAX_FILE // 1024 ** 2} Mio")
+            raise FileRefused("too_large", limit=MAX_FILE // 1024 ** 2)
         os.set_blocking(fd, True)
         return fd
     except BaseException:
@@ -135,7 +135,7 @@ def copy_fd(source_fd: int, directory: Path, limit: int = MAX_FILE) -> tuple[Pat
             while chunk := source.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise FileRefused("too_large", limit=f"{limit // 1024 ** 2} Mio")
+                    raise FileRefused("too_large", limit=limit // 1024 ** 2)
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()

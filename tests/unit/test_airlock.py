@@ -240,6 +240,16 @@ def test_a_file_the_person_could_not_read_is_refused():
     assert not reader.may_read(colleague_private)
 
 
+def test_a_copy_past_the_size_limit_is_refused_and_leaves_nothing(tmp_path):
+    (tmp_path / "gros.csv").write_bytes(b"x" * 2048)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with pytest.raises(files.FileRefused) as caught:
+        files.copy_fd(os.open(tmp_path / "gros.csv", os.O_RDONLY), staging, limit=1024)
+    assert caught.value.key == "too_large"
+    assert list(staging.iterdir()) == []
+
+
 def test_a_reason_is_required_and_bounded(airlock, space, trail):
     for reason in ("", "  x ", "r" * 1001):
         with pytest.raises(Refused) as caught:

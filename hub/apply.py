@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
+from .airlock import handlers as airlock
 from .backends.protocol import backend, dashboard_backends, report_backends
 from . import lifeline
 from .groups import role_group
@@ -48,6 +49,7 @@ def apply(c, settings: Settings, host: Host) -> None:
     apply_partners(c, settings)
     apply_spawner(c, settings, host)
     apply_sharing(c, settings)
+    apply_airlock(c, settings)
     apply_collaboration(c, settings)
     apply_library(c, settings)
     apply_reports(c, settings)
@@ -217,6 +219,17 @@ def apply_sharing(c, settings: Settings) -> None:
     c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", sharing.load_roles(settings))
     c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", sharing.handlers(settings))
     c.Spawner.args = _extended(c.Spawner, "args", sharing.LAB_ARGS)
+
+
+def apply_airlock(c, settings: Settings) -> None:
+    """The airlock (:mod:`hub.airlock`): its custom scopes and the role granting them to
+    every DataLab role, the page /hub/export (in the menu of health spaces' members) and
+    the REST API /hub/api/airlock/."""
+    c.JupyterHub.custom_scopes = {**(c.JupyterHub.custom_scopes if "custom_scopes" in c.JupyterHub else {}),
+                                  **airlock.SCOPES}
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", airlock.load_roles())
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", airlock.handlers(settings))
+    c.JupyterHub.template_vars = {**c.JupyterHub.template_vars, "airlock_nav": airlock.nav_shown(settings)}
 
 
 def _authenticator_class(c) -> type:

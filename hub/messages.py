@@ -234,6 +234,86 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Règle des données de santé : vous avez accès à {spaces}, qui détient des données de santé ; "
             "aucun public de tableau de bord ou de rapport ne se limite à {spaces} : publication refusée."
         ),
+        "airlock_nav": "Exports",
+        "airlock_title": "Sortie de fichiers (données de santé)",
+        "airlock_intro": (
+            "Un fichier ne quitte un espace de données de santé (vers un dossier personnel, un autre "
+            "partenaire, un tableau de bord, un rapport ou un téléchargement) que par une demande "
+            "d'export : vous nommez le fichier et la raison ; un ou une référente des données de "
+            "l'espace, autre que vous, l'approuve ou la refuse. Le fichier approuvé est exactement "
+            "celui copié au moment de la demande (empreinte SHA-256 vérifiée)."
+        ),
+        "airlock_no_space": (
+            "Vous n'appartenez à aucun espace de données de santé : vos fichiers ne passent pas par "
+            "cette page."
+        ),
+        "airlock_new": "Nouvelle demande d'export",
+        "airlock_path": "Fichier",
+        "airlock_path_help": (
+            "Le chemin tel que vous le voyez dans votre lab, par exemple "
+            "partenaire-{partner}/resultats/tableau.csv (espace du partenaire), projet-<id>/… "
+            "(espace d'un projet) ou un fichier de votre dossier personnel."
+        ),
+        "airlock_reason_label": "Raison de l'export",
+        "airlock_submit": "Demander l'export",
+        "airlock_mine": "Mes demandes",
+        "airlock_to_decide": "Demandes à examiner (référent des données)",
+        "airlock_decided": "Décisions prises dans vos espaces",
+        "airlock_none": "Aucune.",
+        "airlock_col_id": "N°",
+        "airlock_col_file": "Fichier",
+        "airlock_col_space": "Espace",
+        "airlock_col_requester": "Demandeur",
+        "airlock_col_reason": "Raison",
+        "airlock_col_size": "Taille (octets)",
+        "airlock_col_hash": "Empreinte SHA-256",
+        "airlock_col_status": "État",
+        "airlock_col_decision": "Décision",
+        "airlock_download": "Télécharger",
+        "airlock_approve": "Approuver",
+        "airlock_refuse": "Refuser",
+        "airlock_refuse_reason": "Raison du refus",
+        "airlock_status_pending": "en attente",
+        "airlock_status_approving": "export en cours",
+        "airlock_status_approved": "approuvée, exportée",
+        "airlock_status_refused": "refusée",
+        "airlock_decided_by": "par {who}",
+        "airlock_requested": "Demande n° {id} enregistrée : elle attend la décision d'un référent des données.",
+        "airlock_approved": "Demande n° {id} approuvée : le fichier est exporté.",
+        "airlock_refused_done": "Demande n° {id} refusée.",
+        "airlock_bad_path": (
+            "Chemin refusé : indiquez un fichier de votre lab par un chemin relatif, sans « .. », "
+            "sans « . » ni caractère de contrôle."
+        ),
+        "airlock_link": "Refusé : le chemin passe par un lien symbolique. Seul un fichier réel de l'espace peut sortir.",
+        "airlock_not_found": "Fichier introuvable dans l'espace.",
+        "airlock_not_regular": "Refusé : ce chemin ne désigne pas un fichier ordinaire.",
+        "airlock_unreadable": "Refusé : vous ne pouvez pas lire ce fichier vous-même.",
+        "airlock_too_large": "Refusé : le fichier dépasse la taille maximale d'un export ({limit} Mio).",
+        "airlock_hash_mismatch": (
+            "Refusé : la copie en attente ne correspond plus à l'empreinte enregistrée lors de la "
+            "demande ; elle ne peut pas être exportée. Refusez la demande et faites-en une nouvelle."
+        ),
+        "airlock_export_failed": "L'export a échoué ; la demande reste en attente. Contactez l'équipe DataLab.",
+        "airlock_not_your_space": "Refusé : « {space} » n'est pas un de vos espaces.",
+        "airlock_not_health": (
+            "« {space} » n'est pas un espace de données de santé : ses fichiers ne passent pas par "
+            "le sas d'export."
+        ),
+        "airlock_home_ambiguous": (
+            "Vous êtes membre de plusieurs partenaires détenant des données de santé : placez le "
+            "fichier dans l'espace du partenaire concerné (partenaire-<id>/…) et demandez son export "
+            "depuis cet espace."
+        ),
+        "airlock_reason": "Indiquez une raison de {low} à {high} caractères.",
+        "airlock_unknown": "Aucune demande d'export n° {id} visible pour vous.",
+        "airlock_self": "Refusé : personne n'approuve ni ne refuse sa propre demande d'export.",
+        "airlock_not_steward": (
+            "Refusé : seul un référent des données de l'espace concerné (déclaré dans le fichier de "
+            "déploiement) décide de cette demande."
+        ),
+        "airlock_not_pending": "La demande n° {id} a déjà été traitée.",
+        "airlock_not_exported": "La demande n° {id} n'a pas de fichier exporté.",
         "accept_title": "Accepter l'invitation",
         "accept_intro": "Vous ({user}) êtes invité(e) à ouvrir le lab de {owner}.",
         "accept_not_running": (
@@ -733,6 +813,81 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Health data rule: you have access to {spaces}, which holds health data; no dashboard or "
             "report audience stays within {spaces}: publication refused."
         ),
+        "airlock_nav": "Exports",
+        "airlock_title": "File exports (health data)",
+        "airlock_intro": (
+            "A file leaves a health data space (towards a home folder, another partner, a dashboard, "
+            "a report or a download) only through an export request: you name the file and the "
+            "reason; a data steward of the space, other than you, approves or refuses it. The file "
+            "approved is exactly the one copied when you asked (SHA-256 hash checked)."
+        ),
+        "airlock_no_space": (
+            "You belong to no health data space: your files do not go through this page."
+        ),
+        "airlock_new": "New export request",
+        "airlock_path": "File",
+        "airlock_path_help": (
+            "The path as you see it in your lab, e.g. partenaire-{partner}/results/table.csv (the "
+            "partner's space), projet-<id>/… (a project's space) or a file of your home folder."
+        ),
+        "airlock_reason_label": "Why export it",
+        "airlock_submit": "Request the export",
+        "airlock_mine": "My requests",
+        "airlock_to_decide": "Requests to review (data steward)",
+        "airlock_decided": "Decisions taken in your spaces",
+        "airlock_none": "None.",
+        "airlock_col_id": "No.",
+        "airlock_col_file": "File",
+        "airlock_col_space": "Space",
+        "airlock_col_requester": "Requester",
+        "airlock_col_reason": "Reason",
+        "airlock_col_size": "Size (bytes)",
+        "airlock_col_hash": "SHA-256 hash",
+        "airlock_col_status": "Status",
+        "airlock_col_decision": "Decision",
+        "airlock_download": "Download",
+        "airlock_approve": "Approve",
+        "airlock_refuse": "Refuse",
+        "airlock_refuse_reason": "Why refuse",
+        "airlock_status_pending": "pending",
+        "airlock_status_approving": "being exported",
+        "airlock_status_approved": "approved, exported",
+        "airlock_status_refused": "refused",
+        "airlock_decided_by": "by {who}",
+        "airlock_requested": "Request no. {id} recorded: it awaits a data steward's decision.",
+        "airlock_approved": "Request no. {id} approved: the file is exported.",
+        "airlock_refused_done": "Request no. {id} refused.",
+        "airlock_bad_path": (
+            "Path refused: name a file of your lab by a relative path, without \"..\", \".\" or "
+            "control characters."
+        ),
+        "airlock_link": "Refused: the path goes through a symbolic link. Only a real file of the space may leave.",
+        "airlock_not_found": "No such file in the space.",
+        "airlock_not_regular": "Refused: this path does not name a regular file.",
+        "airlock_unreadable": "Refused: you cannot read this file yourself.",
+        "airlock_too_large": "Refused: the file is larger than an export may be ({limit} MiB).",
+        "airlock_hash_mismatch": (
+            "Refused: the staged copy no longer matches the hash recorded with the request; it "
+            "cannot be exported. Refuse the request and make a new one."
+        ),
+        "airlock_export_failed": "The export failed; the request stays pending. Contact the DataLab team.",
+        "airlock_not_your_space": "Refused: \"{space}\" is not one of your spaces.",
+        "airlock_not_health": (
+            "\"{space}\" is not a health data space: its files do not go through the export airlock."
+        ),
+        "airlock_home_ambiguous": (
+            "You are a member of several partners holding health data: put the file in the space of "
+            "the partner concerned (partenaire-<id>/…) and request its export from there."
+        ),
+        "airlock_reason": "Give a reason of {low} to {high} characters.",
+        "airlock_unknown": "No export request no. {id} visible to you.",
+        "airlock_self": "Refused: nobody approves or refuses their own export request.",
+        "airlock_not_steward": (
+            "Refused: only a data steward of the space concerned (declared in the deployment file) "
+            "decides on this request."
+        ),
+        "airlock_not_pending": "Request no. {id} has already been decided.",
+        "airlock_not_exported": "Request no. {id} has no exported file.",
         "accept_title": "Accept the invitation",
         "accept_intro": "You ({user}) are invited to open {owner}'s lab.",
         "accept_not_running": (

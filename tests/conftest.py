@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.collabhub",  # before reports_hub, which imports it
     "tests.services.slurmdbd",
     "tests.services.reports_hub",
+    "tests.airlockhub",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -43,7 +43,9 @@ class Partner(Model):
     ``sharing``: whether its members may share their lab with other DataLab users.
     ``health_data``: whether it holds health data (default: true for ``type: santé``);
     nothing its members publish or share may reach beyond it (see
-    :mod:`hub.confinement`)."""
+    :mod:`hub.confinement`). ``data_stewards``: hub user names of its members who
+    approve or refuse the export requests of its other members (a health partner only;
+    see :mod:`hub.airlock`)."""
 
     id: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
@@ -51,6 +53,7 @@ class Partner(Model):
     members: Membership = Membership()
     sharing: bool = True
     health_data: bool | None = None
+    data_stewards: Annotated[list[UserName], Field(max_length=64)] = []
 
     @property
     def holds_health_data(self) -> bool:
@@ -180,13 +183,15 @@ class Project(Model):
     ``end``: the last day of the project (ISO date); from the next day on, its space is
     read-only (still readable by its members). ``health_data``: its space holds health
     data; nothing its members publish or share may reach beyond it (see
-    :mod:`hub.confinement`)."""
+    :mod:`hub.confinement`). ``data_stewards``: members who approve or refuse the other
+    members' export requests (a health project only; see :mod:`hub.airlock`)."""
 
     id: Slug
     title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     members: Annotated[list[UserName], Field(min_length=1)]
     end: dt.date | None = None
     health_data: bool = False
+    data_stewards: Annotated[list[UserName], Field(max_length=64)] = []
 
     def ended(self, today: dt.date | None = None) -> bool:
         """True once ``today`` (default: the local date) is past :attr:`end`."""

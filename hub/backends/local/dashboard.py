@@ -19,7 +19,10 @@ from pathlib import Path
 from tornado.netutil import bind_unix_socket
 
 from ...services.dashboards.runners import (
+    EXECUTE_TIMEOUT,
     FILES_TIMEOUT,
+    MAX_EXECUTED_BYTES,
+    NOTEBOOK_EXECUTE,
     NOTEBOOK_FILES,
     VOILA_APP,
     FilesError,
@@ -137,6 +140,37 @@ class LocalRunner(Runner):
             raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
         if process.returncode != 0:
             raise FilesError(last_line(err, f"exit status {process.returncode}"))
+        return out
+
+    async def execute(self, author: str, partners: set[str], profile: Profile, notebook: Path) -> bytes:
+        """A process as the author (their account, partners' groups, the profile's
+        memory as ``RLIMIT_AS``), given the snapshot on its standard input."""
+        person = Person.of(author, partners)
+        try:
+            await asyncio.to_thread(prepare, self.settings, person)
+        except (RuntimeError, OSError) as e:
+            raise FilesError(f"cannot prepare {author}'s account: {e}") from None
+        spec = execution(self.settings, person, profile)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(NOTEBOOK_EXECUTE), "-", str(EXECUTE_TIMEOUT),
+            env={"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "LANG": "C.UTF-8",
+                 "JUPYTER_PATH": str(self.kernelspec_dir), **spec.env},
+            preexec_fn=preexec_fn(spec, memory_limit=True), start_new_session=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(notebook.read_bytes()), EXECUTE_TIMEOUT)
+        except asyncio.TimeoutError:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+            raise FilesError(f"executing the notebook took over {EXECUTE_TIMEOUT} s") from None
+        finally:
+            if process.returncode is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        if process.returncode != 0:
+            raise FilesError(last_line(err, f"exit status {process.returncode}"))
+        if len(out) > MAX_EXECUTED_BYTES:
+            raise FilesError(f"the executed notebook is larger than {MAX_EXECUTED_BYTES // 2**20} MiB")
         return out
 
     async def stop(self, dashboard_id: str) -> None:

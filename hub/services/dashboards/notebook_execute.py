@@ -1,0 +1,54 @@
+"""A dashboard's snapshot executed once, for its gallery picture: run *as the author*
+(a process of their account, or a container of the lab image without network), like
+the dashboard's own kernels. Imports nothing from the hub.
+
+``python notebook_execute.py NOTEBOOK TIMEOUT``: executes the notebook (``-``: read from
+standard input) with the ``python3`` kernel in an empty temporary directory, as a viewer's
+page would (errors do not stop it), keeping the widgets' state (``interact`` draws in
+Output widgets), and writes the executed notebook on standard output. ``TIMEOUT``: seconds
+for each cell and for the kernel's start. Exit status 2 (the reason on standard error)
+when the notebook cannot be read or executed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+
+import nbformat
+from nbclient import NotebookClient
+
+
+def execute(source: str, timeout: int) -> str:
+    notebook = nbformat.reads(source, as_version=4)
+    workdir = tempfile.mkdtemp(prefix="datalab-preview-")
+    try:
+        NotebookClient(
+            notebook, timeout=timeout, startup_timeout=timeout, kernel_name="python3",
+            allow_errors=True, store_widget_state=True, resources={"metadata": {"path": workdir}},
+        ).execute()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return nbformat.writes(notebook)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or not argv[1].isdigit():
+        print("usage: notebook_execute.py NOTEBOOK|- TIMEOUT", file=sys.stderr)
+        return 2
+    try:
+        if argv[0] == "-":
+            source = sys.stdin.read()
+        else:
+            with open(argv[0], encoding="utf-8") as f:
+                source = f.read()
+        sys.stdout.write(execute(source, int(argv[1])) + "\n")
+    except Exception as e:  # the reason, for the service's log
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

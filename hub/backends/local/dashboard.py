@@ -57,12 +57,20 @@ class LocalRunner(Runner):
         self.kernelspec_dir = write_kernelspec(kernelspec_dir)
         self.processes: dict[str, subprocess.Popen] = {}
         self.socket_dir = Path(tempfile.mkdtemp(prefix="datalab-voila-"))
+        self.preparing: dict[str, asyncio.Lock] = {}
+
+    async def prepare(self, person: Person) -> Path:
+        """:func:`~hub.backends.local.policy.prepare` the person's account (their home),
+        one preparation of an account at a time: a dashboard's server and its picture's
+        execution may start together, and two ``useradd`` of one account fail."""
+        async with self.preparing.setdefault(person.name, asyncio.Lock()):
+            return await asyncio.to_thread(prepare, self.settings, person)
 
     async def start(self, launch: Launch, arguments: list[str], timeout: float) -> Upstream:
         await self.stop(launch.dashboard.id)
         person = Person.of(launch.dashboard.author, launch.author_partners)
         try:
-            home = await asyncio.to_thread(prepare, self.settings, person)
+            home = await self.prepare(person)
         except (RuntimeError, OSError) as e:
             raise StartError(f"cannot prepare {launch.dashboard.author}'s account: {e}") from None
         spec = execution(self.settings, person, launch.profile)
@@ -122,7 +130,7 @@ class LocalRunner(Runner):
     async def author_files(self, author: str, partners: set[str], profile: Profile, *args: str) -> bytes:
         person = Person.of(author, partners)
         try:
-            home = await asyncio.to_thread(prepare, self.settings, person)
+            home = await self.prepare(person)
         except (RuntimeError, OSError) as e:
             raise FilesError(f"cannot prepare {author}'s account: {e}") from None
         spec = execution(self.settings, person, profile)
@@ -147,7 +155,7 @@ class LocalRunner(Runner):
         memory as ``RLIMIT_AS``), given the snapshot on its standard input."""
         person = Person.of(author, partners)
         try:
-            await asyncio.to_thread(prepare, self.settings, person)
+            await self.prepare(person)
         except (RuntimeError, OSError) as e:
             raise FilesError(f"cannot prepare {author}'s account: {e}") from None
         spec = execution(self.settings, person, profile)

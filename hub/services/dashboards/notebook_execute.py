@@ -7,11 +7,14 @@ standard input) with the ``python3`` kernel in an empty temporary directory, as 
 page would (errors do not stop it), keeping the widgets' state (``interact`` draws in
 Output widgets), and writes the executed notebook on standard output. ``TIMEOUT``: seconds
 for each cell and for the kernel's start. Exit status 2 (the reason on standard error)
-when the notebook cannot be read or executed.
+when the notebook cannot be read or executed. The kernel (a process of its own session)
+does not inherit standard output and error: whoever reads them sees their end when this
+program ends, even if a kernel lingers.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -33,9 +36,21 @@ def execute(source: str, timeout: int) -> str:
     return nbformat.writes(notebook)
 
 
+def keep_standard_streams() -> tuple[object, object]:
+    """Standard output and error, as files this process alone keeps (descriptors closed
+    on exec); descriptors 1 and 2, which children inherit, become ``/dev/null``."""
+    out, err = os.fdopen(os.dup(1), "w", encoding="utf-8"), os.fdopen(os.dup(2), "w", encoding="utf-8")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+    return out, err
+
+
 def main(argv: list[str]) -> int:
+    out, err = keep_standard_streams()
     if len(argv) != 2 or not argv[1].isdigit():
-        print("usage: notebook_execute.py NOTEBOOK|- TIMEOUT", file=sys.stderr)
+        print("usage: notebook_execute.py NOTEBOOK|- TIMEOUT", file=err)
         return 2
     try:
         if argv[0] == "-":
@@ -43,9 +58,10 @@ def main(argv: list[str]) -> int:
         else:
             with open(argv[0], encoding="utf-8") as f:
                 source = f.read()
-        sys.stdout.write(execute(source, int(argv[1])) + "\n")
+        out.write(execute(source, int(argv[1])) + "\n")
+        out.flush()
     except Exception as e:  # the reason, for the service's log
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        print(f"{type(e).__name__}: {e}", file=err, flush=True)
         return 2
     return 0
 

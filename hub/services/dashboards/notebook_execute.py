@@ -1,6 +1,8 @@
 """A dashboard's snapshot executed once, for its gallery picture: run *as the author*
 (a process of their account, or a container of the lab image without network), like
-the dashboard's own kernels. Imports nothing from the hub.
+the dashboard's own kernels. Imports nothing from the hub; its kernel client is Voilà's
+renders' (:class:`voila_app.WakefulKernelClient`, from the same directory), whose waits
+for kernel messages cannot stall on a missed wake-up.
 
 ``python notebook_execute.py NOTEBOOK TIMEOUT``: executes the notebook (``-``: read from
 standard input) with the ``python3`` kernel in an empty temporary directory, as a viewer's
@@ -21,15 +23,22 @@ import tempfile
 
 import nbformat
 from nbclient import NotebookClient
+from traitlets.config import Config
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from voila_app import WakefulKernelClient  # noqa: E402 (beside this file)
 
 
 def execute(source: str, timeout: int) -> str:
     notebook = nbformat.reads(source, as_version=4)
     workdir = tempfile.mkdtemp(prefix="datalab-preview-")
     try:
+        config = Config()
+        config.AsyncKernelManager.client_class = f"{WakefulKernelClient.__module__}.{WakefulKernelClient.__name__}"
         NotebookClient(
             notebook, timeout=timeout, startup_timeout=timeout, kernel_name="python3",
             allow_errors=True, store_widget_state=True, resources={"metadata": {"path": workdir}},
+            config=config,
         ).execute()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

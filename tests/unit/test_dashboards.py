@@ -95,11 +95,11 @@ def test_snapshot_clears_outputs_keeps_a_preview_and_versions(tmp_path):
     saved = json.loads(store.notebook_path(first).read_text())
     assert all(c.get("outputs", []) == [] for c in saved["cells"])
     assert saved["metadata"]["kernelspec"]["name"] == "python3"
-    assert store.preview_path(first).read_bytes().startswith(b"\x89PNG")
+    assert store.preview(first)[0].read_bytes().startswith(b"\x89PNG")
     assert store.is_current("carte", nb)
     second = store.publish(notebook(code("print(2)")), by="analyste1", **fields)
     assert second.version == 2 and [v.number for v in second.versions] == [1, 2]
-    assert store.preview_path(second) is None
+    assert store.preview(second) is None
     assert Store(tmp_path).get("carte").version == 2  # kept on disk
     store.unpublish("carte")
     assert store.get("carte") is None and store.published() == []

@@ -193,10 +193,6 @@ class Store:
         """The live version's snapshot."""
         return self.directory(dashboard.id) / f"v{dashboard.version}" / NOTEBOOK
 
-    def preview_path(self, dashboard: Dashboard) -> Path | None:
-        """The live version's preview image, or None."""
-        return next(iter(self.preview(dashboard) or ()), None)
-
     def preview(self, dashboard: Dashboard) -> tuple[Path, str] | None:
         """``(file, content type)`` of the live version's preview image, or None."""
         version = self.directory(dashboard.id) / f"v{dashboard.version}"

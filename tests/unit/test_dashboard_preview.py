@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image as PillowImage
 
-from hub.services.dashboards.preview import MAX_SIZE, first_image, sanitized_svg
+from hub.services.dashboards.preview import MARGIN, MAX_SIZE, first_image, sanitized_svg
 from hub.services.dashboards.runners import FilesError
 from hub.services.dashboards.service import DashboardService
 from hub.services.dashboards.store import Store
@@ -77,6 +77,18 @@ def test_the_first_png_output_is_kept_encoded_again_and_reduced():
         assert kept.format == "PNG"
         assert kept.size == (MAX_SIZE[0], MAX_SIZE[0] // 2)
         assert kept.getpixel((5, 5))[:3] == (255, 165, 0)  # the orange one, not the later blue one
+
+
+def test_a_pngs_plain_margin_is_cut_around_the_drawing():
+    figure = PillowImage.new("RGB", (400, 300), "white")
+    figure.paste((0, 0, 0), (100, 50, 200, 250))  # a 100 x 200 drawing
+    out = io.BytesIO()
+    figure.save(out, "PNG")
+    image = first_image(executed(display({"image/png": b64(out.getvalue())})))
+    with PillowImage.open(io.BytesIO(image.data)) as kept:
+        assert kept.size == (100 + 2 * MARGIN, 200 + 2 * MARGIN)
+        assert kept.getpixel((MARGIN, MARGIN))[:3] == (0, 0, 0)
+        assert kept.getpixel((0, 0))[:3] == (255, 255, 255)
 
 
 def test_an_svg_output_keeps_its_drawing_and_loses_what_could_run_or_load():

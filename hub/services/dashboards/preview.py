@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from PIL import Image as PillowImage
+from PIL import ImageChops
 
 #: Largest picture kept (pixels, width and height); larger ones are reduced.
 MAX_SIZE = (800, 600)
+#: Pixels of a picture's plain margin kept around what is drawn.
+MARGIN = 8
 MAX_BYTES = 10 * 2**20
 MAX_PIXELS = 40_000_000
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -105,8 +108,10 @@ def picture(content_type: str, value: str) -> Image | None:
 
 
 def png(data: bytes) -> bytes:
-    """``data`` (a PNG file) decoded and encoded again, reduced to :data:`MAX_SIZE`.
-    ``ValueError`` or ``OSError`` when it is not a PNG of at most :data:`MAX_PIXELS`."""
+    """``data`` (a PNG file) decoded and encoded again, its margins of the corner's
+    colour cut (a figure's white border, :data:`MARGIN` pixels kept), reduced to
+    :data:`MAX_SIZE`. ``ValueError`` or ``OSError`` when it is not a PNG of at most
+    :data:`MAX_PIXELS`."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", PillowImage.DecompressionBombWarning)
         with PillowImage.open(io.BytesIO(data), formats=["PNG"]) as image:
@@ -114,6 +119,11 @@ def png(data: bytes) -> bytes:
                 raise ValueError("too many pixels")
             image.load()
             kept = image.convert("RGBA")
+    drawn = ImageChops.difference(kept, PillowImage.new("RGBA", kept.size, kept.getpixel((0, 0)))).getbbox(alpha_only=False)
+    if drawn:
+        left, top, right, bottom = drawn
+        kept = kept.crop((max(0, left - MARGIN), max(0, top - MARGIN),
+                          min(kept.width, right + MARGIN), min(kept.height, bottom + MARGIN)))
     kept.thumbnail(MAX_SIZE)
     out = io.BytesIO()
     kept.save(out, "PNG", optimize=True)

@@ -522,6 +522,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_open": "Ouvrir le tableau de bord",
         "dash_meta": "{partner} — version {version}",
         "dash_no_preview": "Aperçu indisponible",
+        "dash_preview_pending": "Aperçu en préparation",
         "dash_busy_title": "Tableau de bord très demandé",
         "dash_busy": (
             "Ce tableau de bord est très consulté en ce moment. Merci de réessayer dans "
@@ -1083,6 +1084,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_open": "Open the dashboard",
         "dash_meta": "{partner} — version {version}",
         "dash_no_preview": "No preview",
+        "dash_preview_pending": "Preview being made",
         "dash_busy_title": "Dashboard in high demand",
         "dash_busy": (
             "This dashboard is in high demand right now. Please try again in a moment: "

@@ -91,6 +91,43 @@ def test_partner_only_dashboard_is_invisible_and_refused_to_others(people):
         assert author.call("DELETE", "dashboards/chu-nord-interne").status_code == 204
 
 
+def wait_picture(person, dashboard_id: str, timeout: float = 120):
+    """The dashboard's picture as ``person`` gets it, once made (polled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = person.get(f"preview/{dashboard_id}")
+        if r.status_code == 200 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.5)
+
+
+def test_the_picture_is_made_at_publication_and_refused_like_an_absent_dashboard_outside_the_audience(people):
+    """Attack: decideur1 (another partner) asks for the picture of a CHU Nord dashboard:
+    the same answer as for a dashboard that does not exist."""
+    author = people("analyste2")
+    drawing = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('Lits CHU Nord')\nplt.show()"
+    r = author.publish(notebook(drawing), id="chu-nord-lits", title="Lits CHU Nord",
+                       audience={"partners": ["chu-exemple-nord"]})
+    assert r.status_code == 201, r.text
+    try:
+        picture = wait_picture(author, "chu-nord-lits")
+        assert picture.status_code == 200, picture.text
+        assert picture.headers["Content-Type"] == "image/png"
+        assert picture.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in picture.headers["Content-Security-Policy"]
+        assert picture.content.startswith(b"\x89PNG\r\n\x1a\n")
+        assert 'src="/services/dashboards/preview/chu-nord-lits?v=1" alt="Lits CHU Nord"' in author.get("").text
+        viewer = people("decideur1")
+        refused, absent = viewer.get("preview/chu-nord-lits"), viewer.get("preview/aucun-tableau")
+        assert refused.status_code == absent.status_code == 404
+        assert refused.headers["Content-Type"] == absent.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert refused.text == absent.text
+        assert b"PNG" not in refused.content
+    finally:
+        assert author.call("DELETE", "dashboards/chu-nord-lits").status_code == 204
+    assert author.get("preview/chu-nord-lits").status_code == 404
+
+
 def test_search_filters_the_gallery(people):
     viewer = people("decideur1")
     assert MAP_ID in viewer.get("", params={"q": "covid départements"}).text

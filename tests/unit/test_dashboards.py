@@ -22,7 +22,19 @@ from hub.settings import Audience, ConfigError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_ID = "0f1e2d3c-4b5a-6978-8a9b-acbdcedf0123"
-PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+
+
+def _png() -> str:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 3), "orange").save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+PNG = _png()  # a real one: the store keeps only pictures that decode
 
 
 def notebook(*cells) -> dict:
@@ -85,11 +97,11 @@ def test_snapshot_clears_outputs_keeps_a_preview_and_versions(tmp_path):
     saved = json.loads(store.notebook_path(first).read_text())
     assert all(c.get("outputs", []) == [] for c in saved["cells"])
     assert saved["metadata"]["kernelspec"]["name"] == "python3"
-    assert store.preview_path(first).read_bytes().startswith(b"\x89PNG")
+    assert store.preview(first)[0].read_bytes().startswith(b"\x89PNG")
     assert store.is_current("carte", nb)
     second = store.publish(notebook(code("print(2)")), by="analyste1", **fields)
     assert second.version == 2 and [v.number for v in second.versions] == [1, 2]
-    assert store.preview_path(second) is None
+    assert store.preview(second) is None
     assert Store(tmp_path).get("carte").version == 2  # kept on disk
     store.unpublish("carte")
     assert store.get("carte") is None and store.published() == []

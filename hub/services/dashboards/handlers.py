@@ -68,6 +68,8 @@ KERNEL_PATHS = {
 #: The kernel id in the page's configuration (the first occurrence: the configuration
 #: precedes every cell's output).
 PAGE_KERNEL = re.compile(rb'"kernelId":\s*"(' + KERNEL.encode() + rb')"')
+#: A picture served on its own runs no script and loads nothing but its embedded images.
+PICTURE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 LAB_TREE = re.compile(r"/user/(?P<user>[^/]+)/(?:[^/]+/)?lab(?:/workspaces/[^/]+)?/tree/(?P<path>.+\.ipynb)$")
 
 
@@ -144,7 +146,8 @@ class GalleryHandler(Base):
         query = self.get_argument("q", "").strip()[:200]
         cards = [
             {"d": d, "partner": self.partner_name(d.partner),
-             "preview": self.service.store.preview_path(d) is not None}
+             "preview": self.service.store.preview(d) is not None,
+             "pending": self.service.store.needs_preview(d)}
             for d in self.service.visible(self.current_user)
         ]
         published = self.service.store.get(self.get_argument("published", ""))
@@ -224,6 +227,7 @@ class PublishHandler(Base):
             return
         self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
+        self.service.preview_later(dashboard)
         log.info("%s published %s version %d from %s", user["name"], dashboard.id, dashboard.version, values["path"])
         self.redirect(f"{self.service.prefix}?published={dashboard.id}")
 
@@ -238,17 +242,25 @@ def lab_notebook(referer: str, user: str) -> str:
 
 
 class PreviewHandler(Base):
-    """``GET /preview/<id>``: the dashboard's preview image, for its audience only."""
+    """``GET /preview/<id>``: the picture of the dashboard's live version, for its audience
+    only. A dashboard this person may not see gets the answer of one that does not exist,
+    as does one without a picture. The content type is the service's own (PNG, or SVG
+    sanitized at publication), and the picture may run or load nothing even when opened
+    on its own."""
 
     @web.authenticated
     def get(self, dashboard_id: str):
-        dashboard = self.dashboard_or_page(dashboard_id)
-        if dashboard is None:
+        dashboard = self.service.store.get(dashboard_id)
+        found = None
+        if dashboard is not None and self.service.may_view(self.current_user, dashboard):
+            found = self.service.store.preview(dashboard)
+        if found is None:
+            self.message_page(404, "dash_not_found_title", "dash_not_found")
             return
-        path = self.service.store.preview_path(dashboard)
-        if path is None:
-            raise web.HTTPError(404)
-        self.set_header("Content-Type", "image/png")
+        path, content_type = found
+        self.set_header("Content-Type", content_type)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", PICTURE_POLICY)
         self.set_header("Cache-Control", "private, max-age=300")
         self.finish(path.read_bytes())
 
@@ -582,6 +594,7 @@ class DashboardsApiHandler(ApiHandler):
             raise web.HTTPError(403, self.said(e)) from None
         self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
+        self.service.preview_later(dashboard)
         log.info("%s published %s version %d", user["name"], dashboard.id, dashboard.version)
         self.send(await self.model(dashboard), 201 if created else 200)
 

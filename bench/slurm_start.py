@@ -52,6 +52,7 @@ _MARKS = {
     "started": re.compile(r"User (?P<user>\S+) took [0-9.]+ seconds to start"),
     "routed": re.compile(r"201 POST /hub/api/users/(?P<user>[^/]+)/server "),
 }
+_SLURM_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\] ")
 _STAMP = re.compile(r"^\[\w (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) ")
 
 
@@ -144,14 +145,24 @@ def _stamped(text: str):
             yield datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp(), line
 
 
-def phases(hub_log: str, user: str, job_logs: Path) -> dict[str, float]:
+def _slurm_stamped(text: str):
+    """(epoch seconds, line) of each line of a Slurm daemon's log."""
+    for line in text.splitlines():
+        stamp = _SLURM_STAMP.match(line)
+        if stamp:
+            yield datetime.strptime(stamp.group(1), "%Y-%m-%dT%H:%M:%S.%f").timestamp(), line
+
+
+def phases(hub_log: str, user: str, job_logs: Path, slurm_logs: list[Path]) -> dict[str, float]:
     """Seconds between the marks of ``user``'s last lab start, in time order: from the
     hub ``log``, the submission, batchspawner-singleuser's port report (after sbatch,
     scheduling, the batch script's commands, ``srun`` and its own imports), the lab's
     first hub API call, the hub seeing the lab listen (its poll), JupyterHub's end of start
     (its HTTP readiness check) and the route added; from the job's log (in
     ``job_logs``, the login's home), the lab program's first log line (its imports done)
-    and the line saying it listens."""
+    and the line saying it listens; from the Slurm daemons' ``slurm_logs``, the job's
+    allocation (slurmctld), the batch script's start and its ``srun`` step's launch
+    (slurmd), which time the script's commands before ``srun``."""
     found: dict[str, float] = {}
     job = ""
     for at, line in _stamped(hub_log):
@@ -163,6 +174,14 @@ def phases(hub_log: str, user: str, job_logs: Path) -> dict[str, float]:
                 if mark == "submitted" or "submitted" in found:
                     found.setdefault(mark, at)
                     job = re.search(r"Slurm job (\d+)", line).group(1) if mark == "hub_saw_lab" else job
+    for slurm_log in slurm_logs if job else ():
+        for at, line in _slurm_stamped(slurm_log.read_text(errors="replace") if slurm_log.exists() else ""):
+            for mark, needle in (("allocated", f"sched: Allocate JobId={job} "),
+                                 ("allocated", f"_start_job: Started JobId={job} "),
+                                 ("batch_started", f"Launching batch job {job} "),
+                                 ("srun_step", f"launch task StepId={job}.0 ")):
+                if needle in line:
+                    found.setdefault(mark, at)
     log = job_logs / f"datalab-austral-{job}.log"
     if job and log.exists():
         lines = list(_stamped(log.read_text(errors="replace")))
@@ -182,6 +201,7 @@ async def start_rounds(rounds: int, timeout: float) -> dict:
     with austral_hub(int(timeout)) as (austral, logins, running):
         sbatch_login = logins.login("benchjob")
         bare_login = logins.login("benchbare")
+        slurm_logs = [austral.cluster.root / name for name in ("slurmctld.log", "slurmd-n1.log", "slurmd-n2.log")]
         async with SimulatedUser(running.url, USER, PASSWORD, timeout) as user:
             await user.login()
             steps = ["sbatch", "bare", "hub"]
@@ -198,7 +218,7 @@ async def start_rounds(rounds: int, timeout: float) -> dict:
                         else:
                             took = await hub_start(user)
                             sample["phases"] = phases(running.log_path.read_text(errors="replace"), USER,
-                                                      logins.home(LAB_LOGIN))
+                                                      logins.home(LAB_LOGIN), slurm_logs)
                             await user.stop()
                     except Exception as e:  # recorded, the next round goes on
                         record["errors"].append(f"round {i + 1} {step}: {type(e).__name__}: {e}")

@@ -250,6 +250,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "oauth_grants": "Cet accès permettra :",
         "oauth_submit": "Autoriser",
         "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
+        "page_lang": "fr",
+        "page_noscript": "DataLab Hub a besoin de JavaScript : activez-le dans votre navigateur pour continuer.",
+        "page_menu": "Afficher ou masquer le menu",
+        "page_theme": "Thème clair ou sombre",
+        "page_error": "Erreur",
+        "page_close": "Fermer",
+        "logout_done": "Vous êtes déconnecté.",
+        "logout_login_again": "Se connecter à nouveau",
         "login_oidc_intro": (
             "Connectez-vous avec le compte de votre établissement : "
             "DataLab Hub reconnaît votre partenaire à partir de ce compte."
@@ -401,6 +409,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Noyau (kernelspec) « {kernel} » introuvable. Noyaux disponibles : {available}."
         ),
         "reports_cell_failed": "La cellule {cell} a échoué : {error}",
+        "reports_log_input": "Notebook d'entrée : {path}",
+        "reports_log_output": "Notebook exécuté : {path}",
+        "reports_log_work_dir": "Dossier de travail : {path}",
+        "reports_log_kernel": "Exécution du notebook avec le noyau {kernel}",
+        "reports_log_cell_start": "Cellule {cell} : début",
+        "reports_log_cell_end": "Cellule {cell} : fin",
+        "reports_log_alt_text": "Texte alternatif absent sur {count} image(s) du rapport.",
+        "reports_log_succeeded": "Exécution réussie.",
+        "reports_log_failed": "Exécution échouée : {error}",
         "reports_dead_kernel": (
             "le noyau s'est arrêté brutalement (tué, par exemple faute de mémoire)"
         ),
@@ -475,6 +492,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Son auteur dispose du détail de l'erreur ; réessayez plus tard ou contactez-le."
         ),
         "dash_back": "Retour aux tableaux de bord",
+        "dash_voila_running": "Calcul de ",
+        "dash_voila_cell": "Cellule {index} sur {count}",
+        "dash_voila_widget_loading": "Chargement du widget…",
+        "dash_voila_widget_error": "Le widget n'a pas pu s'afficher",
+        "dash_voila_widget_missing": "Le widget n'a pas pu s'afficher : son modèle est introuvable",
         "dash_publish_link": "Publier un notebook",
         "dash_publish_title": "Publier un tableau de bord",
         "dash_publish_intro": (
@@ -750,6 +772,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "oauth_grants": "This access will allow:",
         "oauth_submit": "Authorize",
         "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
+        "page_lang": "en",
+        "page_noscript": "DataLab Hub needs JavaScript: enable it in your browser to continue.",
+        "page_menu": "Show or hide the menu",
+        "page_theme": "Light or dark theme",
+        "page_error": "Error",
+        "page_close": "Close",
+        "logout_done": "You are signed out.",
+        "logout_login_again": "Sign in again",
         "login_oidc_intro": (
             "Sign in with your organisation's account: "
             "DataLab Hub recognises your partner from it."
@@ -893,6 +923,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_wrong_type": "Parameter '{name}' expects a {expected} value, not {value}.",
         "reports_no_kernel": "Kernelspec '{kernel}' not found. Available kernels: {available}.",
         "reports_cell_failed": "Cell {cell} failed: {error}",
+        "reports_log_input": "Input notebook: {path}",
+        "reports_log_output": "Executed notebook: {path}",
+        "reports_log_work_dir": "Working directory: {path}",
+        "reports_log_kernel": "Running the notebook with the {kernel} kernel",
+        "reports_log_cell_start": "Cell {cell}: start",
+        "reports_log_cell_end": "Cell {cell}: end",
+        "reports_log_alt_text": "Alternative text is missing on {count} image(s) of the report.",
+        "reports_log_succeeded": "Run succeeded.",
+        "reports_log_failed": "Run failed: {error}",
         "reports_dead_kernel": "the kernel died (killed, for instance out of memory)",
         "reports_cell_timeout": "the cell ran past its {seconds} s timeout",
         "reports_run_timeout": "The run exceeded its {seconds} s overall timeout and was stopped.",
@@ -961,6 +1000,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "the details; try again later or contact them."
         ),
         "dash_back": "Back to the dashboards",
+        "dash_voila_running": "Running ",
+        "dash_voila_cell": "Cell {index} of {count}",
+        "dash_voila_widget_loading": "Loading widget...",
+        "dash_voila_widget_error": "Error displaying widget",
+        "dash_voila_widget_missing": "Error displaying widget: model not found",
         "dash_publish_link": "Publish a notebook",
         "dash_publish_title": "Publish a dashboard",
         "dash_publish_intro": (

@@ -1,7 +1,8 @@
 """A French-speaking person's tour of every page each demo user can reach (issue 21):
-each page is kept as tests/artifacts/tour-<user>-<page>.png and its visible text (the
+each page is kept as tests/artifacts/tour-<user>-<page>.png, its visible text (the
 body's innerText, the page title, and the title, placeholder, aria-label and alt
-attributes and button values) must hold no English word of the interface."""
+attributes and button values) must hold no English word of the interface, and it must
+fit the window's width (a 1280 px wide window)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ class Tour:
         english = english_in(self.page.evaluate(VISIBLE_TEXT))
         if english:
             self.found[name] = english
+        if self.page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+            self.found[f"{name} (wider than the window)"] = []
 
     def go(self, name: str, path: str, status: int) -> None:
         """Open ``path``; an answer other than ``status`` is noted as a finding."""
@@ -179,7 +182,14 @@ def test_a_french_speaker_sees_no_english_in_a_tour(page, hub, user, running_lab
     tour.visit("acces", "/hub/acces")
     tour.visit("espace", "/hub/espace")
     tour.visit("token", "/hub/token")
-    tour.visit("admin", "/hub/admin", 200 if user == "coordinateur" else 403)
+    if user == "coordinateur":
+        tour.go("admin", "/hub/admin", 200)
+        expect(page.get_by_role("button", name="Tout démarrer")).to_be_visible(timeout=30_000)
+        # every person's row, RUNNING_LAB's with its running lab's buttons
+        expect(page.locator("tbody tr").filter(has_text=RUNNING_LAB).get_by_role("button", name="Arrêter le lab")).to_be_visible()
+        tour.see("admin")
+    else:
+        tour.visit("admin", "/hub/admin", 403)
     tour.visit("dashboards", "/services/dashboards/")
     tour.visit("dashboard-loading", f"/services/dashboards/d/{DASHBOARD}/")
     wait_for_map(page)

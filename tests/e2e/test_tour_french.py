@@ -155,7 +155,8 @@ def finished_run(hub):
 
 
 def tour_lab(tour: Tour) -> None:
-    """The spawn form, its progress page, the lab's first screen; the lab is stopped."""
+    """The spawn form, its progress page, the lab's first screen; the lab is stopped,
+    and a link into it gets the "not running" page."""
     page, hub, user = tour.page, tour.hub, tour.user
     tour.visit("spawn", "/hub/spawn")
     page.click("input[type=submit]")
@@ -167,6 +168,7 @@ def tour_lab(tour: Tour) -> None:
     expect(page.get_by_text("bibliotheque", exact=True).first).to_be_visible(timeout=60_000)
     tour.see("lab")
     HubClient(hub.url, user, PASSWORD).stop_server()
+    tour.visit("not-running", f"/hub/user/{user}/lab", 424)
 
 
 @pytest.mark.parametrize("user", USERS)
@@ -196,6 +198,7 @@ def test_a_french_speaker_sees_no_english_in_a_tour(page, hub, user, running_lab
     tour.see("dashboard")
     tour.visit("publish", "/services/dashboards/publish", 403 if user == "decideur1" else 200)
     tour.visit("reports", "/services/reports/")
+    expect(page.locator("#logout")).to_have_text("Se déconnecter")  # as on the hub's pages
     run_id = finished_run()
     tour.visit("reports-gallery", "/services/reports/galerie")
     tour.visit("run-log", f"/services/reports/runs/{run_id}/run.log")
@@ -207,6 +210,7 @@ def test_a_french_speaker_sees_no_english_in_a_tour(page, hub, user, running_lab
         tour.visit("schedule", f"/services/reports/api/schedules/{SCHEDULE}", 403)
     tour.visit("bad-schedule", "/services/reports/api/schedules/Pas_un_id", 404)
     tour.visit("hub-404", "/hub/nulle-part", 404)
+    tour.visit("bad-share-code", "/hub/accept-share?code=pas-un-code", 404)
     tour.visit("dashboards-404", "/services/dashboards/nulle-part", 404)
     tour.visit("dashboard-404", "/services/dashboards/d/nexiste-pas/", 404)
     tour.visit("reports-404", "/services/reports/nulle-part", 404)

@@ -165,7 +165,11 @@ def tour_lab(tour: Tour) -> None:
     expect(page.locator("#progress-message")).not_to_be_empty(timeout=30_000)
     tour.see("spawn-pending")
     page.wait_for_url(re.compile(rf".*/user/{user}/lab.*"), timeout=120_000)
+    # the first screen of a fresh workspace (an earlier visit may have left a notebook
+    # open: its code is not the interface)
+    page.goto(f"{hub.url}/user/{user}/lab?reset")
     expect(page.get_by_text("bibliotheque", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.locator(".jp-Launcher-body")).to_be_visible(timeout=60_000)
     tour.see("lab")
     HubClient(hub.url, user, PASSWORD).stop_server()
     tour.visit("not-running", f"/hub/user/{user}/lab", 424)

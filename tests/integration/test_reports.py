@@ -95,7 +95,7 @@ def test_run_now_produces_the_report_with_real_figures(coordinateur):
     assert "Personnes hospitalisées</strong> : 170" in html
     assert "<img" in html  # the chart, embedded
     log = coordinateur.get(run["links"]["run.log"].removeprefix("/services/reports/"))
-    assert log.status_code == 200 and "run succeeded" in log.text
+    assert log.status_code == 200 and "Exécution réussie." in log.text
 
 
 def test_run_now_refuses_a_second_run_while_one_is_active(coordinateur):
@@ -178,7 +178,7 @@ def test_a_run_log_shows_no_server_path(reports_hub, analyste1):
     assert run["status"] == "succeeded", run["error"]
     log = analyste1.get(run["links"]["run.log"].removeprefix("/services/reports/"))
     assert log.status_code == 200
-    assert "Input Notebook" in log.text and "…/" in log.text  # papermill names its files
+    assert "Notebook d'entrée : …/" in log.text  # papermill names its files
     for server_path in (str(reports_hub.data_dir), str(REPO), "/tmp/", "/work/", "/srv/", "/var/"):
         assert server_path not in log.text, server_path
 

@@ -15,7 +15,8 @@ import pytest
 from hub.cli import parse_audience
 from hub.names import own_id
 from hub.services.dashboards.runners import Launch, voila_arguments
-from hub.services.dashboards.handlers import route
+from hub.messages import CATALOGUE
+from hub.services.dashboards.handlers import PageTexts, route, voila_texts
 from hub.services.dashboards.service import Busy, DashboardService, Slot
 from hub.services.dashboards.store import PublishError, PublishForbidden, Store, slug_from_title
 from hub.settings import Audience, ConfigError, load, parse
@@ -294,3 +295,21 @@ def test_a_refused_publication_says_why_in_the_persons_language(tmp_path):
     taken = PublishForbidden("id_unavailable", id="carte")
     assert isinstance(taken, PermissionError)
     assert taken.say("fr") == "L'identifiant « carte » n'est pas disponible : choisissez-en un autre."
+
+
+def test_voilas_own_texts_are_said_in_french_in_a_streamed_page():
+    """Voilà's spinner and progress texts are replaced even when a chunk boundary cuts
+    them; the widget texts' script comes once, before the spinner; the rest is intact."""
+    page = (
+        b'<html><body><div id="loading" style="display: flex;"><h2 id="loading_text">Running carte...</h2>'
+        b"</div><script>let defaultText = `Executing ${cell_index} of ${cell_count}`</script>"
+        b"<p>Running the model</p></body></html>"
+    )
+    for cut in range(1, len(page)):
+        texts = PageTexts(voila_texts(CATALOGUE["fr"]))
+        out = (texts.feed(page[:cut]) + texts.feed(page[cut:]) + texts.end()).decode()
+        assert '<h2 id="loading_text">Calcul de carte...</h2>' in out
+        assert "`Cellule ${cell_index} sur ${cell_count}`" in out
+        assert out.count("Chargement du widget…") == 1 and out.count("new MutationObserver") == 1
+        assert out.index("new MutationObserver") < out.index('<div id="loading"')
+        assert "<p>Running the model</p>" in out and "Executing" not in out

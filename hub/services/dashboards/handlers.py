@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import json
 import logging
 import re
@@ -380,6 +381,7 @@ class ProxyHandler(Base):
         headers = upstream_headers(self.request.headers, upstream.token, self.viewer_kind(dashboard))
         started = {"done": False}
         scanned = {"tail": b""}
+        texts = PageTexts(voila_texts(self.t_catalogue())) if page is not None else None
 
         def on_header(line: str) -> None:
             if line.startswith("HTTP/"):
@@ -407,7 +409,7 @@ class ProxyHandler(Base):
                     self.service.grant(page, match[1].decode("ascii"))
                 else:
                     scanned["tail"] = text[-200:]
-            self.write(chunk)
+            self.write(texts.feed(chunk) if texts else chunk)
             self.flush()
 
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
@@ -426,11 +428,72 @@ class ProxyHandler(Base):
                 log.error("dashboard %s: server unreachable: %s", dashboard.id, e)
                 self.message_page(503, "dash_unavailable_title", "dash_unavailable")
                 return
+        if texts and started["done"] and not self._finished:
+            self.write(texts.end())
         if not self._finished:
             self.finish()
 
     def viewer_kind(self, dashboard: Dashboard) -> str:
         return "author" if self.current_user["name"] == dashboard.author else "viewer"
+
+
+#: Voilà's page markup (its spinner, its progress script) holding its English texts.
+VOILA_SPINNER = b'<div id="loading" style="display: flex;">'
+VOILA_RUNNING = b'<h2 id="loading_text">Running '
+VOILA_PROGRESS = (b"`Executing ${cell_index} of ${cell_count}`", b"`Reading ${cell_index} of ${cell_count}`")
+#: The texts its widget manager writes in place of a widget (bundled, not translatable).
+VOILA_WIDGET_TEXTS = {
+    "Loading widget...": "dash_voila_widget_loading",
+    "Error displaying widget": "dash_voila_widget_error",
+    "Error displaying widget: model not found": "dash_voila_widget_missing",
+}
+#: Put before Voilà's spinner: says the widget manager's texts in the page's language
+#: as they appear (TEXTS is filled in by :func:`voila_texts`).
+WIDGET_TEXTS_SCRIPT = """<script>(() => {
+  const texts = TEXTS;
+  const say = (node) => {
+    if (node.nodeType === Node.TEXT_NODE && Object.hasOwn(texts, node.data)) node.data = texts[node.data];
+  };
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.type === "characterData") say(record.target);
+      for (const node of record.addedNodes) { say(node); node.childNodes.forEach(say); }
+    }
+  }).observe(document.documentElement, {childList: true, characterData: true, subtree: true});
+})();</script>"""
+
+
+def voila_texts(t: dict) -> dict[bytes, bytes]:
+    """What :class:`PageTexts` replaces in a Voilà page, from the catalogue ``t``."""
+    cell = t["dash_voila_cell"].format(index="${cell_index}", count="${cell_count}")
+    widgets = {english: t[key] for english, key in VOILA_WIDGET_TEXTS.items()}
+    script = WIDGET_TEXTS_SCRIPT.replace("TEXTS", json.dumps(widgets, ensure_ascii=False).replace("</", "<\\/"))
+    return {
+        VOILA_SPINNER: script.encode() + VOILA_SPINNER,
+        VOILA_RUNNING: b'<h2 id="loading_text">' + html.escape(t["dash_voila_running"]).encode(),
+        **{progress: f"`{cell}`".encode() for progress in VOILA_PROGRESS},
+    }
+
+
+class PageTexts:
+    """Replaces texts in a page as it streams through: a chunk's end that could begin
+    one of them is held back until the next chunk (or :meth:`end`) completes it."""
+
+    def __init__(self, replacements: dict[bytes, bytes]):
+        self.replacements = replacements
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        text = self.pending + chunk
+        for old, new in self.replacements.items():
+            text = text.replace(old, new)
+        held = max((k for old in self.replacements for k in range(1, len(old)) if text.endswith(old[:k])), default=0)
+        self.pending = text[len(text) - held:] if held else b""
+        return text[:len(text) - held]
+
+    def end(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        return rest
 
 
 def upstream_headers(incoming: httputil.HTTPHeaders, token: str, viewer: str) -> httputil.HTTPHeaders:
@@ -563,6 +626,17 @@ class ApiHandler(Base):
             out["views"] = len(views)
             out["open_views"] = sum(view.sockets for view in views)
         return out
+
+
+class NotFoundHandler(ApiHandler):
+    """Any other path: the service's own 404 page (its JSON error under ``api/``)."""
+
+    async def prepare(self):
+        await super().prepare()
+        if self.request.path.startswith(self.service.prefix + "api/"):
+            raise web.HTTPError(404)
+        t = self.t_catalogue()
+        self.render_page("message.html", 404, title=t["error_title"].format(code=404), body=t["error_404"])
 
 
 class DashboardsApiHandler(ApiHandler):

@@ -258,10 +258,12 @@ def service_environment(settings: Settings) -> dict[str, str]:
     """What a hub-managed service needs to read the deployment as this hub applied it:
     the same file, and the hub's backend (however it was chosen: the file, or
     ``DATALAB_BACKEND``, which the hub does not pass on to its services by itself). The
-    service reads both with :func:`hub.services.deployment`."""
+    service reads both with :func:`hub.services.deployment`. ``DOCKER_HOST``, when the
+    hub has it: the services' containers run on the hub's Docker engine."""
     return {
         "DATALAB_CONFIG": str(config_path()),
         "DATALAB_BACKEND": settings.spawner.backend.value,
+        **{key: os.environ[key] for key in ("DOCKER_HOST",) if key in os.environ},
     }
 
 

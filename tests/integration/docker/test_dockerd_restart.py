@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from hub.backends.docker.policy import LABEL, names
-from tests.conftest import PASSWORD, open_workdir
+from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
 from tests.services.dockerd import own_engine, running_docker_hub
 
@@ -50,11 +50,11 @@ def engine(lab_image):
 
 
 @pytest.fixture(scope="module")
-def hub(engine, lab_image):
+def hub(engine, lab_image, tmp_path_factory):
     """A docker hub on the test's engine that polls its labs every second, so that polls
     fall inside the engine's restart, and logs each poll's answer (DockerSpawner's debug
     line ``Container <id> status: <state>``)."""
-    config_dir = open_workdir("datalab-poll-")
+    config_dir = tmp_path_factory.mktemp("poll")
     (config_dir / "poll.py").write_text('c.Spawner.poll_interval = 1\nc.JupyterHub.log_level = "DEBUG"\n')
     with running_docker_hub(lab_image, "r", "hub-dockerd-restart.log",
                             extra={"hub": {"config_dir": str(config_dir)}}) as running:

@@ -265,3 +265,7 @@ def own_engine(image: str, lock_timeout: float = 900):
                 for container in engine.client().containers.list(all=True):
                     container.remove(force=True)
             engine.stop()
+            data = str(OWN_ENGINE_ROOT / "data")  # dockerd leaves its data root bind-mounted
+            with open("/proc/mounts", encoding="utf-8") as mounts:
+                if any(line.split()[1] == data for line in mounts):
+                    subprocess.run(["umount", data], check=False)

@@ -104,14 +104,21 @@ def apply_hub(c, settings: Settings, host: Host) -> None:
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
 
 
+#: Seconds between two looks of the hub at the process of the proxy it manages.
+MANAGED_PROXY_CHECK = 1
+
+
 def apply_proxy(c, settings: Settings) -> None:
     """With ``proxy.managed: false`` the proxy runs apart (its own service, same address,
     API and token as when the hub starts it): the hub neither starts nor stops it, and
     leaves labs running when it stops, so that a restart cuts nobody off; when the proxy
     restarts, the hub restores its routes within a second or two
     (:class:`~hub.routecheck.RouteCheckingProxy`, whose marker route leads to the hub's
-    API)."""
+    API). A proxy the hub manages is looked at every :data:`MANAGED_PROXY_CHECK` seconds
+    (JupyterHub: 5): when it ended, the hub starts it again with every route (measured
+    with a SIGKILL: labs unreachable 4.7 s with 5 s, docs/faults.md)."""
     if settings.proxy.managed:
+        c.ConfigurableHTTPProxy.check_running_interval = MANAGED_PROXY_CHECK
         return
     from .routecheck import MARKER, RouteCheckingProxy
 
@@ -271,10 +278,12 @@ def service_environment(settings: Settings) -> dict[str, str]:
     """What a hub-managed service needs to read the deployment as this hub applied it:
     the same file, and the hub's backend (however it was chosen: the file, or
     ``DATALAB_BACKEND``, which the hub does not pass on to its services by itself). The
-    service reads both with :func:`hub.services.deployment`."""
+    service reads both with :func:`hub.services.deployment`. ``DOCKER_HOST``, when the
+    hub has it: the services' containers run on the hub's Docker engine."""
     return {
         "DATALAB_CONFIG": str(config_path()),
         "DATALAB_BACKEND": settings.spawner.backend.value,
+        **{key: os.environ[key] for key in ("DOCKER_HOST",) if key in os.environ},
     }
 
 

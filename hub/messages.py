@@ -127,6 +127,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_container": "Démarrage du conteneur {container}…",
         "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
         "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
+        "docker_removing": "Votre lab précédent est encore en cours de suppression : réessayez dans un instant.",
         "share_nav": "Partage",
         "home_idle_notice": (
             "Sans activité pendant {minutes} min, votre lab est arrêté automatiquement ; "
@@ -731,6 +732,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_container": "Starting container {container}…",
         "docker_waiting": "Container started: waiting for the JupyterLab server…",
         "docker_failed": "Docker could not start your lab: {reason}",
+        "docker_removing": "Your previous lab is still being removed: try again in a moment.",
         "share_nav": "Sharing",
         "home_idle_notice": (
             "After {minutes} min without activity your lab is stopped automatically; "

@@ -30,3 +30,22 @@ def test_a_run_that_ends_its_processes_passes(tmp_path):
     done = run(tmp_path, 'subprocess.run(["sh", "-c", "sleep 0.1 & wait"], check=True)')
     assert done.returncode == 0, done.stdout
     assert "behind" not in done.stdout
+
+
+def test_an_orphan_that_ends_during_the_run_is_collected_not_left_a_zombie(tmp_path):
+    """A process whose parent died ends during the run: its PID must not look alive (a
+    hub checks with kill(pid, 0) that the proxy its killed predecessor left has stopped)."""
+    body = (
+        'p = subprocess.run(["sh", "-c", "sleep 1 & echo $!"], capture_output=True, text=True); '
+        "import os, time; pid = int(p.stdout); deadline = time.monotonic() + 10\n"
+        "    while time.monotonic() < deadline:\n"
+        "        try:\n"
+        "            os.kill(pid, 0)\n"
+        "        except ProcessLookupError:\n"
+        "            break\n"
+        "        time.sleep(0.1)\n"
+        "    else:\n"
+        "        raise AssertionError('orphan still looks alive')"
+    )
+    done = run(tmp_path, body)
+    assert done.returncode == 0, done.stdout

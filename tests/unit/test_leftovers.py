@@ -20,7 +20,14 @@ def run(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
 
 def test_a_detached_process_left_behind_fails_the_run_and_is_ended(tmp_path):
     marker = f"sleep 3{os.getpid() % 1000:03d}"
-    done = run(tmp_path, f'subprocess.Popen(["setsid", "sh", "-c", "{marker} & exit 0"])')
+    body = (
+        f'subprocess.Popen(["setsid", "sh", "-c", "{marker} & exit 0"]); '
+        "import time; deadline = time.monotonic() + 10\n"
+        f'    while "{marker}" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:\n'
+        "        assert time.monotonic() < deadline\n"
+        "        time.sleep(0.1)"
+    )
+    done = run(tmp_path, body)
     assert done.returncode == 1, done.stdout
     assert "left 1 process(es) behind" in done.stdout and marker in done.stdout
     assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout

@@ -270,7 +270,7 @@ class DashboardService:
                 if author is None:
                     raise FilesError(f"author {dashboard.author!r} is no longer a hub user")
                 partners = partners_of(author.get("groups", []))
-                refused = refusal(self.settings, self.settings.spawner.backend, partners)
+                refused = refusal(self.settings, self.settings.spawner.backend, partners, user=dashboard.author)
                 if refused:
                     raise FilesError(refused)
                 profile = next((p for p in self.settings.profiles if p.id == dashboard.profile), None)

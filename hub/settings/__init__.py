@@ -72,9 +72,7 @@ from .operations import (
 from .people import (
     Audience,
     AudienceClause,
-    Health,
     Membership,
-    PackageMirror,
     Partner,
     PartnerType,
     Project,
@@ -134,7 +132,6 @@ __all__ = [
     "DockerObjectName",
     "DottedPath",
     "GitRef",
-    "Health",
     "HttpUrl",
     "HubSection",
     "KernelName",
@@ -149,7 +146,6 @@ __all__ = [
     "Oidc",
     "OidcEndpoints",
     "OidcPreset",
-    "PackageMirror",
     "ParameterName",
     "Partner",
     "PartnerQuotas",
@@ -202,7 +198,6 @@ class Settings(Model):
     docker: Docker = Docker()
     library: Library = Library()
     projects: list[Project] = []
-    health: Health = Health()
     collaboration: Collaboration = Collaboration()
     reports: Reports = Field(default_factory=lambda: Reports())
     dashboards: Dashboards = Dashboards()

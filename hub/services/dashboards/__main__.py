@@ -28,7 +28,6 @@ from .handlers import (
     DashboardApiHandler,
     DashboardsApiHandler,
     GalleryHandler,
-    NotFoundHandler,
     PreviewHandler,
     ProxyHandler,
     PublishHandler,
@@ -75,7 +74,6 @@ def make_app(service: DashboardService) -> web.Application:
         hub_prefix=os.environ.get("JUPYTERHUB_BASE_URL", "/") + "hub/",
         cookie_secret=os.urandom(32),
         websocket_ping_interval=30,
-        default_handler_class=NotFoundHandler,
     )
 
 

@@ -223,8 +223,7 @@ class RunAPI(APIHandler):
         except Refused as refused:
             self.refuse(refused)
         if not (self.service.sees(self.caller, row) or self.service.manages(self.caller, row)):
-            # a run one may not see is answered as absent: the answer never tells it exists
-            self.refuse(Refused(404, self.service.t("reports_unknown_run", id=run_id)))
+            self.refuse(Refused(403, self.service.t("reports_forbidden")))
         return run, row
 
 
@@ -234,7 +233,7 @@ class ReportsAPI(APIHandler):
 
 
 class RunFile(RunAPI):
-    """A run's archived output, for its audience (404 for anyone else, as if absent)."""
+    """A run's archived output, for its audience (403 for anyone else)."""
 
     api = False
 

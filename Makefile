@@ -39,6 +39,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock images/lab/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	# Without rfc3987-syntax, as the lab image (images/lab/Dockerfile): its import costs each lab
+	# started from this venv (local and Slurm backends) about 1.7 CPU-s (docs/benchmarks.md).
+	$(BIN)/pip uninstall --yes --quiet rfc3987-syntax
 	mkdir -p $(LAB_SETTINGS)
 	cp images/lab/overrides.json $(LAB_SETTINGS)/overrides.json
 	touch $@

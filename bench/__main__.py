@@ -6,6 +6,9 @@ the systems take turns (bare docker run, DataLab, vanilla JupyterHub + DockerSpa
 order rotated each repetition): N servers started at once, then (hubs) each user opens a
 kernel and runs a cell, then all N stopped at once. Login round: logins at a fixed rate
 through each hub's login form, the hub API timed under that load and idle.
+Slurm start rounds (:mod:`.slurm_start`, alone with ``--only slurm-start``): on the
+multi-host test cluster, ``sbatch`` until RUNNING, the bare lab program on a compute node
+and a lab through the hub, interleaved; the ratio hub / (sbatch + bare).
 Every figure carries the load average measured next to it.
 
 Figures taken while other programs use the cores do not hold (the 2026-11 runs, at load 3
@@ -60,7 +63,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--login-seconds", type=float, default=60)
     p.add_argument("--skip-logins", action="store_true")
     p.add_argument("--skip-kernels", action="store_true")
-    p.add_argument("--slurm-rounds", type=int, default=5, help="Slurm lab starts against sbatch (0: none)")
+    p.add_argument("--slurm-rounds", type=int, default=5,
+                   help="Slurm lab starts against sbatch (one-node cluster), and rounds of the Slurm start "
+                        "overhead on the multi-host cluster (0: none)")
+    p.add_argument("--only", choices=["slurm-start"],
+                   help="run only this part (slurm-start: --slurm-rounds rounds of sbatch, bare lab and lab "
+                        "through the hub on the multi-host cluster; no image build, no Docker)")
     p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
     p.add_argument("--dashboard-viewers", type=int, default=50,
                    help="people opening the map dashboard at once in Chromium (0: none)")
@@ -198,6 +206,8 @@ async def run(args: argparse.Namespace) -> dict:
         results["slurm"] = await slurm_rounds(args.slurm_rounds, args.timeout)
         print(f"slurm    spawn={results['slurm']['spawn']} sbatch={results['slurm']['sbatch']} "
               f"errors={results['slurm']['errors']} load={results['slurm']['loadavg_before'][0]}", flush=True)
+    if args.slurm_rounds:
+        results["slurm_start"] = await slurm_start(args)
     if args.dashboard_views:
         from .dashboard import dashboard_views
 
@@ -230,6 +240,36 @@ async def run(args: argparse.Namespace) -> dict:
     if "slurm" in results:
         results["ratios"]["slurm_spawn_p50_vs_sbatch"] = ratio(results["slurm"]["spawn"]["p50"],
                                                                results["slurm"]["sbatch"]["p50"])
+    if "slurm_start" in results:
+        add_slurm_start_ratio(results)
+    results["loadavg_end"] = loadavg()
+    return results
+
+
+async def slurm_start(args: argparse.Namespace) -> dict:
+    """The Slurm start rounds (:mod:`.slurm_start`), printed as they go and summed up."""
+    from .slurm_start import start_rounds
+
+    record = await start_rounds(args.slurm_rounds, args.timeout)
+    print(f"slurm-start sbatch={record['sbatch']} bare={record['bare']} hub={record['hub']} "
+          f"ratio hub/(sbatch+bare) median {record['ratio']['median']} [{record['ratio']['min']}-"
+          f"{record['ratio']['max']}] n={record['ratio']['n']} errors={record['errors']} "
+          f"load={record['loadavg_before'][0]}->{record['loadavg_after'][0]}\n"
+          f"slurm-start phases of the lab start through the hub, P50: {record['phases_p50']}", flush=True)
+    return record
+
+
+def add_slurm_start_ratio(results: dict) -> None:
+    """The start ratio of :mod:`.slurm_start` among the run's ratios (median, spread)."""
+    results.setdefault("ratios", {})["slurm_start_vs_sbatch_plus_bare"] = results["slurm_start"]["ratio"]["median"]
+    results.setdefault("spread", {})["slurm_start_vs_sbatch_plus_bare"] = results["slurm_start"]["ratio"]
+
+
+async def run_only_slurm_start(args: argparse.Namespace) -> dict:
+    """``--only slurm-start``: the Slurm start rounds alone."""
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
+               "cores": os.cpu_count(), "loadavg_start": loadavg(), "slurm_start": await slurm_start(args)}
+    add_slurm_start_ratio(results)
     results["loadavg_end"] = loadavg()
     return results
 
@@ -249,13 +289,15 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print("!!! --allow-busy: running on a busy machine; results are marked busy_machine !!!", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run(args))
+    results = asyncio.run(run_only_slurm_start(args) if args.only == "slurm-start" else run(args))
     results["busy_machine"] = not quiet
     results["quiet_check"] = reading
-    subprocess.run(["docker", "rmi", results["image"]], capture_output=True)
+    if "image" in results:
+        subprocess.run(["docker", "rmi", results["image"]], capture_output=True)
     stamp = results["started"].replace(":", "").replace("+0000", "Z")
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    plot(results, RESULTS / f"{stamp}.png")
+    if not args.only:
+        plot(results, RESULTS / f"{stamp}.png")
     print("\nRatios (reference measured in this run; median [min-max] over n repetitions):")
     for key, value in results["ratios"].items():
         rounds = results["spread"].get(key)
@@ -263,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:45} {value}{spread}")
     if not quiet:
         print("!!! taken on a busy machine: these figures do not hold !!!")
-    print(f"\nResults: {RESULTS / stamp}.json and .png")
+    print(f"\nResults: {RESULTS / stamp}.json" + ("" if args.only else " and .png"))
     return 0
 
 

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from . import culling, diskusage, metrics, oidc, partners, sharing
+from .airlock import handlers as airlock
 from .backends.protocol import backend, dashboard_backends, report_backends
 from . import lifeline
 from .groups import role_group
@@ -48,6 +49,7 @@ def apply(c, settings: Settings, host: Host) -> None:
     apply_partners(c, settings)
     apply_spawner(c, settings, host)
     apply_sharing(c, settings)
+    apply_airlock(c, settings)
     apply_collaboration(c, settings)
     apply_library(c, settings)
     apply_reports(c, settings)
@@ -102,14 +104,21 @@ def apply_hub(c, settings: Settings, host: Host) -> None:
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
 
 
+#: Seconds between two looks of the hub at the process of the proxy it manages.
+MANAGED_PROXY_CHECK = 1
+
+
 def apply_proxy(c, settings: Settings) -> None:
     """With ``proxy.managed: false`` the proxy runs apart (its own service, same address,
     API and token as when the hub starts it): the hub neither starts nor stops it, and
     leaves labs running when it stops, so that a restart cuts nobody off; when the proxy
     restarts, the hub restores its routes within a second or two
     (:class:`~hub.routecheck.RouteCheckingProxy`, whose marker route leads to the hub's
-    API)."""
+    API). A proxy the hub manages is looked at every :data:`MANAGED_PROXY_CHECK` seconds
+    (JupyterHub: 5): when it ended, the hub starts it again with every route (measured
+    with a SIGKILL: labs unreachable 4.7 s with 5 s, docs/faults.md)."""
     if settings.proxy.managed:
+        c.ConfigurableHTTPProxy.check_running_interval = MANAGED_PROXY_CHECK
         return
     from .routecheck import MARKER, RouteCheckingProxy
 
@@ -219,6 +228,17 @@ def apply_sharing(c, settings: Settings) -> None:
     c.Spawner.args = _extended(c.Spawner, "args", sharing.LAB_ARGS)
 
 
+def apply_airlock(c, settings: Settings) -> None:
+    """The airlock (:mod:`hub.airlock`): its custom scopes and the role granting them to
+    every DataLab role, the page /hub/export (in the menu of health spaces' members) and
+    the REST API /hub/api/airlock/."""
+    c.JupyterHub.custom_scopes = {**(c.JupyterHub.custom_scopes if "custom_scopes" in c.JupyterHub else {}),
+                                  **airlock.SCOPES}
+    c.JupyterHub.load_roles = _extended(c.JupyterHub, "load_roles", airlock.load_roles())
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", airlock.handlers(settings))
+    c.JupyterHub.template_vars = {**c.JupyterHub.template_vars, "airlock_nav": airlock.nav_shown(settings)}
+
+
 def _authenticator_class(c) -> type:
     """The configured authenticator class (an entry point name resolved)."""
     from importlib.metadata import entry_points
@@ -258,10 +278,12 @@ def service_environment(settings: Settings) -> dict[str, str]:
     """What a hub-managed service needs to read the deployment as this hub applied it:
     the same file, and the hub's backend (however it was chosen: the file, or
     ``DATALAB_BACKEND``, which the hub does not pass on to its services by itself). The
-    service reads both with :func:`hub.services.deployment`."""
+    service reads both with :func:`hub.services.deployment`. ``DOCKER_HOST``, when the
+    hub has it: the services' containers run on the hub's Docker engine."""
     return {
         "DATALAB_CONFIG": str(config_path()),
         "DATALAB_BACKEND": settings.spawner.backend.value,
+        **{key: os.environ[key] for key in ("DOCKER_HOST",) if key in os.environ},
     }
 
 

@@ -81,6 +81,7 @@ ACTIONS = (
     "dashboard.publish", "dashboard.unpublish", "dashboard.view",
     "report.schedule.create", "report.schedule.update", "report.schedule.delete", "report.run",
     "report.run.end", "report.download",
+    "airlock.request", "airlock.approve", "airlock.refuse", "airlock.export", "airlock.download",
 )
 
 #: Actors that are not people: the hub itself, the identity provider's decisions
@@ -125,6 +126,10 @@ TOKEN_LIKE = re.compile(
 )
 MASK = "[masked]"
 MAX_TEXT = 200  # characters kept of any string field
+#: Detail keys whose value, when it is a SHA-256 digest (64 lower-case hex digits), is
+#: kept as it is: a file's content hash (the airlock's) is evidence, not a secret.
+DIGEST_KEYS = frozenset({"sha256"})
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def _masked(match: re.Match) -> str:
@@ -146,15 +151,24 @@ def _clean_text(value: str) -> str:
     return mask(value[:MAX_TEXT])
 
 
+def _detail_value(key: str, value):
+    if not isinstance(value, str):
+        return value
+    if key in DIGEST_KEYS and DIGEST.fullmatch(value):
+        return value
+    return _clean_text(value)
+
+
 def scrub(event: dict) -> dict:
     """A copy of ``event`` safe to write: strings truncated to :data:`MAX_TEXT` characters
-    and token-like runs masked (:func:`mask`); ``detail`` reduced to scalar values
-    whose keys do not name a secret (:data:`SECRET_KEY`)."""
+    and token-like runs masked (:func:`mask`), except a SHA-256 digest under one of
+    :data:`DIGEST_KEYS`; ``detail`` reduced to scalar values whose keys do not name a
+    secret (:data:`SECRET_KEY`)."""
     clean: dict = {}
     for key, value in event.items():
         if key == "detail":
             clean[key] = {
-                str(k)[:40]: (_clean_text(v) if isinstance(v, str) else v)
+                str(k)[:40]: _detail_value(str(k), v)
                 for k, v in (value or {}).items()
                 if not SECRET_KEY.search(str(k)) and (v is None or isinstance(v, (str, int, float, bool)))
             }

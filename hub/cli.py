@@ -7,6 +7,7 @@
     datalab [--config FILE] library follow               publish library.ref on schedule
     datalab [--url URL] [--token T] reports list|create|run|runs|delete   scheduled reports
     datalab [--url URL] [--token T] dashboards publish|list|unpublish      Voilà dashboards
+    datalab [--url URL] [--token T] airlock list|request|approve|refuse|download  health data exports
     datalab [--config FILE] audit [--person P] [--partner X] [--kind K] [--last 7d] [--csv] ...
     datalab [--config FILE] audit verify                  check the audit trail's hash chain
     datalab [--config FILE] usage --month YYYY-MM [--csv] [--output FILE] [--no-slurm]
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import os
@@ -73,6 +75,21 @@ class Client:
         except urllib.error.URLError as e:
             raise Failure(f"{self.url}: {e.reason}") from None
         return json.loads(raw) if raw else None
+
+    def fetch(self, path: str) -> bytes:
+        """The raw body of ``GET url + path``. Raises :class:`Failure`."""
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return response.read()
+        except urllib.error.HTTPError as e:
+            try:
+                message = json.loads(e.read()).get("message")
+            except (ValueError, AttributeError):
+                message = None
+            raise Failure(f"HTTP {e.code}: {message or e.reason}") from None
+        except urllib.error.URLError as e:
+            raise Failure(f"{self.url}: {e.reason}") from None
 
 
 class MissingToken(Exception):
@@ -343,6 +360,74 @@ def dashboards_unpublish(ctx: Context, args) -> None:
     print(f"{args.id} unpublished")
 
 
+# -- datalab airlock ------------------------------------------------------------------
+AIRLOCK = "/hub/api/airlock/requests"
+
+
+def add_airlock(subparsers) -> None:
+    """``datalab airlock``: export requests out of health data spaces (see
+    :mod:`hub.airlock`), through the hub's REST API."""
+    parser = subparsers.add_parser("airlock", help="export files out of a health data space (requests, decisions)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="your requests and those awaiting your decision").set_defaults(
+        handler=airlock_list)
+    request = commands.add_parser("request", help="ask for a file's export")
+    request.add_argument("path", help="the file as seen in your lab, e.g. partenaire-<id>/resultats.csv")
+    request.add_argument("--reason", required=True, help="why it must leave the space")
+    request.set_defaults(handler=airlock_request)
+    approve = commands.add_parser("approve", help="approve a request (data stewards; never your own)")
+    approve.add_argument("id", type=int)
+    approve.set_defaults(handler=airlock_approve)
+    refuse = commands.add_parser("refuse", help="refuse a request (data stewards; never your own)")
+    refuse.add_argument("id", type=int)
+    refuse.add_argument("--reason", required=True, help="why it may not leave")
+    refuse.set_defaults(handler=airlock_refuse)
+    download = commands.add_parser("download", help="save an approved file (its hash is checked)")
+    download.add_argument("id", type=int)
+    download.add_argument("--output", help="where to write it (default: its exported name, here)")
+    download.set_defaults(handler=airlock_download)
+
+
+def _airlock_line(r: dict) -> str:
+    return "\t".join([str(r["id"]), r["status"], r["requester"], r["space"], r["path"], r["sha256"],
+                      r["decided_by"] or "-", r["decision_reason"] or ""])
+
+
+def airlock_list(ctx: Context, args) -> None:
+    found = ctx.client.call("GET", AIRLOCK)
+    for title, rows in (("mine", found["mine"]), ("to decide", found["to_decide"])):
+        print(f"# {title}")
+        for r in rows:
+            print(_airlock_line(r))
+
+
+def airlock_request(ctx: Context, args) -> None:
+    r = ctx.client.call("POST", AIRLOCK, {"path": args.path, "reason": args.reason})
+    print(f"request {r['id']}: {r['status']} sha256 {r['sha256']}")
+
+
+def airlock_approve(ctx: Context, args) -> None:
+    r = ctx.client.call("POST", f"{AIRLOCK}/{args.id}/approve", {})
+    print(f"request {r['id']}: {r['status']}, exported as {r['exported']}")
+
+
+def airlock_refuse(ctx: Context, args) -> None:
+    r = ctx.client.call("POST", f"{AIRLOCK}/{args.id}/refuse", {"reason": args.reason})
+    print(f"request {r['id']}: {r['status']}")
+
+
+def airlock_download(ctx: Context, args) -> None:
+    r = ctx.client.call("GET", f"{AIRLOCK}/{args.id}")
+    content = ctx.client.fetch(f"{AIRLOCK}/{args.id}/file")
+    if hashlib.sha256(content).hexdigest() != r["sha256"]:
+        raise Failure(f"request {args.id}: the file received does not match its hash {r['sha256']}")
+    target = Path(args.output or r["exported"])
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as f:
+        f.write(content)
+    print(f"{target}: sha256 {r['sha256']} checked")
+
+
 # -- datalab audit --------------------------------------------------------------------
 def _time(value: str):
     try:
@@ -501,7 +586,7 @@ def usage_report(ctx: Context, args) -> int:
 #: Areas of the command line: name -> function adding its subparser.
 AREAS: dict[str, Callable] = {
     "library": add_library, "reports": add_reports, "dashboards": add_dashboards,
-    "audit": add_audit, "usage": add_usage,
+    "airlock": add_airlock, "audit": add_audit, "usage": add_usage,
 }
 
 

@@ -127,6 +127,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_container": "Démarrage du conteneur {container}…",
         "docker_waiting": "Conteneur démarré : attente du serveur JupyterLab…",
         "docker_failed": "Docker n'a pas pu démarrer votre lab : {reason}",
+        "docker_removing": "Votre lab précédent est encore en cours de suppression : réessayez dans un instant.",
         "share_nav": "Partage",
         "home_idle_notice": (
             "Sans activité pendant {minutes} min, votre lab est arrêté automatiquement ; "
@@ -234,6 +235,86 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Règle des données de santé : vous avez accès à {spaces}, qui détient des données de santé ; "
             "aucun public de tableau de bord ou de rapport ne se limite à {spaces} : publication refusée."
         ),
+        "airlock_nav": "Exports",
+        "airlock_title": "Sortie de fichiers (données de santé)",
+        "airlock_intro": (
+            "Un fichier ne quitte un espace de données de santé (vers un dossier personnel, un autre "
+            "partenaire, un tableau de bord, un rapport ou un téléchargement) que par une demande "
+            "d'export : vous nommez le fichier et la raison ; un ou une référente des données de "
+            "l'espace, autre que vous, l'approuve ou la refuse. Le fichier approuvé est exactement "
+            "celui copié au moment de la demande (empreinte SHA-256 vérifiée)."
+        ),
+        "airlock_no_space": (
+            "Vous n'appartenez à aucun espace de données de santé : vos fichiers ne passent pas par "
+            "cette page."
+        ),
+        "airlock_new": "Nouvelle demande d'export",
+        "airlock_path": "Fichier",
+        "airlock_path_help": (
+            "Le chemin tel que vous le voyez dans votre lab, par exemple "
+            "partenaire-{partner}/resultats/tableau.csv (espace du partenaire), projet-<id>/… "
+            "(espace d'un projet) ou un fichier de votre dossier personnel."
+        ),
+        "airlock_reason_label": "Raison de l'export",
+        "airlock_submit": "Demander l'export",
+        "airlock_mine": "Mes demandes",
+        "airlock_to_decide": "Demandes à examiner (référent des données)",
+        "airlock_decided": "Décisions prises dans vos espaces",
+        "airlock_none": "Aucune.",
+        "airlock_col_id": "N°",
+        "airlock_col_file": "Fichier",
+        "airlock_col_space": "Espace",
+        "airlock_col_requester": "Demandeur",
+        "airlock_col_reason": "Raison",
+        "airlock_col_size": "Taille (octets)",
+        "airlock_col_hash": "Empreinte SHA-256",
+        "airlock_col_status": "État",
+        "airlock_col_decision": "Décision",
+        "airlock_download": "Télécharger",
+        "airlock_approve": "Approuver",
+        "airlock_refuse": "Refuser",
+        "airlock_refuse_reason": "Raison du refus",
+        "airlock_status_pending": "en attente",
+        "airlock_status_approving": "export en cours",
+        "airlock_status_approved": "approuvée, exportée",
+        "airlock_status_refused": "refusée",
+        "airlock_decided_by": "par {who}",
+        "airlock_requested": "Demande n° {id} enregistrée : elle attend la décision d'un référent des données.",
+        "airlock_approved": "Demande n° {id} approuvée : le fichier est exporté.",
+        "airlock_refused_done": "Demande n° {id} refusée.",
+        "airlock_bad_path": (
+            "Chemin refusé : indiquez un fichier de votre lab par un chemin relatif, sans « .. », "
+            "sans « . » ni caractère de contrôle."
+        ),
+        "airlock_link": "Refusé : le chemin passe par un lien symbolique. Seul un fichier réel de l'espace peut sortir.",
+        "airlock_not_found": "Fichier introuvable dans l'espace.",
+        "airlock_not_regular": "Refusé : ce chemin ne désigne pas un fichier ordinaire.",
+        "airlock_unreadable": "Refusé : vous ne pouvez pas lire ce fichier vous-même.",
+        "airlock_too_large": "Refusé : le fichier dépasse la taille maximale d'un export ({limit} Mio).",
+        "airlock_hash_mismatch": (
+            "Refusé : la copie en attente ne correspond plus à l'empreinte enregistrée lors de la "
+            "demande ; elle ne peut pas être exportée. Refusez la demande et faites-en une nouvelle."
+        ),
+        "airlock_export_failed": "L'export a échoué ; la demande reste en attente. Contactez l'équipe DataLab.",
+        "airlock_not_your_space": "Refusé : « {space} » n'est pas un de vos espaces.",
+        "airlock_not_health": (
+            "« {space} » n'est pas un espace de données de santé : ses fichiers ne passent pas par "
+            "le sas d'export."
+        ),
+        "airlock_home_ambiguous": (
+            "Vous êtes membre de plusieurs partenaires détenant des données de santé : placez le "
+            "fichier dans l'espace du partenaire concerné (partenaire-<id>/…) et demandez son export "
+            "depuis cet espace."
+        ),
+        "airlock_reason": "Indiquez une raison de {low} à {high} caractères.",
+        "airlock_unknown": "Aucune demande d'export n° {id} visible pour vous.",
+        "airlock_self": "Refusé : personne n'approuve ni ne refuse sa propre demande d'export.",
+        "airlock_not_steward": (
+            "Refusé : seul un référent des données de l'espace concerné (déclaré dans le fichier de "
+            "déploiement) décide de cette demande."
+        ),
+        "airlock_not_pending": "La demande n° {id} a déjà été traitée.",
+        "airlock_not_exported": "La demande n° {id} n'a pas de fichier exporté.",
         "accept_title": "Accepter l'invitation",
         "accept_intro": "Vous ({user}) êtes invité(e) à ouvrir le lab de {owner}.",
         "accept_not_running": (
@@ -250,6 +331,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "oauth_grants": "Cet accès permettra :",
         "oauth_submit": "Autoriser",
         "footer": "DataLab Normandie — Région Normandie et ses 21 partenaires",
+        "page_lang": "fr",
+        "page_noscript": "DataLab Hub a besoin de JavaScript : activez-le dans votre navigateur pour continuer.",
+        "page_menu": "Afficher ou masquer le menu",
+        "page_theme": "Thème clair ou sombre",
+        "page_error": "Erreur",
+        "page_close": "Fermer",
+        "logout_done": "Vous êtes déconnecté.",
+        "logout_login_again": "Se connecter à nouveau",
         "login_oidc_intro": (
             "Connectez-vous avec le compte de votre établissement : "
             "DataLab Hub reconnaît votre partenaire à partir de ce compte."
@@ -401,6 +490,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Noyau (kernelspec) « {kernel} » introuvable. Noyaux disponibles : {available}."
         ),
         "reports_cell_failed": "La cellule {cell} a échoué : {error}",
+        "reports_log_input": "Notebook d'entrée : {path}",
+        "reports_log_output": "Notebook exécuté : {path}",
+        "reports_log_work_dir": "Dossier de travail : {path}",
+        "reports_log_kernel": "Exécution du notebook avec le noyau {kernel}",
+        "reports_log_cell_start": "Cellule {cell} : début",
+        "reports_log_cell_end": "Cellule {cell} : fin",
+        "reports_log_alt_text": "Texte alternatif absent sur {count} image(s) du rapport.",
+        "reports_log_succeeded": "Exécution réussie.",
+        "reports_log_failed": "Exécution échouée : {error}",
         "reports_dead_kernel": (
             "le noyau s'est arrêté brutalement (tué, par exemple faute de mémoire)"
         ),
@@ -425,10 +523,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "reports_unknown_partner": "Partenaire « {partner} » inconnu. Partenaires déclarés : {known}.",
         "reports_exists": "Un rapport planifié « {id} » existe déjà.",
+        "reports_id_unavailable": "L'identifiant « {id} » n'est pas disponible : choisissez-en un autre.",
         "reports_unknown_schedule": "Rapport planifié « {id} » introuvable.",
         "reports_unknown_run": "Exécution {id} introuvable.",
         "reports_busy": "Une exécution de « {id} » est déjà en attente ou en cours.",
-        "reports_forbidden": "Ce rapport n'est pas publié pour vous.",
         "reports_not_yours": "Seul le propriétaire du rapport ou un administrateur peut faire cela.",
         "reports_invalid": "Demande invalide : {error}",
         "reports_unknown_owner": "Le propriétaire « {owner} » est inconnu du hub.",
@@ -442,6 +540,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_open": "Ouvrir le tableau de bord",
         "dash_meta": "{partner} — version {version}",
         "dash_no_preview": "Aperçu indisponible",
+        "dash_preview_pending": "Aperçu en préparation",
         "dash_busy_title": "Tableau de bord très demandé",
         "dash_busy": (
             "Ce tableau de bord est très consulté en ce moment. Merci de réessayer dans "
@@ -454,17 +553,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "dash_retry": "Réessayer maintenant",
         "dash_forbidden_title": "Accès refusé",
-        "dash_forbidden": (
-            "Ce tableau de bord n'est pas publié pour vous. Si vous pensez devoir y accéder, "
-            "contactez {contact}."
-        ),
         "dash_refused_title": "Adresse refusée",
         "dash_refused": (
             "Cette adresse ne fait pas partie de la page du tableau de bord, ou concerne la "
             "session d'une autre personne."
         ),
         "dash_not_found_title": "Tableau de bord introuvable",
-        "dash_not_found": "Ce tableau de bord n'existe pas ou n'est plus publié.",
+        "dash_not_found": (
+            "Ce tableau de bord n'existe pas, n'est plus publié ou n'est pas publié pour vous. "
+            "Si vous pensez devoir y accéder, contactez {contact}."
+        ),
         "dash_unavailable_title": "Tableau de bord indisponible",
         "dash_unavailable": (
             "Ce tableau de bord ne peut pas démarrer pour le moment. Réessayez plus tard "
@@ -475,6 +573,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Son auteur dispose du détail de l'erreur ; réessayez plus tard ou contactez-le."
         ),
         "dash_back": "Retour aux tableaux de bord",
+        "dash_voila_running": "Calcul de ",
+        "dash_voila_cell": "Cellule {index} sur {count}",
+        "dash_voila_widget_loading": "Chargement du widget…",
+        "dash_voila_widget_error": "Le widget n'a pas pu s'afficher",
+        "dash_voila_widget_missing": "Le widget n'a pas pu s'afficher : son modèle est introuvable",
         "dash_publish_link": "Publier un notebook",
         "dash_publish_title": "Publier un tableau de bord",
         "dash_publish_intro": (
@@ -502,7 +605,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_err_no_partner": "Vous n'êtes membre d'aucun partenaire DataLab.",
         "dash_err_unknown_fields": "Champ(s) inconnu(s) : {fields}.",
         "dash_err_title_required": "Un titre est obligatoire.",
-        "dash_err_id_taken": "L'identifiant « {id} » est celui du tableau de bord d'une autre personne.",
+        "dash_err_id_unavailable": "L'identifiant « {id} » n'est pas disponible : choisissez-en un autre.",
         "dash_err_not_member": "Vous n'êtes pas membre du partenaire « {partner} ».",
         "dash_err_profile_closed": "L'environnement « {profile} » ne vous est pas ouvert ; possibles : {allowed}.",
         "dash_err_bad_audience": "Public invalide : {error}",
@@ -629,6 +732,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "docker_container": "Starting container {container}…",
         "docker_waiting": "Container started: waiting for the JupyterLab server…",
         "docker_failed": "Docker could not start your lab: {reason}",
+        "docker_removing": "Your previous lab is still being removed: try again in a moment.",
         "share_nav": "Sharing",
         "home_idle_notice": (
             "After {minutes} min without activity your lab is stopped automatically; "
@@ -734,6 +838,81 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Health data rule: you have access to {spaces}, which holds health data; no dashboard or "
             "report audience stays within {spaces}: publication refused."
         ),
+        "airlock_nav": "Exports",
+        "airlock_title": "File exports (health data)",
+        "airlock_intro": (
+            "A file leaves a health data space (towards a home folder, another partner, a dashboard, "
+            "a report or a download) only through an export request: you name the file and the "
+            "reason; a data steward of the space, other than you, approves or refuses it. The file "
+            "approved is exactly the one copied when you asked (SHA-256 hash checked)."
+        ),
+        "airlock_no_space": (
+            "You belong to no health data space: your files do not go through this page."
+        ),
+        "airlock_new": "New export request",
+        "airlock_path": "File",
+        "airlock_path_help": (
+            "The path as you see it in your lab, e.g. partenaire-{partner}/results/table.csv (the "
+            "partner's space), projet-<id>/… (a project's space) or a file of your home folder."
+        ),
+        "airlock_reason_label": "Why export it",
+        "airlock_submit": "Request the export",
+        "airlock_mine": "My requests",
+        "airlock_to_decide": "Requests to review (data steward)",
+        "airlock_decided": "Decisions taken in your spaces",
+        "airlock_none": "None.",
+        "airlock_col_id": "No.",
+        "airlock_col_file": "File",
+        "airlock_col_space": "Space",
+        "airlock_col_requester": "Requester",
+        "airlock_col_reason": "Reason",
+        "airlock_col_size": "Size (bytes)",
+        "airlock_col_hash": "SHA-256 hash",
+        "airlock_col_status": "Status",
+        "airlock_col_decision": "Decision",
+        "airlock_download": "Download",
+        "airlock_approve": "Approve",
+        "airlock_refuse": "Refuse",
+        "airlock_refuse_reason": "Why refuse",
+        "airlock_status_pending": "pending",
+        "airlock_status_approving": "being exported",
+        "airlock_status_approved": "approved, exported",
+        "airlock_status_refused": "refused",
+        "airlock_decided_by": "by {who}",
+        "airlock_requested": "Request no. {id} recorded: it awaits a data steward's decision.",
+        "airlock_approved": "Request no. {id} approved: the file is exported.",
+        "airlock_refused_done": "Request no. {id} refused.",
+        "airlock_bad_path": (
+            "Path refused: name a file of your lab by a relative path, without \"..\", \".\" or "
+            "control characters."
+        ),
+        "airlock_link": "Refused: the path goes through a symbolic link. Only a real file of the space may leave.",
+        "airlock_not_found": "No such file in the space.",
+        "airlock_not_regular": "Refused: this path does not name a regular file.",
+        "airlock_unreadable": "Refused: you cannot read this file yourself.",
+        "airlock_too_large": "Refused: the file is larger than an export may be ({limit} MiB).",
+        "airlock_hash_mismatch": (
+            "Refused: the staged copy no longer matches the hash recorded with the request; it "
+            "cannot be exported. Refuse the request and make a new one."
+        ),
+        "airlock_export_failed": "The export failed; the request stays pending. Contact the DataLab team.",
+        "airlock_not_your_space": "Refused: \"{space}\" is not one of your spaces.",
+        "airlock_not_health": (
+            "\"{space}\" is not a health data space: its files do not go through the export airlock."
+        ),
+        "airlock_home_ambiguous": (
+            "You are a member of several partners holding health data: put the file in the space of "
+            "the partner concerned (partenaire-<id>/…) and request its export from there."
+        ),
+        "airlock_reason": "Give a reason of {low} to {high} characters.",
+        "airlock_unknown": "No export request no. {id} visible to you.",
+        "airlock_self": "Refused: nobody approves or refuses their own export request.",
+        "airlock_not_steward": (
+            "Refused: only a data steward of the space concerned (declared in the deployment file) "
+            "decides on this request."
+        ),
+        "airlock_not_pending": "Request no. {id} has already been decided.",
+        "airlock_not_exported": "Request no. {id} has no exported file.",
         "accept_title": "Accept the invitation",
         "accept_intro": "You ({user}) are invited to open {owner}'s lab.",
         "accept_not_running": (
@@ -750,6 +929,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "oauth_grants": "This access will allow:",
         "oauth_submit": "Authorize",
         "footer": "DataLab Normandie — the Normandy Region and its 21 partners",
+        "page_lang": "en",
+        "page_noscript": "DataLab Hub needs JavaScript: enable it in your browser to continue.",
+        "page_menu": "Show or hide the menu",
+        "page_theme": "Light or dark theme",
+        "page_error": "Error",
+        "page_close": "Close",
+        "logout_done": "You are signed out.",
+        "logout_login_again": "Sign in again",
         "login_oidc_intro": (
             "Sign in with your organisation's account: "
             "DataLab Hub recognises your partner from it."
@@ -893,6 +1080,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_wrong_type": "Parameter '{name}' expects a {expected} value, not {value}.",
         "reports_no_kernel": "Kernelspec '{kernel}' not found. Available kernels: {available}.",
         "reports_cell_failed": "Cell {cell} failed: {error}",
+        "reports_log_input": "Input notebook: {path}",
+        "reports_log_output": "Executed notebook: {path}",
+        "reports_log_work_dir": "Working directory: {path}",
+        "reports_log_kernel": "Running the notebook with the {kernel} kernel",
+        "reports_log_cell_start": "Cell {cell}: start",
+        "reports_log_cell_end": "Cell {cell}: end",
+        "reports_log_alt_text": "Alternative text is missing on {count} image(s) of the report.",
+        "reports_log_succeeded": "Run succeeded.",
+        "reports_log_failed": "Run failed: {error}",
         "reports_dead_kernel": "the kernel died (killed, for instance out of memory)",
         "reports_cell_timeout": "the cell ran past its {seconds} s timeout",
         "reports_run_timeout": "The run exceeded its {seconds} s overall timeout and was stopped.",
@@ -912,10 +1108,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_not_allowed": "Only analysts and administrators can schedule reports.",
         "reports_unknown_partner": "Unknown partner '{partner}'. Declared partners: {known}.",
         "reports_exists": "A scheduled report '{id}' already exists.",
+        "reports_id_unavailable": "The id '{id}' is not available: choose another one.",
         "reports_unknown_schedule": "Scheduled report '{id}' not found.",
         "reports_unknown_run": "Run {id} not found.",
         "reports_busy": "A run of '{id}' is already queued or running.",
-        "reports_forbidden": "This report is not published for you.",
         "reports_not_yours": "Only the report's owner or an administrator can do this.",
         "reports_invalid": "Invalid request: {error}",
         "reports_unknown_owner": "Owner '{owner}' is unknown to the hub.",
@@ -929,6 +1125,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_open": "Open the dashboard",
         "dash_meta": "{partner} — version {version}",
         "dash_no_preview": "No preview",
+        "dash_preview_pending": "Preview being made",
         "dash_busy_title": "Dashboard in high demand",
         "dash_busy": (
             "This dashboard is in high demand right now. Please try again in a moment: "
@@ -941,17 +1138,16 @@ CATALOGUE: dict[str, dict[str, str]] = {
         ),
         "dash_retry": "Try again now",
         "dash_forbidden_title": "Access denied",
-        "dash_forbidden": (
-            "This dashboard is not published for you. If you think you should see it, "
-            "contact {contact}."
-        ),
         "dash_refused_title": "Address refused",
         "dash_refused": (
             "This address is not part of the dashboard's page, or belongs to someone "
             "else's session."
         ),
         "dash_not_found_title": "Dashboard not found",
-        "dash_not_found": "This dashboard does not exist or is no longer published.",
+        "dash_not_found": (
+            "This dashboard does not exist, is no longer published or is not published for "
+            "you. If you think you should see it, contact {contact}."
+        ),
         "dash_unavailable_title": "Dashboard unavailable",
         "dash_unavailable": (
             "This dashboard cannot start right now. Try again later or contact {contact}."
@@ -961,6 +1157,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "the details; try again later or contact them."
         ),
         "dash_back": "Back to the dashboards",
+        "dash_voila_running": "Running ",
+        "dash_voila_cell": "Cell {index} of {count}",
+        "dash_voila_widget_loading": "Loading widget...",
+        "dash_voila_widget_error": "Error displaying widget",
+        "dash_voila_widget_missing": "Error displaying widget: model not found",
         "dash_publish_link": "Publish a notebook",
         "dash_publish_title": "Publish a dashboard",
         "dash_publish_intro": (
@@ -986,7 +1187,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_err_no_partner": "You belong to no DataLab partner.",
         "dash_err_unknown_fields": "Unknown field(s): {fields}.",
         "dash_err_title_required": "A title is required.",
-        "dash_err_id_taken": "The dashboard id '{id}' belongs to another author.",
+        "dash_err_id_unavailable": "The id '{id}' is not available: choose another one.",
         "dash_err_not_member": "You are not a member of partner '{partner}'.",
         "dash_err_profile_closed": "Profile '{profile}' is not open to you; allowed: {allowed}.",
         "dash_err_bad_audience": "Invalid audience: {error}",
@@ -1038,6 +1239,23 @@ ADMIN_PAGE: dict[str, dict[str, object]] = {
             "Never": "Jamais",
             "Start Server": "Démarrer le lab",
             "Stop Server": "Arrêter le lab",
+            "Access Server": "Ouvrir le lab",
+            "Delete Server": "Supprimer le lab",
+            "Delete user": "Supprimer la personne",
+            "Add user": "Ajouter la personne",
+            "Add by username": "Ajouter par identifiant",
+            "Add Item": "Ajouter",
+            "Create Group": "Créer le groupe",
+            "Delete Group": "Supprimer le groupe",
+            "Create": "Créer",
+            "Clear": "Effacer",
+            "Groups": "Groupes",
+            "Activity": "Activité",
+            "Home": "Accueil",
+            "Close alert": "Fermer l'alerte",
+            "updated username": "nouvel identifiant",
+            "item selected": "élément sélectionné",
+            "item unselected": "élément désélectionné",
             "Spawn Page": "Page de démarrage",
             "Edit User": "Modifier",
             "Previous": "Précédent",
@@ -1045,6 +1263,7 @@ ADMIN_PAGE: dict[str, dict[str, object]] = {
             "Items per page:": "Lignes par page :",
             "Displaying": "Affichage",
             "Search Users": "Rechercher une personne",
+            "user-search": "Rechercher une personne",
             "New Group": "Nouveau groupe",
             "Manage group properties": "Propriétés du groupe",
             "Manage group members": "Membres du groupe",
@@ -1063,6 +1282,16 @@ ADMIN_PAGE: dict[str, dict[str, object]] = {
             "Failed to edit group.": "La modification du groupe a échoué.",
             "Failed to delete group.": "La suppression du groupe a échoué.",
             "User already exists.": "Cette personne existe déjà.",
+            "Group already exists.": "Ce groupe existe déjà.",
+            "Failed to create user.": "La création de la personne a échoué.",
+            "Failed to create group.": "La création du groupe a échoué.",
+            "Failed to update users.": "La mise à jour a échoué.",
+            "Failed to update group list.": "La liste des groupes n'a pas pu être mise à jour.",
+            "Could not update groups list.": "La liste des groupes n'a pas pu être mise à jour.",
+            "Failed to start servers.": "Les labs n'ont pas pu être démarrés.",
+            "Failed to stop servers.": "Les labs n'ont pas pu être arrêtés.",
+            "Value not valid": "Valeur non valable",
+            "Unexpected Application Error!": "Erreur inattendue de la page.",
             "Start all default servers on the current page": "Démarrer les labs de cette page",
             "Stop all servers including named servers on the current page": "Arrêter les labs de cette page",
             "check to only show running servers, otherwise show all": "cocher pour ne voir que les labs actifs",

@@ -40,3 +40,19 @@ def system_account(username: str, prefix: str = "jupyter-") -> str:
     32 characters at most (Linux's limit for user names). ``prefix`` is at most 11
     characters, so at least 21 remain for the escaped name."""
     return prefix + safe_name(username, max_length=32 - len(prefix))
+
+
+def own_id(requested: str, owner: str, max_length: int, attempt: int = 0) -> str:
+    """The id ``owner`` gets when ``requested`` belongs to another person.
+
+    Ids of dashboards and schedules are global, and answering "taken" would tell whoever
+    asks that a dashboard or schedule hidden from them exists. Instead the requester gets
+    an id of their own derived from the one they asked for: ``<requested>-<6 hex>``, the
+    hex digits from ``owner``, ``requested`` and ``attempt``, so publishing again under
+    ``requested`` reaches the same id (``attempt`` moves on when that id is someone
+    else's too). The result keeps ``[a-z0-9-]``, ends with a hex digit and is at most
+    ``max_length`` (16 or more) characters."""
+    if max_length < 16:
+        raise ValueError("max_length must leave room for the suffix (16 or more)")
+    digest = hashlib.sha256(f"{owner}\0{requested}\0{attempt}".encode("utf-8")).hexdigest()[:6]
+    return f"{requested[: max_length - 7].rstrip('-')}-{digest}"

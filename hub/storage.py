@@ -34,6 +34,10 @@ from pathlib import Path
 LIBRARY_LINK = "bibliotheque"
 PARTNER_LINK_PREFIX = "partenaire-"
 PROJECT_LINK_PREFIX = "projet-"
+#: A person's own temporary directory in their home (``TMPDIR`` of their labs): the
+#: machine's shared /tmp would mix people's files (Jupyter Server puts there the
+#: checkpoints of notebooks in read-only folders such as the library).
+TMP_DIR = ".tmp"
 
 
 class Layout:
@@ -150,6 +154,29 @@ def link(home: Path, name: str, target: Path) -> None:
     elif path.exists():
         return
     path.symlink_to(target, target_is_directory=True)
+
+
+def private_dir(home: Path, name: str, uid: int | None, gid: int | None) -> Path:
+    """``home/name``, a directory only its owner enters (mode 0700, owned by ``uid``:``gid``
+    when given), created when missing. Whatever the person put at that name is opened
+    without following links: a symbolic link or a file there raises ``OSError`` and
+    nothing outside the home is touched."""
+    home_fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        try:
+            os.mkdir(name, 0o700, dir_fd=home_fd)
+        except FileExistsError:
+            pass
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=home_fd)
+    finally:
+        os.close(home_fd)
+    try:
+        if uid is not None:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    return home / name
 
 
 def unlink_stale(home: Path, keep: set[str]) -> None:

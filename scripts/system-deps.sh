@@ -10,6 +10,8 @@ test_pkgs=(chromium fonts-dejavu-core slurm-wlm munge sudo)
 test_pkgs+=(slurmrestd)
 # slurmdbd, mariadb-server: the cluster with accounting of the usage tests (tests/services/slurmdbd.py)
 test_pkgs+=(slurmdbd mariadb-server)
+# age: the keys of the encrypted backups the Ansible tests make and restore (tests/ops)
+test_pkgs+=(age)
 # Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's
 # when the commands are missing.
 command -v node >/dev/null && command -v npm >/dev/null || run_pkgs+=(nodejs npm)

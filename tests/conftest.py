@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import yaml
 from hub.storage import Layout
 
 pytest_plugins = [
+    "tests.services.leftovers",  # first: the run fails when it leaves a process behind
     "tests.services.dockerd",
     "tests.services.oidc",
     "tests.services.slurm",
@@ -29,6 +31,7 @@ pytest_plugins = [
     "tests.collabhub",  # before reports_hub, which imports it
     "tests.services.slurmdbd",
     "tests.services.reports_hub",
+    "tests.airlockhub",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,6 +123,18 @@ class RunningHub:
                 self.process.kill()
                 self.process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL the hub, as a crash would; the proxy it started keeps running. When the
+        test run is the subreaper of what it starts, that proxy becomes this process's
+        child: a thread collects it when it ends, so that the next hub, which stops it,
+        does not find it still there as a zombie ("Failed to stop proxy")."""
+        pid_file = self.layout.hub / "proxy.pid"
+        proxy = int(pid_file.read_text()) if pid_file.exists() else None
+        self.process.kill()
+        self.process.wait(timeout=60)
+        if proxy is not None:
+            threading.Thread(target=_collect, args=(proxy,), daemon=True).start()
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -129,6 +144,14 @@ class RunningHub:
         for entry in pwd.getpwall():
             if entry.pw_dir.startswith(homes):
                 subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
+
+
+def _collect(pid: int) -> None:
+    """Wait for ``pid``'s end if it is this process's child (else nothing to do)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def open_workdir(prefix: str) -> Path:

@@ -96,14 +96,26 @@ def dashboards_hub():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def wait_published(hub: RunningHub, dashboard_id: str, timeout: float = 60) -> None:
-    """Wait for the service to publish the deployment's dashboard."""
-    meta = hub.layout.dashboard(dashboard_id) / "dashboard.json"
+def wait_published(hub: RunningHub, dashboard_id: str, timeout: float = 120) -> None:
+    """Wait for the service to publish the deployment's dashboard and to make its
+    gallery picture (an execution of the notebook as its author, which would otherwise
+    run beside the first tests)."""
+    directory = hub.layout.dashboard(dashboard_id)
     deadline = time.monotonic() + timeout
-    while not meta.exists():
+    while not picture_made(directory):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{dashboard_id} not published:\n{hub.log_tail()}")
+            raise TimeoutError(f"{dashboard_id} not published with its picture:\n{hub.log_tail()}")
         time.sleep(0.3)
+
+
+def picture_made(directory: Path) -> bool:
+    """True once the live version of the dashboard in ``directory`` has its picture, or
+    the mark that it has none."""
+    try:
+        version = json.loads((directory / "dashboard.json").read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError):
+        return False
+    return any((directory / f"v{version}" / name).exists() for name in ("preview.png", "preview.svg", "preview.none"))
 
 
 class DashboardsClient(HubClient):

@@ -192,7 +192,8 @@ def _check_user_options(spawner: DataLabSpawnerMixin, options: dict) -> None:
                     400,
                     spawner._t("bad_option", option=sorted(unknown)[0], allowed=", ".join(sorted(accepted))),
                 )
-            refused = refusal(spawner.settings, spawner.settings.backend_of(p), spawner.partner_ids)
+            refused = refusal(spawner.settings, spawner.settings.backend_of(p), spawner.partner_ids,
+                              user=spawner.user.name)
             if refused:
                 raise web.HTTPError(403, refused)
             spawner.apply_profile(p)

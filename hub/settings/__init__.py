@@ -72,7 +72,9 @@ from .operations import (
 from .people import (
     Audience,
     AudienceClause,
+    Health,
     Membership,
+    PackageMirror,
     Partner,
     PartnerType,
     Project,
@@ -132,6 +134,7 @@ __all__ = [
     "DockerObjectName",
     "DottedPath",
     "GitRef",
+    "Health",
     "HttpUrl",
     "HubSection",
     "KernelName",
@@ -146,6 +149,7 @@ __all__ = [
     "Oidc",
     "OidcEndpoints",
     "OidcPreset",
+    "PackageMirror",
     "ParameterName",
     "Partner",
     "PartnerQuotas",
@@ -198,6 +202,7 @@ class Settings(Model):
     docker: Docker = Docker()
     library: Library = Library()
     projects: list[Project] = []
+    health: Health = Health()
     collaboration: Collaboration = Collaboration()
     reports: Reports = Field(default_factory=lambda: Reports())
     dashboards: Dashboards = Dashboards()

@@ -31,6 +31,7 @@ def reference_problems(settings: "Settings") -> list[str]:
     if settings.auth.type == "oidc" and settings.auth.oidc is None:
         problems.append("auth.oidc: required when auth.type is oidc")
     problems += project_problems(settings)
+    problems += steward_problems(settings)
     problems += schedule_problems(settings, known)
     return problems
 
@@ -82,6 +83,45 @@ def project_problems(settings: "Settings") -> list[str]:
                     f"projects[{i}].members[{j}]: unknown user {member!r}; "
                     f"declared demo users: {', '.join(sorted(demo_users))}"
                 )
+    return problems
+
+
+def steward_problems(settings: "Settings") -> list[str]:
+    """Cross-checks of ``data_stewards`` (the airlock's approvers): only on a partner or
+    project holding health data, no one twice; a project's stewards are its members; with
+    the demo login, a partner's stewards are its demo users."""
+    problems = []
+    demo_partner = {u.name: u.partner for u in settings.auth.demo_users}
+    for i, partner in enumerate(settings.partners):
+        where = f"partners[{i}].data_stewards"
+        if partner.data_stewards and not partner.holds_health_data:
+            problems.append(f"{where}: only a partner holding health data (type santé or health_data: true) "
+                            "has data stewards")
+        problems += _twice(where, partner.data_stewards)
+        if settings.auth.type == "demo":
+            own = sorted(name for name, pid in demo_partner.items() if pid == partner.id)
+            for j, name in enumerate(partner.data_stewards):
+                if demo_partner.get(name) != partner.id:
+                    problems.append(f"{where}[{j}]: {name!r} is not a demo user of partner {partner.id!r}; "
+                                    f"its demo users: {', '.join(own) or 'none'}")
+    for i, project in enumerate(settings.projects):
+        where = f"projects[{i}].data_stewards"
+        if project.data_stewards and not project.health_data:
+            problems.append(f"{where}: only a project holding health data (health_data: true) has data stewards")
+        problems += _twice(where, project.data_stewards)
+        for j, name in enumerate(project.data_stewards):
+            if name not in project.members:
+                problems.append(f"{where}[{j}]: {name!r} is not a member of project {project.id!r}; "
+                                f"its members: {', '.join(project.members)}")
+    return problems
+
+
+def _twice(where: str, names: list[str]) -> list[str]:
+    seen, problems = set(), []
+    for j, name in enumerate(names):
+        if name in seen:
+            problems.append(f"{where}[{j}]: {name!r} is listed twice")
+        seen.add(name)
     return problems
 
 

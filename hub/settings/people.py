@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from enum import Enum
 from typing import Annotated
 
@@ -42,7 +43,9 @@ class Partner(Model):
     ``sharing``: whether its members may share their lab with other DataLab users.
     ``health_data``: whether it holds health data (default: true for ``type: santé``);
     nothing its members publish or share may reach beyond it (see
-    :mod:`hub.confinement`)."""
+    :mod:`hub.confinement`). ``data_stewards``: hub user names of its members who
+    approve or refuse the export requests of its other members (a health partner only;
+    see :mod:`hub.airlock`)."""
 
     id: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
@@ -50,6 +53,7 @@ class Partner(Model):
     members: Membership = Membership()
     sharing: bool = True
     health_data: bool | None = None
+    data_stewards: Annotated[list[UserName], Field(max_length=64)] = []
 
     @property
     def holds_health_data(self) -> bool:
@@ -179,14 +183,38 @@ class Project(Model):
     ``end``: the last day of the project (ISO date); from the next day on, its space is
     read-only (still readable by its members). ``health_data``: its space holds health
     data; nothing its members publish or share may reach beyond it (see
-    :mod:`hub.confinement`)."""
+    :mod:`hub.confinement`). ``data_stewards``: members who approve or refuse the other
+    members' export requests (a health project only; see :mod:`hub.airlock`)."""
 
     id: Slug
     title: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     members: Annotated[list[UserName], Field(min_length=1)]
     end: dt.date | None = None
     health_data: bool = False
+    data_stewards: Annotated[list[UserName], Field(max_length=64)] = []
 
     def ended(self, today: dt.date | None = None) -> bool:
         """True once ``today`` (default: the local date) is past :attr:`end`."""
         return self.end is not None and (today or dt.date.today()) > self.end
+
+
+class PackageMirror(Model):
+    """A package mirror health spaces may reach: one IP address (v4 or v6; no name, which
+    the firewall would resolve once) and one TCP port."""
+
+    host: ipaddress.IPv4Address | ipaddress.IPv6Address
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+    @property
+    def family(self) -> int:
+        """4 or 6."""
+        return self.host.version
+
+
+class Health(Model):
+    """What health spaces (partners and projects holding health data) may reach beyond
+    the hub. ``package_mirror``: the one address and port their labs and dashboards may
+    open besides the hub's API (on the backends that confine them: docker and local);
+    none by default."""
+
+    package_mirror: PackageMirror | None = None

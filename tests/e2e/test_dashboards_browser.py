@@ -71,6 +71,22 @@ def wait_for_map(page, log: BrowserLog | None = None) -> None:
         raise AssertionError(f"{e}\nbrowser: {log}") from None
 
 
+def test_the_gallery_shows_the_picture_of_the_map_with_its_text_below(page, dashboards_hub):
+    login(page, dashboards_hub, "decideur1")
+    page.wait_for_url(re.compile(r".*/hub/home$"))
+    page.goto(f"{dashboards_hub.url}/services/dashboards/")
+    card = page.locator(f"article[data-dashboard={MAP_ID}]")
+    picture = card.locator(".preview img")
+    expect(picture).to_have_attribute("alt", MAP_TITLE)
+    expect(picture).to_be_visible()
+    page.wait_for_function("img => img.complete", arg=picture.element_handle(), timeout=30_000)
+    assert picture.evaluate("img => img.naturalWidth") > 0
+    text = card.locator(".body")
+    expect(text.locator(".excerpt")).to_contain_text("Choisissez un indicateur et une date")
+    assert text.bounding_box()["y"] >= picture.bounding_box()["y"] + picture.bounding_box()["height"]
+    screenshot(page, "dashboards-gallery-preview")
+
+
 def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_hub):
     login(page, dashboards_hub, "decideur1")
     page.wait_for_url(re.compile(r".*/hub/home$"))

@@ -94,7 +94,7 @@ def test_outside_the_audience_the_dashboard_is_unlisted_and_refused(docker_dashb
         viewer = people("decideur1")
         assert "Interne CHU Nord" not in viewer.get("").text
         refused = viewer.get("d/chu-docker/")
-        assert refused.status_code == 403
+        assert refused.status_code == 404
         assert "chiffres du CHU" not in refused.text
     finally:
         author.call("DELETE", "dashboards/chu-docker")

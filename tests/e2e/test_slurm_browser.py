@@ -1,9 +1,11 @@
 """An analyst of an Austral-entitled partner starts a lab on Slurm from the French form,
-waits in the queue with Slurm's reason, then runs the library's map notebook there."""
+waits in the queue with Slurm's reason, expected start and queue position, then runs the
+library's map notebook there."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -12,6 +14,12 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.integration
+
+#: The pending message with Slurm's reason, expected start (the blocker's end, 10 minutes
+#: on) and the job's position in the partition's queue.
+PENDING = re.compile(r"Raison Slurm : Resources \(les ressources demandées ne sont pas libres\)\. "
+                     r"Début prévu : (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\. "
+                     r"Position dans la file de la partition debug : 1 sur 1\.")
 
 
 def login(page, hub, username: str) -> None:
@@ -50,6 +58,10 @@ def test_analyst_runs_the_map_notebook_on_austral(page, slurm_hub, slurm_cluster
         page.click("input[type=submit]")
         expect(page.locator("#progress-message")).to_contain_text(
             "Raison Slurm : Resources (les ressources demandées ne sont pas libres)", timeout=30_000)
+        expect(page.locator("#progress-message")).to_contain_text(PENDING, timeout=30_000)
+        expected = datetime.fromisoformat(PENDING.search(page.locator("#progress-message").inner_text()).group(1))
+        assert timedelta(minutes=9) <= expected - datetime.now() <= timedelta(minutes=11), expected
+        screenshot(page, "slurm-pending-start")
         expect(page.locator("h1")).to_have_text("Votre lab démarre")
         expect(page.locator("#cancel")).to_have_text("Annuler le démarrage")
         expect(page.locator("#progress-log")).to_contain_text("Lab demandé.")

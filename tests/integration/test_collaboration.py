@@ -258,6 +258,20 @@ def test_sharing_page_is_french_and_lists_the_recipients(collab_hub, labs):
 
 # -- the versioned library --------------------------------------------------------------
 
+def test_two_people_open_the_same_library_notebook_without_a_checkpoint_refusal(labs):
+    """Opening a notebook lists its checkpoints; for a read-only folder Jupyter Server keeps
+    them in the temporary directory, which is each person's own (was the machine's /tmp:
+    the first person's folder there refused everyone else with a 403)."""
+    path = "/contents/bibliotheque/03-rapport-departement.ipynb/checkpoints"
+    homes = []
+    for name in ("analyste1", "analyste3"):
+        r = labs[name].lab_api("GET", path)
+        assert r.status_code == 200, (name, r.status_code, r.text)
+        homes.append(labs[name].execute("import os, tempfile; print(tempfile.gettempdir(), os.path.expanduser('~'))").split())
+    (tmp_one, home_one), (tmp_three, home_three) = homes
+    assert tmp_one == f"{home_one}/.tmp" and tmp_three == f"{home_three}/.tmp"
+
+
 def test_library_update_leaves_peoples_copies_untouched(collab_hub, labs):
     one = labs["analyste1"]
     # analyste1 copies a library notebook into their home and changes it

@@ -68,15 +68,64 @@ def test_partner_only_dashboard_is_invisible_and_refused_to_others(people):
         assert "Tableau interne CHU Nord" not in viewer.get("").text
         ids = [d["id"] for d in viewer.call("GET", "dashboards").json()["dashboards"]]
         assert ids == [MAP_ID]
+        # hidden is answered as absent: the very page of an id that never existed
         refused = viewer.get("d/chu-nord-interne/")
-        assert refused.status_code == 403
-        assert "Accès refusé" in refused.text and "chiffres du CHU" not in refused.text
-        assert viewer.get("d/chu-nord-interne/voila/static/voila.js").status_code == 403
+        absent = viewer.get("d/jamais-publie/")
+        assert refused.status_code == absent.status_code == 404
+        assert page_text(refused) == page_text(absent) and "chiffres du CHU" not in refused.text
+        assert viewer.get("d/chu-nord-interne/voila/static/voila.js").status_code == 404
         assert viewer.call("GET", "dashboards/chu-nord-interne").status_code == 404
+        # publishing under the hidden id gives the publisher a dashboard of their own
+        analyst = people("analyste1")
+        mine = analyst.publish(notebook("print('le mien')"), id="chu-nord-interne", title="Le mien")
+        assert mine.status_code == 201, mine.text
+        own_id = mine.json()["id"]
+        assert own_id.startswith("chu-nord-interne-") and own_id != "chu-nord-interne"
+        again = analyst.publish(notebook("print('le mien, v2')"), id="chu-nord-interne", title="Le mien")
+        assert again.status_code == 200 and again.json()["id"] == own_id and again.json()["version"] == 2
+        assert analyst.call("DELETE", f"dashboards/{own_id}").status_code == 204
+        assert "chiffres du CHU" in author.get("d/chu-nord-interne/").text
         # the admin moderates: sees it
         assert "Tableau interne CHU Nord" in people("coordinateur").get("").text
     finally:
         assert author.call("DELETE", "dashboards/chu-nord-interne").status_code == 204
+
+
+def wait_picture(person, dashboard_id: str, timeout: float = 120):
+    """The dashboard's picture as ``person`` gets it, once made (polled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = person.get(f"preview/{dashboard_id}")
+        if r.status_code == 200 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.5)
+
+
+def test_the_picture_is_made_at_publication_and_refused_like_an_absent_dashboard_outside_the_audience(people):
+    """Attack: decideur1 (another partner) asks for the picture of a CHU Nord dashboard:
+    the same answer as for a dashboard that does not exist."""
+    author = people("analyste2")
+    drawing = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('Lits CHU Nord')\nplt.show()"
+    r = author.publish(notebook(drawing), id="chu-nord-lits", title="Lits CHU Nord",
+                       audience={"partners": ["chu-exemple-nord"]})
+    assert r.status_code == 201, r.text
+    try:
+        picture = wait_picture(author, "chu-nord-lits")
+        assert picture.status_code == 200, picture.text
+        assert picture.headers["Content-Type"] == "image/png"
+        assert picture.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in picture.headers["Content-Security-Policy"]
+        assert picture.content.startswith(b"\x89PNG\r\n\x1a\n")
+        assert 'src="/services/dashboards/preview/chu-nord-lits?v=1" alt="Lits CHU Nord"' in author.get("").text
+        viewer = people("decideur1")
+        refused, absent = viewer.get("preview/chu-nord-lits"), viewer.get("preview/aucun-tableau")
+        assert refused.status_code == absent.status_code == 404
+        assert refused.headers["Content-Type"] == absent.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert refused.text == absent.text
+        assert b"PNG" not in refused.content
+    finally:
+        assert author.call("DELETE", "dashboards/chu-nord-lits").status_code == 204
+    assert author.get("preview/chu-nord-lits").status_code == 404
 
 
 def test_search_filters_the_gallery(people):
@@ -102,11 +151,13 @@ def test_republish_keeps_versions_and_unpublish_removes_every_url(dashboards_hub
     assert (directory / "v1" / "notebook.ipynb").exists() and (directory / "v2" / "notebook.ipynb").exists()
     viewer = people("decideur1")
     assert "version deux" in viewer.get(f"d/{dashboard_id}/").text
-    # someone else cannot publish over it, nor unpublish it
+    # someone else cannot publish over it (they get an id of their own), nor unpublish it
     other = people("analyste2")
     stolen = other.publish(notebook("print(1)"), id=dashboard_id, title="Vol")
-    assert stolen.status_code == 403
-    assert stolen.json()["message"] == f"L'identifiant « {dashboard_id} » est celui du tableau de bord d'une autre personne."
+    assert stolen.status_code == 201, stolen.text
+    assert stolen.json()["id"] != dashboard_id and stolen.json()["author"] == "analyste2"
+    assert "version deux" in viewer.get(f"d/{dashboard_id}/").text
+    assert other.call("DELETE", f"dashboards/{stolen.json()['id']}").status_code == 204
     assert other.call("DELETE", f"dashboards/{dashboard_id}").status_code == 403
     assert author.call("DELETE", f"dashboards/{dashboard_id}").status_code == 204
     assert dashboard_id not in viewer.get("").text
@@ -306,7 +357,7 @@ def test_a_new_dashboard_is_seen_by_the_authors_partner_only(people):
         assert r.json()["audience"]["partners"] == ["univ-alpha"] and not r.json()["audience"]["all"]
         assert "Par défaut" in author.get("").text
         assert "Par défaut" not in people("decideur1").get("").text
-        assert people("decideur1").get("d/par-defaut/").status_code == 403
+        assert people("decideur1").get("d/par-defaut/").status_code == 404
     finally:
         assert author.call("DELETE", "dashboards/par-defaut").status_code == 204
 

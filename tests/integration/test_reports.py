@@ -95,7 +95,7 @@ def test_run_now_produces_the_report_with_real_figures(coordinateur):
     assert "Personnes hospitalisées</strong> : 170" in html
     assert "<img" in html  # the chart, embedded
     log = coordinateur.get(run["links"]["run.log"].removeprefix("/services/reports/"))
-    assert log.status_code == 200 and "run succeeded" in log.text
+    assert log.status_code == 200 and "Exécution réussie." in log.text
 
 
 def test_run_now_refuses_a_second_run_while_one_is_active(coordinateur):
@@ -178,7 +178,7 @@ def test_a_run_log_shows_no_server_path(reports_hub, analyste1):
     assert run["status"] == "succeeded", run["error"]
     log = analyste1.get(run["links"]["run.log"].removeprefix("/services/reports/"))
     assert log.status_code == 200
-    assert "Input Notebook" in log.text and "…/" in log.text  # papermill names its files
+    assert "Notebook d'entrée : …/" in log.text  # papermill names its files
     for server_path in (str(reports_hub.data_dir), str(REPO), "/tmp/", "/work/", "/srv/", "/var/"):
         assert server_path not in log.text, server_path
 
@@ -351,9 +351,12 @@ def test_outputs_are_shown_to_their_audience_only(reports_hub, analyste1):
     for client in (analyste1, chu, admin):
         assert client.get(html_path).status_code == 200, client.username
         assert run["id"] in {x["id"] for x in client.get("api/reports").json()}, client.username
-    assert decideur.get(html_path).status_code == 403
-    assert decideur.get(f"runs/{run['id']}/notebook.ipynb").status_code == 403
-    assert decideur.get(f"api/runs/{run['id']}").status_code == 403
+    # outside the audience a run is answered as absent (404, the text of a run that never was)
+    assert decideur.get(html_path).status_code == 404
+    assert decideur.get(f"runs/{run['id']}/notebook.ipynb").status_code == 404
+    hidden, absent = decideur.get(f"api/runs/{run['id']}"), decideur.get("api/runs/999999")
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.json()["message"].replace(str(run["id"]), "N") == absent.json()["message"].replace("999999", "N")
     assert run["id"] not in {x["id"] for x in decideur.get("api/reports").json()}
     # the audience does not manage: no run now, no deletion, no schedule listing
     assert chu.request("POST", "api/schedules/pour-chu/runs").status_code == 403
@@ -361,6 +364,31 @@ def test_outputs_are_shown_to_their_audience_only(reports_hub, analyste1):
     assert "pour-chu" not in {s["id"] for s in chu.get("api/schedules").json()}
     # anonymous: no access at all
     assert requests.get(f"{reports_hub.url}/services/reports/api/reports", timeout=30).status_code == 403
+
+
+def test_an_id_held_by_a_hidden_schedule_is_answered_as_absent(reports_hub, analyste1):
+    """Attack: analyste1 probes the id of analyste2's schedule, whose outputs are for CHU
+    Exemple Nord only: every answer is the one of an id that never existed, and creating
+    a schedule under that id gives analyste1 one of their own."""
+    chu = ReportsClient(reports_hub, "analyste2")
+    r = chu.create(id="sante-interne", notebook=REPORT, cron="0 6 * * *")
+    assert r.status_code == 201, r.text
+    try:
+        for method, path in (("GET", "api/schedules/{}"), ("POST", "api/schedules/{}/runs"),
+                             ("DELETE", "api/schedules/{}")):
+            hidden = analyste1.request(method, path.format("sante-interne"))
+            absent = analyste1.request(method, path.format("jamais-cree"))
+            assert hidden.status_code == absent.status_code == 404, (method, hidden.text)
+            assert hidden.json()["message"].replace("sante-interne", "X") == absent.json()["message"].replace("jamais-cree", "X")
+        mine = analyste1.create(id="sante-interne", notebook=REPORT, cron="0 7 * * *")
+        assert mine.status_code == 201, mine.text
+        own_id = mine.json()["id"]
+        assert own_id.startswith("sante-int") and own_id != "sante-interne"
+        assert analyste1.create(id="sante-interne", notebook=REPORT, cron="0 7 * * *").status_code == 409
+        assert analyste1.request("DELETE", f"api/schedules/{own_id}").status_code == 204
+        assert chu.get("api/schedules/sante-interne").json()["owner"] == "analyste2"
+    finally:
+        assert chu.request("DELETE", "api/schedules/sante-interne").status_code == 204
 
 
 def test_a_decision_maker_cannot_schedule(reports_hub):

@@ -5,11 +5,15 @@ certificate generated on the target (HTTP redirected, HSTS, a kernel over a webs
 PostgreSQL as the hub database, a second run that changes nothing, a lab that stays up
 and reachable while the hub restarts, and a backup taken there restored onto a second,
 fresh target (users, groups, an API token, a report schedule, a file in a home with its
-owner's uid). Durations are written to tests/artifacts/ansible-measures.json.
+owner's uid). The backup is one archive encrypted with age to a key made by the test: it
+holds nothing readable without the key, and a restore without the key, with another key
+or from an altered archive is refused and changes nothing. Durations are written to
+tests/artifacts/ansible-measures.json.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -30,6 +34,7 @@ MEASURES: dict[str, float | int] = {}
 HOME_FILE = "verification-restauration.txt"
 HOME_TEXT = "Fichier écrit dans le lab avant la sauvegarde.\n"
 SCHEDULE = "verif-restauration"  # a report schedule made before the backup
+ARCHIVE = "datalab-backup.tar.age"  # backup.yml's one encrypted archive
 
 
 def record(key: str, value: float | int) -> None:
@@ -69,6 +74,17 @@ def trusted(deployed):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def age_identity(path) -> str:
+    """Make an age identity (private key) at ``path`` on the controller; its public key."""
+    subprocess.run(["age-keygen", "--output", str(path)], check=True, capture_output=True)
+    return subprocess.run(["age-keygen", "-y", str(path)], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def exists(target: Target, path: str) -> bool:
+    return target.run("sh", "-c", f"if test -e {path}; then echo yes; else echo no; fi") == "yes"
 
 
 def demo_client(target: Target, username: str) -> HubClient:
@@ -188,18 +204,53 @@ def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, pl
     assert schedule.status_code == 201, schedule.text
     uid = source.run("id", "-u", "jupyter-analyste1")
 
+    keys = tmp_path_factory.mktemp("keys")
+    recipient = age_identity(keys / "operator.key")
+    age_identity(keys / "other.key")
     backup_dir = tmp_path_factory.mktemp("backup")
-    run = playbook("backup.yml", source, datalab_backup_dir=str(backup_dir))
+    run = playbook("backup.yml", source, datalab_backup_dir=str(backup_dir), datalab_backup_recipient=recipient)
     assert_ok(run, "backup.yml")
     record("backup_s", run.seconds)
     files = list((backup_dir / source.name).iterdir())
-    assert {f.name for f in files} == {"hub.pgdump", "accounts.json", "data.tar.gz"}
-    record("backup_bytes", sum(f.stat().st_size for f in files))
+    assert [f.name for f in files] == [ARCHIVE]
+    record("backup_bytes", files[0].stat().st_size)
+    assert exists(source, "/var/backups/datalab") is False  # nothing unencrypted left on the host
+    # unreadable without the key: an age file, no database dump, no secret, no file name in clear
+    archive = files[0].read_bytes()
+    assert archive.startswith(b"age-encryption.org/v1\n")
+    cookie_secret = base64.b64decode(source.run("base64", "-w0", "/srv/datalab/hub/cookie_secret"))
+    assert len(cookie_secret) >= 32
+    for clear in (b"PGDMP", b"hub.pgdump", b"accounts.json", cookie_secret, HOME_TEXT.encode()):
+        assert clear not in archive
+    wrong = subprocess.run(["age", "--decrypt", "--identity", str(keys / "other.key"), str(files[0])],
+                           capture_output=True)
+    assert wrong.returncode != 0 and wrong.stdout == b""
 
     fresh = start_target("b")
     deployed_b = playbook("site.yml", fresh)
     assert_ok(deployed_b, "site.yml on the fresh target")
-    run = playbook("restore.yml", fresh, datalab_backup_dir=str(backup_dir), datalab_backup_host=source.name)
+    restore = {"datalab_backup_dir": str(backup_dir), "datalab_backup_host": source.name}
+    secret_b = fresh.run("sha256sum", "/srv/datalab/hub/cookie_secret")
+    # no key, the wrong key, an altered archive: refused with a message, and nothing changes
+    altered_dir = tmp_path_factory.mktemp("altered")
+    (altered_dir / source.name).mkdir()
+    altered = bytearray(archive)
+    altered[len(altered) // 2] ^= 0x01
+    (altered_dir / source.name / ARCHIVE).write_bytes(bytes(altered))
+    refusals = [
+        ({}, "datalab_backup_identity: give the path"),
+        ({"datalab_backup_identity": str(keys / "other.key")}, "is not the key this backup was encrypted to"),
+        ({"datalab_backup_identity": str(keys / "operator.key"), "datalab_backup_dir": str(altered_dir)},
+         "cannot be decrypted: it was truncated or altered"),
+    ]
+    for extra, message in refusals:
+        run = playbook("restore.yml", fresh, **{**restore, **extra})
+        assert run.rc != 0 and message in run.output, run.output
+        assert fresh.run("systemctl", "is-active", "datalab-hub") == "active"
+        assert fresh.run("sha256sum", "/srv/datalab/hub/cookie_secret") == secret_b
+        assert exists(fresh, "/var/backups/datalab-restore") is False
+        assert fresh.run("id", "-u", "jupyter-analyste1", check=False) == ""
+    run = playbook("restore.yml", fresh, **restore, datalab_backup_identity=str(keys / "operator.key"))
     assert_ok(run, "restore.yml")
     record("restore_s", run.seconds)
 

@@ -165,6 +165,8 @@ SelectTypeParameters=CR_Core_Memory
 EnforcePartLimits=ALL
 ReturnToService=2
 MinJobAge=300
+# pending jobs' expected start computed every second (backfill's default: 30 s)
+SchedulerParameters=bf_interval=1
 KillWait=5
 {nodes}
 PartitionName=debug Nodes={",".join(NODES)} Default=YES MaxTime=INFINITE State=UP

@@ -123,6 +123,8 @@ ReturnToService=2
 AuthAltTypes=auth/jwt
 AuthAltParameters=jwt_key={root}/jwt/jwt_hs256.key
 MinJobAge=300
+# pending jobs' expected start computed every second (backfill's default: 30 s)
+SchedulerParameters=bf_interval=1
 KillWait=5
 NodeName={node} NodeAddr=127.0.0.1 CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MIB} State=UNKNOWN
 PartitionName=debug Nodes={node} Default=YES MaxTime=INFINITE State=UP

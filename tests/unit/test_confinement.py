@@ -107,6 +107,19 @@ def test_a_health_member_shares_only_within_their_partner(tmp_path):
     confinement.check_share(settings, ANALYSTE1["groups"], code=True)
 
 
+def test_a_health_project_member_shares_only_within_the_project(tmp_path):
+    projects = [{"id": "sante-territoires", "title": "Santé et territoires",
+                 "members": ["analyste1", "analyste2"], "health_data": True}]
+    settings = settings_in(tmp_path, projects=projects)
+    mine = ANALYSTE1["groups"]  # univ-alpha holds no health data; the project does
+    confinement.check_share(settings, mine, user_groups={"partner-chu-exemple-nord", "project-sante-territoires"})
+    confinement.check_share(settings, mine, group="project-sante-territoires")
+    for attempt in ({"user_groups": {"partner-univ-alpha", "role-analyst"}}, {"group": "partner-univ-alpha"},
+                    {"code": True}):
+        with pytest.raises(confinement.HealthConfinementError, match=HEALTH_RULE):
+            confinement.check_share(settings, mine, **attempt)
+
+
 # -- the former audiences, migrated at the services' start -----------------------------------
 
 FORMER = {"all": False, "partners": ["chu-exemple-nord"], "roles": ["decision-maker"]}

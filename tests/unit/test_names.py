@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from hub.names import safe_name, system_account
+from hub.names import own_id, safe_name, system_account
 
 CORPUS = [
     "analyste1", "Analyste1", "jean.dupont@chu-exemple.fr", "jean_dupont@chu-exemple.fr",
@@ -46,3 +46,13 @@ def test_system_accounts_fit_linux_limits():
 def test_empty_names_are_refused(bad):
     with pytest.raises((ValueError, TypeError)):
         safe_name(bad)
+
+
+def test_own_ids_are_stable_per_owner_and_fit_the_id_rules():
+    first = own_id("carte-covid-normandie-departements", "analyste1", 24)
+    assert first == own_id("carte-covid-normandie-departements", "analyste1", 24)
+    assert re.fullmatch(r"[a-z][a-z0-9-]{0,22}[a-z0-9]", first) and len(first) <= 24
+    others = {own_id("carte", "analyste2", 24), own_id("carte", "analyste1", 24, attempt=1), own_id("carte", "analyste1", 24)}
+    assert len(others) == 3
+    with pytest.raises(ValueError):
+        own_id("carte", "analyste1", 15)

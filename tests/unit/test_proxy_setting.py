@@ -34,6 +34,12 @@ def test_by_default_the_hub_starts_its_proxy_and_stops_labs_with_it():
     assert "cleanup_servers" not in c.JupyterHub
 
 
+def test_the_hub_starts_the_proxy_it_manages_again_within_a_second_of_its_end():
+    c = Config()
+    hub_apply.apply_proxy(c, settings_with(None))
+    assert c.ConfigurableHTTPProxy.check_running_interval == hub_apply.MANAGED_PROXY_CHECK == 1
+
+
 def test_an_external_proxy_is_not_started_and_labs_outlive_the_hub():
     c = Config()
     hub_apply.apply_proxy(c, settings_with({"managed": False}))

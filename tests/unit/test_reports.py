@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -18,6 +19,7 @@ from hub import apply as hub_apply
 from hub import cli
 from hub.services.reports import archive
 from hub.services.reports.archive import outcome_of, read_regular
+from hub.services.reports.execute import SaidIn
 from hub.messages import text
 from hub.services.reports import notebooks
 from hub.services.reports.notebooks import (
@@ -379,3 +381,16 @@ def test_cli_needs_a_token(monkeypatch, capsys):
     monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
     assert cli.main(["reports", "list"]) == 2
     assert "token" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("line", "french"), [
+    ("Input Notebook:  /srv/work/12/input.ipynb", "Notebook d'entrée : /srv/work/12/input.ipynb"),
+    ("Executing notebook with kernel: python3", "Exécution du notebook avec le noyau python3"),
+    ("Executing Cell 3---------------------------------------", "Cellule 3 : début"),
+    ("Ending Cell 3------------------------------------------", "Cellule 3 : fin"),
+    ("Alternative text is missing on 1 image(s).", "Texte alternatif absent sur 1 image(s) du rapport."),
+    ("Running the cell's own output", "Running the cell's own output"),
+])
+def test_a_run_log_says_papermills_lines_in_french(line, french):
+    record = logging.LogRecord("papermill", logging.INFO, __file__, 1, "%s", (line,), None)
+    assert SaidIn("fr").filter(record) and record.getMessage() == french

@@ -78,9 +78,12 @@ def test_no_config_dir_loads_nothing(tmp_path):
 def test_batchspawner_api_exists_once_a_dispatching_deployment_is_applied(tmp_path):
     """The dispatcher creates the Slurm spawner only when a lab starts; batchspawner's
     API (where a starting Slurm lab reports its port) must be registered by then, so the
-    check runs in a fresh interpreter, after applying the example (local and Austral)."""
+    check runs in a fresh interpreter, after applying the example (local and Austral);
+    like every unit test, it leaves this machine's firewall alone (tests/unit/conftest.py)."""
     program = (
-        "import sys; from pathlib import Path; from traitlets.config import Config\n"
+        "import subprocess, sys; from pathlib import Path; from traitlets.config import Config\n"
+        "from hub.backends import netfilter\n"
+        "netfilter._run = lambda argv, stdin=None: subprocess.CompletedProcess(argv, 0, '', '')\n"
         "from hub.apply import configure; from tests.unit.deployment import settings_in\n"
         f"configure(Config(), settings_in(Path({str(tmp_path)!r})))\n"
         "from jupyterhub.apihandlers import default_handlers\n"

@@ -30,7 +30,7 @@ class DockerBackend(ExecutionBackend):
         check_image(client, image_of(settings))
         gateway, bridge = ensure_network(client, settings.docker.network, str(settings.docker.subnet))
         if netfilter.available():
-            firewall.apply(bridge, gateway, public_port(settings) + 1)
+            firewall.apply(bridge, gateway, public_port(settings) + 1, settings.health.package_mirror)
         else:
             log.warning(
                 "DataLab Hub cannot manage iptables (not root): labs of %s can reach each "

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
+import requests
 
 from ...services.dashboards.runners import (
+    EXECUTE_TIMEOUT,
     FILES_TIMEOUT,
     KERNEL_STARTUP,
     KERNELSPEC_NAME,
+    MAX_EXECUTED_BYTES,
+    NOTEBOOK_EXECUTE,
     NOTEBOOK_FILES,
     VOILA_APP,
     FilesError,
@@ -37,7 +41,8 @@ from .policy import LAB_PYTHON, LABEL, container_options, execution, home_volume
 
 
 #: Where a dashboard's container finds its files (copied in before it starts): the
-#: Voilà app, the kernel's startup file, the kernelspec and ``notebook/<snapshot>``.
+#: Voilà app, the kernel's startup file, the kernelspec, the preview's executor
+#: (:mod:`notebook_execute`) and ``notebook/<snapshot>``.
 CONTAINER_DIR = "/opt/datalab-dashboard"
 CONTAINER_PORT = 8866
 #: Seconds :meth:`DockerRunner.running` trusts a container's last known state.
@@ -53,13 +58,14 @@ class _Container:
 
 def container_files(notebook: Path) -> bytes:
     """A tar archive (for ``put_archive`` at ``/``) of :data:`CONTAINER_DIR`: the Voilà
-    app, the kernel's startup file, the ``python3`` kernelspec of the lab's Python and
-    the snapshot ``notebook``; owned by root, readable by all."""
+    app, the kernel's startup file, the preview's executor, the ``python3`` kernelspec of
+    the lab's Python and the snapshot ``notebook``; owned by root, readable by all."""
     root = CONTAINER_DIR.lstrip("/")
     spec = json.dumps(kernelspec(LAB_PYTHON, f"{CONTAINER_DIR}/{KERNEL_STARTUP.name}"), indent=1)
     files = {
         f"{root}/{VOILA_APP.name}": VOILA_APP.read_bytes(),
         f"{root}/{KERNEL_STARTUP.name}": KERNEL_STARTUP.read_bytes(),
+        f"{root}/{NOTEBOOK_EXECUTE.name}": NOTEBOOK_EXECUTE.read_bytes(),
         f"{root}/kernels/{KERNELSPEC_NAME}/kernel.json": spec.encode("utf-8"),
         f"{root}/notebook/{notebook.name}": notebook.read_bytes(),
     }
@@ -175,23 +181,71 @@ class DockerRunner(Runner):
         except asyncio.TimeoutError:
             raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
 
-    def _author_files(self, author: str, partners: set[str], profile: Profile, args: tuple[str, ...]) -> bytes:
-        """A throw-away container of the lab image as the author (their shared spaces
-        read-only, their home writable only for the library link a lab makes too, no
-        network) runs :mod:`notebook_files`."""
+    def _throwaway_spec(self, author: str, partners: set[str], profile: Profile):
+        """The author's execution spec for a throw-away container: their shared spaces
+        read-only, their home writable (for the library link a lab makes too)."""
         spec = execution(self.settings, Person.of(author, partners), profile)
         mounts = {
             source: {**mount, "mode": "rw" if mount["bind"] == spec.home else "ro"}
             for source, mount in spec.mounts.items()
         }
         home_volume(self.client, self.settings, author)
+        return replace(spec, mounts=mounts)
+
+    async def execute(self, author: str, partners: set[str], profile: Profile, notebook: Path) -> bytes:
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._execute, author, partners, profile, notebook), EXECUTE_TIMEOUT + 30
+            )
+        except asyncio.TimeoutError:
+            raise FilesError(f"executing the notebook took over {EXECUTE_TIMEOUT} s") from None
+
+    def _execute(self, author: str, partners: set[str], profile: Profile, notebook: Path) -> bytes:
+        """A throw-away container of the lab image as the author, without network, the
+        profile's CPU and memory (:meth:`_throwaway_spec`), runs :mod:`notebook_execute`
+        on the snapshot copied in; removed afterwards."""
+        spec = self._throwaway_spec(author, partners, profile)
+        container = None
+        try:
+            container = self.client.containers.create(
+                self.image,
+                command=script_command(
+                    f"{CONTAINER_DIR}/{NOTEBOOK_EXECUTE.name}", f"{CONTAINER_DIR}/notebook/{notebook.name}",
+                    str(EXECUTE_TIMEOUT),
+                ),
+                environment={**spec.env, "JUPYTER_PATH": CONTAINER_DIR},
+                **container_options(spec, user=author, network=False, labels={f"{LABEL}.prefix": self.prefix}),
+            )
+            container.put_archive("/", container_files(notebook))
+            container.start()
+            status = container.wait(timeout=EXECUTE_TIMEOUT)["StatusCode"]
+            if status != 0:
+                raise FilesError(last_line(container.logs(stdout=False, stderr=True), f"exit status {status}"))
+            out = container.logs(stdout=True, stderr=False)
+        except docker.errors.DockerException as e:
+            raise FilesError(f"Docker: {e}") from None
+        except requests.exceptions.ReadTimeout:
+            raise FilesError(f"executing the notebook took over {EXECUTE_TIMEOUT} s") from None
+        finally:
+            if container is not None:
+                try:
+                    container.remove(force=True)
+                except docker.errors.DockerException:
+                    pass
+        if len(out) > MAX_EXECUTED_BYTES:
+            raise FilesError(f"the executed notebook is larger than {MAX_EXECUTED_BYTES // 2**20} MiB")
+        return out
+
+    def _author_files(self, author: str, partners: set[str], profile: Profile, args: tuple[str, ...]) -> bytes:
+        """A throw-away container of the lab image as the author (:meth:`_throwaway_spec`,
+        no network) runs :mod:`notebook_files`."""
+        spec = self._throwaway_spec(author, partners, profile)
         try:
             return self.client.containers.run(
                 self.image, source_command(NOTEBOOK_FILES.read_text(encoding="utf-8"), NOTEBOOK_FILES.name,
                                            args[0], spec.home, *args[1:]),
                 remove=True, stdout=True, stderr=False,
-                **container_options(replace(spec, mounts=mounts), user=author, network=False,
-                                    labels={f"{LABEL}.prefix": self.prefix}),
+                **container_options(spec, user=author, network=False, labels={f"{LABEL}.prefix": self.prefix}),
             )
         except docker.errors.ContainerError as e:
             raise FilesError(last_line(e.stderr or b"", f"exit status {e.exit_status}")) from None

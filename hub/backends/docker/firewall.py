@@ -17,6 +17,13 @@ keeps two chains per bridge (``<bridge>``: the network's interface), IPv4 and IP
   host's own rules; everything else is rejected (every other port and address of the
   host: the connection is refused at once).
 
+The package mirror the deployment names for health spaces (``health.package_mirror``: one
+address, one TCP port), if any, is let through both chains: ``INPUT`` when it is an
+address of the host, ``FORWARD`` when it is elsewhere (the host routes to it; with
+``--ip-masq=false`` the mirror's network needs a route back to the labs' subnet). On this
+backend every lab and dashboard container then reaches it, health data or not (none of
+them has any other egress); report containers have no network at all.
+
 :func:`apply` is idempotent (:mod:`hub.backends.netfilter`). The chains stay when the
 hub stops (labs outlive it) and are replaced at its next start; the chains of a bridge
 that no longer exists are removed then (:func:`remove_stale`).
@@ -29,7 +36,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ...settings import ConfigError
+from ...settings import ConfigError, PackageMirror
 from .. import netfilter
 
 log = logging.getLogger("datalab")
@@ -45,13 +52,16 @@ def chain(builtin: str, bridge: str) -> str:
     return CHAIN_PREFIXES[builtin] + bridge
 
 
-def rules(gateway: str, api_port: int, family: int) -> dict[str, list[str]]:
+def rules(gateway: str, api_port: int, family: int, mirror: PackageMirror | None = None) -> dict[str, list[str]]:
     """The rules of a bridge's two chains by built-in chain, for IP ``family`` 4 or 6
-    (the hub's API is on IPv4 only)."""
+    (the hub's API is on IPv4 only), letting containers reach ``mirror``."""
     answers = ["-m conntrack --ctstate ESTABLISHED,RELATED -j RETURN"]
     if family == 4:
         answers.append(f"-d {gateway}/32 -p tcp -m tcp --dport {api_port} -j RETURN")
-    return {"INPUT": [*answers, "-j REJECT"], "FORWARD": ["-j DROP"]}
+    to_mirror = []
+    if mirror is not None and mirror.family == family:
+        to_mirror.append(f"-d {mirror.host}/{mirror.host.max_prefixlen} -p tcp -m tcp --dport {mirror.port} -j RETURN")
+    return {"INPUT": [*answers, *to_mirror, "-j REJECT"], "FORWARD": [*to_mirror, "-j DROP"]}
 
 
 def bridged_frames_filtered() -> None:
@@ -74,13 +84,14 @@ def bridged_frames_filtered() -> None:
             ) from None
 
 
-def apply(bridge: str, gateway: str, api_port: int) -> None:
-    """Install (or replace) the chains of ``bridge`` and their jumps; remove the single
+def apply(bridge: str, gateway: str, api_port: int, mirror: PackageMirror | None = None) -> None:
+    """Install (or replace) the chains of ``bridge`` and their jumps (``mirror``: the
+    health spaces' package mirror, let through); remove the single
     rule of earlier versions (``FORWARD -i <bridge> ! -o <bridge> -j DROP``, now part of
     the chain) and stale chains. ``ConfigError`` when the kernel or iptables refuses."""
     bridged_frames_filtered()
     for family in netfilter.families():
-        content = rules(gateway, api_port, family)
+        content = rules(gateway, api_port, family, mirror)
         netfilter.replace_chains(family, {chain(b, bridge): r for b, r in content.items()}, KEY)
         for builtin in content:
             netfilter.ensure_jump(family, builtin, ["-i", bridge], chain(builtin, bridge), KEY)

@@ -47,6 +47,8 @@ BUILD_COMMAND = "make image"
 
 #: Seconds between two probes of a starting lab's API (see DataLabDockerSpawner.start).
 READY_POLL = 0.05
+#: Seconds a container being removed by Docker may take to disappear.
+REMOVAL_TIMEOUT = 30
 
 
 def image_of(settings: Settings) -> str:
@@ -218,9 +220,20 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     def _host_config(self, spawner) -> dict:
         """Confinement and the spec's memory (and no swap beyond it); the CPU limit is
-        DockerSpawner's quota from ``cpu_limit`` (the same number of cores)."""
+        DockerSpawner's quota from ``cpu_limit`` (the same number of cores).
+
+        No ``auto_remove`` (DockerSpawner sets it from ``remove``): dockerd's
+        ``--live-restore`` does not keep an auto-removed container across a restart of
+        the engine (measured with Docker 20.10: it is removed while the engine restores
+        its containers), so labs would be lost. The spawner still removes the container
+        when the lab stops, and a container left under the lab's name before it starts
+        (``remove``)."""
         limits = self.execution_spec.limits
-        return {**confined_host_config(), **{k: limits[k] for k in ("mem_limit", "memswap_limit") if k in limits}}
+        return {
+            **confined_host_config(),
+            **{k: limits[k] for k in ("mem_limit", "memswap_limit") if k in limits},
+            "auto_remove": False,
+        }
 
     def _create_kwargs(self, spawner) -> dict:
         labels = {
@@ -232,6 +245,29 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
             labels[f"{LABEL}.profile"] = self.selected_profile.id
         return {"hostname": self.docker_names["hostname"], "labels": labels,
                 "user": self.execution_spec.account, "working_dir": self.execution_spec.home}
+
+    async def remove_object(self):
+        """Remove the lab's container, stopped or still running, and return once it is
+        gone. DockerSpawner's own removal (at the stop, and of a container found under
+        the lab's name at the start) does not force it: a container still running there,
+        left by a hub killed during a start, answered 409, which DockerSpawner takes for a
+        removal in progress, and the new container's creation then failed on its name."""
+        self.log.info("Removing container %s", self.object_name)
+        try:
+            await self.docker("remove_container", self.object_id or self.object_name, v=True, force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: Docker is removing it already
+                raise
+        deadline = asyncio.get_running_loop().time() + REMOVAL_TIMEOUT
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                await self.docker("inspect_container", self.object_name)
+            except docker.errors.NotFound:
+                return
+            await asyncio.sleep(0.2)
+        raise web.HTTPError(503, self._t("docker_removing"))
 
     @default("extra_host_config")
     def _default_extra_host_config(self):

@@ -19,7 +19,10 @@ from pathlib import Path
 from tornado.netutil import bind_unix_socket
 
 from ...services.dashboards.runners import (
+    EXECUTE_TIMEOUT,
     FILES_TIMEOUT,
+    MAX_EXECUTED_BYTES,
+    NOTEBOOK_EXECUTE,
     NOTEBOOK_FILES,
     VOILA_APP,
     FilesError,
@@ -54,12 +57,20 @@ class LocalRunner(Runner):
         self.kernelspec_dir = write_kernelspec(kernelspec_dir)
         self.processes: dict[str, subprocess.Popen] = {}
         self.socket_dir = Path(tempfile.mkdtemp(prefix="datalab-voila-"))
+        self.preparing: dict[str, asyncio.Lock] = {}
+
+    async def prepare(self, person: Person) -> Path:
+        """:func:`~hub.backends.local.policy.prepare` the person's account (their home),
+        one preparation of an account at a time: a dashboard's server and its picture's
+        execution may start together, and two ``useradd`` of one account fail."""
+        async with self.preparing.setdefault(person.name, asyncio.Lock()):
+            return await asyncio.to_thread(prepare, self.settings, person)
 
     async def start(self, launch: Launch, arguments: list[str], timeout: float) -> Upstream:
         await self.stop(launch.dashboard.id)
         person = Person.of(launch.dashboard.author, launch.author_partners)
         try:
-            home = await asyncio.to_thread(prepare, self.settings, person)
+            home = await self.prepare(person)
         except (RuntimeError, OSError) as e:
             raise StartError(f"cannot prepare {launch.dashboard.author}'s account: {e}") from None
         spec = execution(self.settings, person, launch.profile)
@@ -119,7 +130,7 @@ class LocalRunner(Runner):
     async def author_files(self, author: str, partners: set[str], profile: Profile, *args: str) -> bytes:
         person = Person.of(author, partners)
         try:
-            home = await asyncio.to_thread(prepare, self.settings, person)
+            home = await self.prepare(person)
         except (RuntimeError, OSError) as e:
             raise FilesError(f"cannot prepare {author}'s account: {e}") from None
         spec = execution(self.settings, person, profile)
@@ -137,6 +148,37 @@ class LocalRunner(Runner):
             raise FilesError(f"reading {author}'s notebooks took over {FILES_TIMEOUT} s") from None
         if process.returncode != 0:
             raise FilesError(last_line(err, f"exit status {process.returncode}"))
+        return out
+
+    async def execute(self, author: str, partners: set[str], profile: Profile, notebook: Path) -> bytes:
+        """A process as the author (their account, partners' groups, the profile's
+        memory as ``RLIMIT_AS``), given the snapshot on its standard input."""
+        person = Person.of(author, partners)
+        try:
+            await self.prepare(person)
+        except (RuntimeError, OSError) as e:
+            raise FilesError(f"cannot prepare {author}'s account: {e}") from None
+        spec = execution(self.settings, person, profile)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(NOTEBOOK_EXECUTE), "-", str(EXECUTE_TIMEOUT),
+            env={"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "LANG": "C.UTF-8",
+                 "JUPYTER_PATH": str(self.kernelspec_dir), **spec.env},
+            preexec_fn=preexec_fn(spec, memory_limit=True), start_new_session=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(notebook.read_bytes()), EXECUTE_TIMEOUT)
+        except asyncio.TimeoutError:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+            raise FilesError(f"executing the notebook took over {EXECUTE_TIMEOUT} s") from None
+        finally:
+            if process.returncode is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        if process.returncode != 0:
+            raise FilesError(last_line(err, f"exit status {process.returncode}"))
+        if len(out) > MAX_EXECUTED_BYTES:
+            raise FilesError(f"the executed notebook is larger than {MAX_EXECUTED_BYTES // 2**20} MiB")
         return out
 
     async def stop(self, dashboard_id: str) -> None:

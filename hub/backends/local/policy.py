@@ -148,11 +148,14 @@ class Account:
         partners = sorted(self.partner_ids)
         spaces = self.spaces()
         self.home.mkdir(exist_ok=True)
+        owner = (None, None)
         if isolated():
             groups = [partner_group(p) for p in partners] + [project_group(p.id) for p in self.projects]
             entry = ensure_account(self.account, self.home, groups)
             os.chown(self.home, entry.pw_uid, entry.pw_gid)
             os.chmod(self.home, 0o700)
+            owner = (entry.pw_uid, entry.pw_gid)
+        storage.private_dir(self.home, storage.TMP_DIR, *owner)
         storage.link(self.home, storage.LIBRARY_LINK, self.layout.library)
         for name, space in spaces.items():
             storage.link(self.home, name, space)
@@ -175,6 +178,7 @@ class Account:
             "HOME": str(self.home),
             "USER": self.account if isolated() else os.environ.get("USER", ""),
             "SHELL": "/bin/bash",
+            "TMPDIR": str(self.home / storage.TMP_DIR),
             "PYTHONPATH": str(self.layout.library),
             "DATALAB_LIBRARY": str(self.layout.library),
             "DATALAB_PARTNERS": ",".join(sorted(self.partner_ids)),

@@ -75,6 +75,10 @@ PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"}
 RUNNING_STATES = {"RUNNING", "COMPLETING"}
 
 POLL_INTERVAL = 1.0
+#: Seconds between two checks of a running job's lab port, between two Slurm queries:
+#: the lab starts listening at any moment, which the hub noticed up to POLL_INTERVAL
+#: late when it checked once per query (docs/benchmarks.md).
+PORT_POLL = 0.1
 
 #: How many "Invalid job id" answers in a row make a job gone (Slurm may forget a job
 #: for a moment while its controller restarts).
@@ -125,6 +129,9 @@ def batch_script(*, name: str, spec: ExecutionSpec, venv: Path | None, setup: st
         f"export PYTHONPATH={q(library)} DATALAB_LIBRARY={q(library)}",
         f"if [ -L {q(library_link)} ] || [ ! -e {q(library_link)} ]; then "
         f"ln -sfn {q(library)} {q(library_link)}; fi",
+        # the node's /tmp is shared by every job there; the cluster's own TMPDIR is kept
+        f'[ -n "${{TMPDIR:-}}" ] || TMPDIR={q(f"{home}/{storage.TMP_DIR}")}',
+        'export TMPDIR && mkdir -p -m 700 "$TMPDIR"',
         'export DATALAB_WALLTIME_END="$(squeue -h -j "$SLURM_JOB_ID" -o %e)"',
         'node_addr="$(sinfo -h -N -n "$SLURMD_NODENAME" -o %o | head -n 1)"',
         'export JUPYTERHUB_SERVICE_URL="http://${node_addr}:0${JUPYTERHUB_SERVICE_PREFIX}"',
@@ -363,7 +370,11 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
             if time.time() > deadline:
                 raise SlurmError(500, self._t("slurm_timeout", seconds=self.start_timeout, job=self.job_id,
                                               state=info.state, reason=info.reason))
-            await asyncio.sleep(POLL_INTERVAL)
+            if info.state in RUNNING_STATES:
+                if await self._lab_listens(POLL_INTERVAL):
+                    break
+            else:
+                await asyncio.sleep(POLL_INTERVAL)
         # JupyterHub reads the server of the spawner it knows (the dispatcher's, when
         # there is one): each spawner holds its own copy of the server's address.
         for spawner in {self, self.state_owner or self}:
@@ -374,6 +385,18 @@ class SlurmSpawner(DataLabSpawnerMixin, batchspawner.SlurmSpawner):
         self._save_state()
         self.log.info("Slurm job %s of %s serves on %s:%s", self.job_id, self.user.name, self.ip, self.port)
         return self.ip, self.port
+
+    async def _lab_listens(self, seconds: float) -> bool:
+        """Whether the lab accepts connections on its reported port within ``seconds``,
+        checked every :data:`PORT_POLL` (the port comes from the lab, through
+        ``/hub/api/batchspawner``, at any moment)."""
+        until = time.monotonic() + seconds
+        while True:
+            await asyncio.sleep(PORT_POLL)
+            if self.port and await _listening(self.ip, self.port):
+                return True
+            if time.monotonic() >= until:
+                return False
 
     def pending_message(self, info: JobInfo, position: tuple[int, int] | None = None) -> str:
         """What a person reads while the job waits: Slurm's reason, explained when known,

@@ -28,6 +28,7 @@ from .handlers import (
     DashboardApiHandler,
     DashboardsApiHandler,
     GalleryHandler,
+    NotFoundHandler,
     PreviewHandler,
     ProxyHandler,
     PublishHandler,
@@ -74,6 +75,7 @@ def make_app(service: DashboardService) -> web.Application:
         hub_prefix=os.environ.get("JUPYTERHUB_BASE_URL", "/") + "hub/",
         cookie_secret=os.urandom(32),
         websocket_ping_interval=30,
+        default_handler_class=NotFoundHandler,
     )
 
 

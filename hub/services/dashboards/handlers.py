@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import json
 import logging
 import re
@@ -68,6 +69,8 @@ KERNEL_PATHS = {
 #: The kernel id in the page's configuration (the first occurrence: the configuration
 #: precedes every cell's output).
 PAGE_KERNEL = re.compile(rb'"kernelId":\s*"(' + KERNEL.encode() + rb')"')
+#: A picture served on its own runs no script and loads nothing but its embedded images.
+PICTURE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 LAB_TREE = re.compile(r"/user/(?P<user>[^/]+)/(?:[^/]+/)?lab(?:/workspaces/[^/]+)?/tree/(?P<path>.+\.ipynb)$")
 
 
@@ -118,15 +121,15 @@ class Base(HubOAuthenticated, web.RequestHandler):
         )
 
     def dashboard_or_page(self, dashboard_id: str) -> Dashboard | None:
-        """The dashboard if this viewer may see it; otherwise renders 404/403, None."""
+        """The dashboard if this viewer may see it; otherwise renders the 404 page, None.
+        A dashboard hidden from the viewer gets the very page of an absent one: the answer
+        never tells that it exists."""
         dashboard = self.service.store.get(dashboard_id)
+        if dashboard is not None and not self.service.may_view(self.current_user, dashboard):
+            log.info("%s refused dashboard %s", self.current_user["name"], dashboard_id)
+            dashboard = None
         if dashboard is None:
             self.message_page(404, "dash_not_found_title", "dash_not_found")
-            return None
-        if not self.service.may_view(self.current_user, dashboard):
-            log.info("%s refused dashboard %s", self.current_user["name"], dashboard_id)
-            self.message_page(403, "dash_forbidden_title", "dash_forbidden")
-            return None
         return dashboard
 
     def partner_name(self, partner_id: str) -> str:
@@ -144,7 +147,8 @@ class GalleryHandler(Base):
         query = self.get_argument("q", "").strip()[:200]
         cards = [
             {"d": d, "partner": self.partner_name(d.partner),
-             "preview": self.service.store.preview_path(d) is not None}
+             "preview": self.service.store.preview(d) is not None,
+             "pending": self.service.store.needs_preview(d)}
             for d in self.service.visible(self.current_user)
         ]
         published = self.service.store.get(self.get_argument("published", ""))
@@ -224,6 +228,7 @@ class PublishHandler(Base):
             return
         self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
+        self.service.preview_later(dashboard)
         log.info("%s published %s version %d from %s", user["name"], dashboard.id, dashboard.version, values["path"])
         self.redirect(f"{self.service.prefix}?published={dashboard.id}")
 
@@ -238,17 +243,25 @@ def lab_notebook(referer: str, user: str) -> str:
 
 
 class PreviewHandler(Base):
-    """``GET /preview/<id>``: the dashboard's preview image, for its audience only."""
+    """``GET /preview/<id>``: the picture of the dashboard's live version, for its audience
+    only. A dashboard this person may not see gets the answer of one that does not exist,
+    as does one without a picture. The content type is the service's own (PNG, or SVG
+    sanitized at publication), and the picture may run or load nothing even when opened
+    on its own."""
 
     @web.authenticated
     def get(self, dashboard_id: str):
-        dashboard = self.dashboard_or_page(dashboard_id)
-        if dashboard is None:
+        dashboard = self.service.store.get(dashboard_id)
+        found = None
+        if dashboard is not None and self.service.may_view(self.current_user, dashboard):
+            found = self.service.store.preview(dashboard)
+        if found is None:
+            self.message_page(404, "dash_not_found_title", "dash_not_found")
             return
-        path = self.service.store.preview_path(dashboard)
-        if path is None:
-            raise web.HTTPError(404)
-        self.set_header("Content-Type", "image/png")
+        path, content_type = found
+        self.set_header("Content-Type", content_type)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", PICTURE_POLICY)
         self.set_header("Cache-Control", "private, max-age=300")
         self.finish(path.read_bytes())
 
@@ -368,6 +381,7 @@ class ProxyHandler(Base):
         headers = upstream_headers(self.request.headers, upstream.token, self.viewer_kind(dashboard))
         started = {"done": False}
         scanned = {"tail": b""}
+        texts = PageTexts(voila_texts(self.t_catalogue())) if page is not None else None
 
         def on_header(line: str) -> None:
             if line.startswith("HTTP/"):
@@ -395,7 +409,7 @@ class ProxyHandler(Base):
                     self.service.grant(page, match[1].decode("ascii"))
                 else:
                     scanned["tail"] = text[-200:]
-            self.write(chunk)
+            self.write(texts.feed(chunk) if texts else chunk)
             self.flush()
 
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
@@ -414,11 +428,72 @@ class ProxyHandler(Base):
                 log.error("dashboard %s: server unreachable: %s", dashboard.id, e)
                 self.message_page(503, "dash_unavailable_title", "dash_unavailable")
                 return
+        if texts and started["done"] and not self._finished:
+            self.write(texts.end())
         if not self._finished:
             self.finish()
 
     def viewer_kind(self, dashboard: Dashboard) -> str:
         return "author" if self.current_user["name"] == dashboard.author else "viewer"
+
+
+#: Voilà's page markup (its spinner, its progress script) holding its English texts.
+VOILA_SPINNER = b'<div id="loading" style="display: flex;">'
+VOILA_RUNNING = b'<h2 id="loading_text">Running '
+VOILA_PROGRESS = (b"`Executing ${cell_index} of ${cell_count}`", b"`Reading ${cell_index} of ${cell_count}`")
+#: The texts its widget manager writes in place of a widget (bundled, not translatable).
+VOILA_WIDGET_TEXTS = {
+    "Loading widget...": "dash_voila_widget_loading",
+    "Error displaying widget": "dash_voila_widget_error",
+    "Error displaying widget: model not found": "dash_voila_widget_missing",
+}
+#: Put before Voilà's spinner: says the widget manager's texts in the page's language
+#: as they appear (TEXTS is filled in by :func:`voila_texts`).
+WIDGET_TEXTS_SCRIPT = """<script>(() => {
+  const texts = TEXTS;
+  const say = (node) => {
+    if (node.nodeType === Node.TEXT_NODE && Object.hasOwn(texts, node.data)) node.data = texts[node.data];
+  };
+  new MutationObserver((records) => {
+    for (const record of records) {
+      if (record.type === "characterData") say(record.target);
+      for (const node of record.addedNodes) { say(node); node.childNodes.forEach(say); }
+    }
+  }).observe(document.documentElement, {childList: true, characterData: true, subtree: true});
+})();</script>"""
+
+
+def voila_texts(t: dict) -> dict[bytes, bytes]:
+    """What :class:`PageTexts` replaces in a Voilà page, from the catalogue ``t``."""
+    cell = t["dash_voila_cell"].format(index="${cell_index}", count="${cell_count}")
+    widgets = {english: t[key] for english, key in VOILA_WIDGET_TEXTS.items()}
+    script = WIDGET_TEXTS_SCRIPT.replace("TEXTS", json.dumps(widgets, ensure_ascii=False).replace("</", "<\\/"))
+    return {
+        VOILA_SPINNER: script.encode() + VOILA_SPINNER,
+        VOILA_RUNNING: b'<h2 id="loading_text">' + html.escape(t["dash_voila_running"]).encode(),
+        **{progress: f"`{cell}`".encode() for progress in VOILA_PROGRESS},
+    }
+
+
+class PageTexts:
+    """Replaces texts in a page as it streams through: a chunk's end that could begin
+    one of them is held back until the next chunk (or :meth:`end`) completes it."""
+
+    def __init__(self, replacements: dict[bytes, bytes]):
+        self.replacements = replacements
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        text = self.pending + chunk
+        for old, new in self.replacements.items():
+            text = text.replace(old, new)
+        held = max((k for old in self.replacements for k in range(1, len(old)) if text.endswith(old[:k])), default=0)
+        self.pending = text[len(text) - held:] if held else b""
+        return text[:len(text) - held]
+
+    def end(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        return rest
 
 
 def upstream_headers(incoming: httputil.HTTPHeaders, token: str, viewer: str) -> httputil.HTTPHeaders:
@@ -453,10 +528,8 @@ class WebSocketProxyHandler(HubOAuthenticated, websocket.WebSocketHandler):
         dashboard = self.service.store.get(dashboard_id)
         if user is None:
             raise web.HTTPError(403)
-        if dashboard is None:
+        if dashboard is None or not self.service.may_view(user, dashboard):
             raise web.HTTPError(404)
-        if not self.service.may_view(user, dashboard):
-            raise web.HTTPError(403)
         slot = self.service.slot_of(dashboard_id, kernel_id, user["name"], browser_session(self))
         if slot is None:
             log.warning("%s refused the websocket of kernel %s of dashboard %s: not given to this session",
@@ -555,6 +628,17 @@ class ApiHandler(Base):
         return out
 
 
+class NotFoundHandler(ApiHandler):
+    """Any other path: the service's own 404 page (its JSON error under ``api/``)."""
+
+    async def prepare(self):
+        await super().prepare()
+        if self.request.path.startswith(self.service.prefix + "api/"):
+            raise web.HTTPError(404)
+        t = self.t_catalogue()
+        self.render_page("message.html", 404, title=t["error_title"].format(code=404), body=t["error_404"])
+
+
 class DashboardsApiHandler(ApiHandler):
     """``GET /api/dashboards``: those the caller may see. ``POST``: publish (analysts,
     admins): ``{"notebook": {...}, "title": ..., "description", "audience", "profile",
@@ -584,6 +668,7 @@ class DashboardsApiHandler(ApiHandler):
             raise web.HTTPError(403, self.said(e)) from None
         self.audit_event = ("dashboard.publish", f"dashboard:{dashboard.id}", [dashboard.partner])
         await self.service.stop(dashboard.id)
+        self.service.preview_later(dashboard)
         log.info("%s published %s version %d", user["name"], dashboard.id, dashboard.version)
         self.send(await self.model(dashboard), 201 if created else 200)
 

@@ -37,8 +37,14 @@ HERE = Path(__file__).resolve().parent
 VOILA_APP = HERE / "voila_app.py"
 KERNEL_STARTUP = HERE / "kernel_startup.py"
 NOTEBOOK_FILES = HERE / "notebook_files.py"
+NOTEBOOK_EXECUTE = HERE / "notebook_execute.py"
 #: Seconds a listing or reading of the author's notebooks may take.
 FILES_TIMEOUT = 60
+#: Seconds a snapshot's execution for its gallery picture may take in all (each cell
+#: gets as long).
+EXECUTE_TIMEOUT = 180
+#: Bytes of an executed notebook the service reads back.
+MAX_EXECUTED_BYTES = 64 * 2**20
 KERNELSPEC_NAME = "python3"
 PR_SET_PDEATHSIG = 1
 
@@ -146,6 +152,13 @@ class Runner(ABC):
         """Run :mod:`notebook_files` with ``args`` (its ``HOME`` argument inserted after
         the first) as ``author``, a member of ``partners``, within ``profile``'s limits;
         returns its standard output. Raises :class:`FilesError`."""
+
+    @abstractmethod
+    async def execute(self, author: str, partners: set[str], profile: Profile, notebook: Path) -> bytes:
+        """Run :mod:`notebook_execute` on the snapshot ``notebook`` as ``author``, a member
+        of ``partners``, within ``profile``'s limits and network (as the dashboard's
+        kernels run), for at most :data:`EXECUTE_TIMEOUT` seconds; returns the executed
+        notebook (JSON). Raises :class:`FilesError`."""
 
     async def notebooks(self, author: str, partners: set[str], profile: Profile) -> list[str]:
         """The ``.ipynb`` paths in the author's home (relative to it), as they see it."""

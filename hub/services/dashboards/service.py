@@ -15,11 +15,20 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ... import audit, confinement
 from ...messages import text
+from ...names import own_id
 from ...backends.confinement import refusal
 from ...groups import partners_of
 from ...settings import Audience, Profile, Settings
-from .runners import Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment
+from .preview import first_image
+from .runners import (
+    FilesError, Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment,
+)
 from .store import Dashboard, PublishError, PublishForbidden, Store
+
+#: Derived ids tried for a requested id held by someone else, and their longest length
+#: (:data:`hub.settings.DashboardId`).
+OWN_ID_ATTEMPTS = 8
+DASHBOARD_ID_LENGTH = 40
 
 log = logging.getLogger("datalab.dashboards")
 
@@ -90,6 +99,8 @@ class DashboardService:
         self.last_seen: dict[str, float] = {}
         self.slots: set[Slot] = set()
         self.requests: dict[str, int] = {}
+        self.previewing: set[tuple[str, int]] = set()
+        self.preview_turn = asyncio.Semaphore(1)
 
     def t(self, key: str, /, **values: object) -> str:
         return text(self.settings.hub.language, key, **values)
@@ -116,9 +127,10 @@ class DashboardService:
     def publish(self, author: dict, notebook: dict, fields: dict) -> tuple[Dashboard, bool]:
         """Publish for ``author`` (hub user model with groups). ``fields``: title,
         description, audience, profile, partner, identity_free, id (all but title
-        optional; the audience defaults to the dashboard's partner). Returns
+        optional; the audience defaults to the dashboard's partner; an id held by
+        someone else becomes one of the author's own, see :meth:`free_id`). Returns
         ``(dashboard, created)``. ``PublishError`` (400) for bad input,
-        ``PermissionError`` (403) when the id is someone else's, the author may not use
+        ``PermissionError`` (403) when no id of the author's own is free, the author may not use
         the partner or profile, or the audience reaches beyond a health space of theirs
         (:class:`hub.confinement.HealthConfinementError`, a message for the person)."""
         from .store import slug_from_title
@@ -131,10 +143,8 @@ class DashboardService:
             raise PublishError("unknown_fields", fields=", ".join(sorted(unknown)))
         if not isinstance(fields.get("title"), str):
             raise PublishError("title_required")
-        dashboard_id = fields.get("id") or slug_from_title(fields["title"])
+        dashboard_id = self.free_id(fields.get("id") or slug_from_title(fields["title"]), author["name"])
         owner = self.store.owner(dashboard_id)
-        if owner is not None and owner != author["name"]:
-            raise PublishForbidden("id_taken", id=dashboard_id)
         partner = fields.get("partner") or partners[0]
         if partner not in partners:
             raise PublishForbidden("not_member", partner=partner)
@@ -157,6 +167,17 @@ class DashboardService:
             identity_free=bool(fields.get("identity_free", False)),
         )
         return dashboard, owner is None
+
+    def free_id(self, requested: str, author: str) -> str:
+        """``requested`` when it is free or the author's; else an id of the author's own
+        derived from it (:func:`hub.names.own_id`), whoever holds ``requested`` and
+        whether or not the author may see it: the answer never tells that a dashboard
+        hidden from them exists."""
+        for attempt in range(OWN_ID_ATTEMPTS + 1):
+            candidate = requested if attempt == 0 else own_id(requested, author, DASHBOARD_ID_LENGTH, attempt - 1)
+            if self.store.owner(candidate) in (None, author):
+                return candidate
+        raise PublishForbidden("id_unavailable", id=requested)
 
     async def seed(self, attempts: int = 60) -> None:
         """Publish the deployment's own dashboards (``dashboards.publish``): a new version
@@ -216,6 +237,55 @@ class DashboardService:
         self.store.unpublish(dashboard.id)
         await self.stop(dashboard.id)
 
+    # -- the gallery's pictures -------------------------------------------------------------
+    def preview_later(self, dashboard: Dashboard) -> None:
+        """Make the picture of the dashboard's live version in the background
+        (:meth:`make_preview`) unless it has one, or is known to have none."""
+        key = (dashboard.id, dashboard.version)
+        if key in self.previewing or not self.store.needs_preview(dashboard):
+            return
+        self.previewing.add(key)
+        task = asyncio.ensure_future(self.make_preview(dashboard))
+        task.add_done_callback(lambda _: self.previewing.discard(key))
+
+    async def make_preview(self, dashboard: Dashboard) -> None:
+        """Execute the live version's snapshot once as its author, as their dashboard's
+        kernels run (their account or container, partners' data, the profile's limits,
+        no network beyond what their kernels have; a backend that cannot confine a
+        health partner's code refuses), one execution at a time, and keep the executed
+        notebook's first image (:func:`.preview.first_image`) as the version's picture,
+        or the mark that it has none. Publishing never waits for it; a hub error leaves
+        it to the next try."""
+        async with self.preview_turn:
+            if not self.store.needs_preview(dashboard):
+                return
+            try:
+                author = await self.hub.user(dashboard.author)
+            except (OSError, HTTPClientError, RuntimeError) as e:
+                log.warning("dashboard %s: no picture yet, the hub did not answer: %s", dashboard.id, e)
+                return
+            image = None
+            started = time.monotonic()
+            try:
+                if author is None:
+                    raise FilesError(f"author {dashboard.author!r} is no longer a hub user")
+                partners = partners_of(author.get("groups", []))
+                refused = refusal(self.settings, self.settings.spawner.backend, partners, user=dashboard.author)
+                if refused:
+                    raise FilesError(refused)
+                profile = next((p for p in self.settings.profiles if p.id == dashboard.profile), None)
+                if profile is None:
+                    raise FilesError(f"profile {dashboard.profile!r} is no longer declared")
+                executed = await self.runner.execute(
+                    dashboard.author, partners, profile, self.store.notebook_path(dashboard),
+                )
+                image = first_image(json.loads(executed))
+                log.info("dashboard %s version %d executed in %.1f s for its picture: %s", dashboard.id,
+                         dashboard.version, time.monotonic() - started, image.content_type if image else "none")
+            except (FilesError, OSError, ValueError) as e:
+                log.warning("dashboard %s version %d: no picture: %s", dashboard.id, dashboard.version, e)
+            self.store.save_preview(dashboard, image)
+
     # -- servers -----------------------------------------------------------------------
     async def upstream(self, dashboard: Dashboard) -> Upstream:
         """The dashboard's running server, started (as its author) when needed.
@@ -230,7 +300,8 @@ class DashboardService:
             author = await self.hub.user(dashboard.author)
             if author is None:
                 raise StartError(f"author {dashboard.author!r} is no longer a hub user")
-            refused = refusal(self.settings, self.settings.spawner.backend, partners_of(author.get("groups", [])))
+            refused = refusal(self.settings, self.settings.spawner.backend, partners_of(author.get("groups", [])),
+                              user=dashboard.author)
             if refused:
                 raise StartError(refused)
             profile = next(p for p in self.settings.profiles if p.id == dashboard.profile)
@@ -396,8 +467,9 @@ class DashboardService:
     async def cull(self) -> None:
         """Stop the servers of dashboards with no open view and no request for
         ``dashboards.idle_timeout`` seconds (identity-free ones excepted) and of
-        unpublished ones, forget servers that died, and start identity-free dashboards'
-        servers that are not running (at the service's start, after a republish)."""
+        unpublished ones, forget servers that died, start identity-free dashboards'
+        servers that are not running (at the service's start, after a republish), and
+        make the pictures published versions lack (:meth:`preview_later`)."""
         now = time.monotonic()
         for dashboard_id in list(self.upstreams):
             if not self.runner.running(dashboard_id):
@@ -414,6 +486,7 @@ class DashboardService:
                 log.info("dashboard %s not viewed for %.0f s: stopping its server", dashboard_id, idle)
                 await self.stop(dashboard_id)
         for dashboard in self.store.published():
+            self.preview_later(dashboard)
             if dashboard.identity_free and not self.runner.running(dashboard.id):
                 try:
                     await self.upstream(dashboard)

@@ -3,8 +3,11 @@
 Layout (see :mod:`hub.storage`): ``<data_dir>/dashboards/<id>/dashboard.json`` and one
 directory per version, ``v<n>/notebook.ipynb``. Publishing snapshots the notebook with its
 outputs cleared (a viewer never sees the author's stale outputs) and keeps the first image
-output as the gallery preview (``v<n>/preview.png``). Unpublishing keeps the files but
-removes the dashboard from every listing and URL; its author may publish it again.
+output as the gallery preview (``v<n>/preview.png``, or a sanitized ``v<n>/preview.svg``;
+see :mod:`.preview`). When the notebook holds none, the service executes the snapshot
+as its author and keeps the executed notebook's first image, or ``v<n>/preview.none``
+when there is none. Unpublishing keeps the files but removes the dashboard from every
+listing and URL; its author may publish it again.
 
 The dashboards service is the only writer (the CLI and the REST API go through it), so
 the store keeps the metadata in memory and writes each change atomically.
@@ -12,7 +15,6 @@ the store keeps the metadata in memory and writes each change atomically.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -26,9 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from ...messages import text
 from ...settings import Audience, DashboardId, Slug, UserName
+from .preview import Image, first_image
 
 NOTEBOOK = "notebook.ipynb"
-PREVIEW = "preview.png"
+#: A version's preview file per image type, and the file saying none could be made.
+PREVIEWS = {"image/png": "preview.png", "image/svg+xml": "preview.svg"}
+NO_PREVIEW = "preview.none"
 METADATA = "dashboard.json"
 #: The kernel every dashboard runs with (the lab environment's Python).
 KERNEL_NAME = "python3"
@@ -107,11 +112,12 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o640) -> None:
     tmp.replace(path)
 
 
-def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
+def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, Image | None, str]:
     """Validate a notebook (nbformat 4 JSON as a dict) and return ``(clean, preview,
     excerpt)``: the notebook with outputs and execution counts cleared and the Python
-    kernel, the first PNG output (bytes) if any, and the first paragraph of its first
-    Markdown cell (plain text, 300 characters at most). ``PublishError`` if invalid."""
+    kernel, its first image output (:func:`.preview.first_image`) if any, and the first
+    paragraph of its first Markdown cell (plain text, 300 characters at most).
+    ``PublishError`` if invalid."""
     try:
         if notebook.get("nbformat") != 4:
             raise PublishError("nbformat")
@@ -127,14 +133,10 @@ def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, bytes | None, str]:
         raise
     except Exception:  # nbformat raises several kinds for malformed input
         raise PublishError("invalid_notebook") from None
-    preview = None
+    preview = first_image(nb)
     excerpt = ""
     for cell in nb.cells:
         if cell.cell_type == "code":
-            for output in cell.get("outputs", []):
-                png = output.get("data", {}).get("image/png")
-                if preview is None and png:
-                    preview = base64.b64decode(png if isinstance(png, str) else "".join(png))
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "markdown" and not excerpt:
@@ -191,10 +193,28 @@ class Store:
         """The live version's snapshot."""
         return self.directory(dashboard.id) / f"v{dashboard.version}" / NOTEBOOK
 
-    def preview_path(self, dashboard: Dashboard) -> Path | None:
-        """The live version's preview image, or None."""
-        path = self.directory(dashboard.id) / f"v{dashboard.version}" / PREVIEW
-        return path if path.exists() else None
+    def preview(self, dashboard: Dashboard) -> tuple[Path, str] | None:
+        """``(file, content type)`` of the live version's preview image, or None."""
+        version = self.directory(dashboard.id) / f"v{dashboard.version}"
+        for content_type, name in PREVIEWS.items():
+            if (version / name).exists():
+                return version / name, content_type
+        return None
+
+    def needs_preview(self, dashboard: Dashboard) -> bool:
+        """True while the live version has neither a preview nor the mark that none
+        could be made."""
+        version = self.directory(dashboard.id) / f"v{dashboard.version}"
+        return self.preview(dashboard) is None and not (version / NO_PREVIEW).exists()
+
+    def save_preview(self, dashboard: Dashboard, image: Image | None) -> None:
+        """Keep ``image`` as version ``dashboard.version``'s preview, or mark that none
+        could be made (None)."""
+        version = self.directory(dashboard.id) / f"v{dashboard.version}"
+        if image is None:
+            _write_atomic(version / NO_PREVIEW, b"")
+        else:
+            _write_atomic(version / PREVIEWS[image.content_type], image.data)
 
     def is_current(self, dashboard_id: str, notebook: dict) -> bool:
         """True when ``notebook`` would snapshot to the live version of a published
@@ -233,8 +253,8 @@ class Store:
         version_dir = directory / f"v{number}"
         version_dir.mkdir(mode=0o750)
         _write_atomic(version_dir / NOTEBOOK, nbformat.writes(clean).encode("utf-8"))
-        if preview:
-            _write_atomic(version_dir / PREVIEW, preview)
+        if preview is not None:
+            _write_atomic(version_dir / PREVIEWS[preview.content_type], preview.data)
         self._save(dashboard)
         return dashboard
 

@@ -223,7 +223,8 @@ class RunAPI(APIHandler):
         except Refused as refused:
             self.refuse(refused)
         if not (self.service.sees(self.caller, row) or self.service.manages(self.caller, row)):
-            self.refuse(Refused(403, self.service.t("reports_forbidden")))
+            # a run one may not see is answered as absent: the answer never tells it exists
+            self.refuse(Refused(404, self.service.t("reports_unknown_run", id=run_id)))
         return run, row
 
 
@@ -233,7 +234,7 @@ class ReportsAPI(APIHandler):
 
 
 class RunFile(RunAPI):
-    """A run's archived output, for its audience (403 for anyone else)."""
+    """A run's archived output, for its audience (404 for anyone else, as if absent)."""
 
     api = False
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -28,18 +29,50 @@ from hub.services.reports.notebooks import NotebookProblem, check_notebook_param
 NOTEBOOK = "notebook.ipynb"
 HTML = "report.html"
 RESULT = "result.json"
+#: papermill's and nbconvert's own log lines, and the key saying each in the run's
+#: language (named groups fill the text); the cells' output passes unchanged.
+LOG_LINES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Input Notebook: +(?P<path>.*)"), "reports_log_input"),
+    (re.compile(r"Output Notebook: +(?P<path>.*)"), "reports_log_output"),
+    (re.compile(r"Working directory: +(?P<path>.*)"), "reports_log_work_dir"),
+    (re.compile(r"Executing notebook with kernel: +(?P<kernel>.*)"), "reports_log_kernel"),
+    (re.compile(r"Executing Cell (?P<cell>\d+)-*"), "reports_log_cell_start"),
+    (re.compile(r"Ending Cell (?P<cell>\d+)-*"), "reports_log_cell_end"),
+    (re.compile(r"Alternative text is missing on (?P<count>\d+) image\(s\)\."), "reports_log_alt_text"),
+]
 
 
 class RunFailed(Exception):
     """The run failed; ``str(error)`` is the message shown with the run."""
 
 
+class SaidIn(logging.Filter):
+    """Rewrites the known lines of :data:`LOG_LINES` in ``language``."""
+
+    def __init__(self, language: str):
+        super().__init__()
+        self.language = language
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for pattern, key in LOG_LINES:
+            found = pattern.fullmatch(message)
+            if found:
+                record.msg, record.args = text(self.language, key, **found.groupdict()), ()
+                break
+        return True
+
+
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     if len(sys.argv) > 1:
         spec = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     else:
         spec = json.load(sys.stdin)
+    language = spec.get("language", "fr")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    handler.addFilter(SaidIn(language))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     output_dir = Path(spec["output_dir"])
     try:
         execute(spec)
@@ -50,7 +83,10 @@ def main() -> int:
         traceback.print_exc()
         result = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
     (output_dir / RESULT).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-    print(f"run {result['status']}: {result['error'] or ''}", flush=True)
+    if result["status"] == "succeeded":
+        print(text(language, "reports_log_succeeded"), flush=True)
+    else:
+        print(text(language, "reports_log_failed", error=result["error"]), flush=True)
     return 0 if result["status"] == "succeeded" else 1
 
 

@@ -116,7 +116,7 @@ class BackendRunners:
         """The run on its profile's backend; a failed outcome, without running, when the
         owner holds health data that backend cannot confine (:mod:`hub.backends.confinement`)."""
         backend = self.settings.backend_of(request.profile)
-        refused = refusal(self.settings, backend, request.partner_ids)
+        refused = refusal(self.settings, backend, request.partner_ids, user=request.owner)
         if refused:
             return RunOutcome("failed", refused)
         return await self.runner(backend).run(request)

@@ -27,6 +27,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from hub import audit, confinement
 from hub.messages import text
+from hub.names import own_id
 from hub.groups import partners_of, role_group
 from hub.settings import Audience, Backend, MisfirePolicy, Profile, ReportSchedule, Role, Settings
 from hub.storage import Layout
@@ -44,6 +45,10 @@ log = logging.getLogger("datalab.reports")
 
 OWNER_ROLES = {role_group(Role.analyst), role_group(Role.admin)}
 ACTIVE = ("queued", "running")
+#: Derived ids tried for a requested schedule id held by someone else, and their longest
+#: length (:data:`hub.settings.base.Slug`).
+OWN_ID_ATTEMPTS = 8
+SCHEDULE_ID_LENGTH = 24
 
 #: The running service, for the scheduler's jobs (APScheduler stores a textual
 #: reference to :func:`fire`, not the service object).
@@ -327,20 +332,33 @@ class ReportsService:
 
     def create(self, owner: Caller, data: object) -> ScheduleRow:
         """Create a schedule owned by ``owner`` from the API's JSON ``data``.
-        Raises :class:`Refused` (400 invalid, 403 not allowed, 409 id taken)."""
+        An id held by someone else becomes one of the owner's own (see :meth:`_free_id`).
+        Raises :class:`Refused` (400 invalid, 403 not allowed, 409 the owner's id taken)."""
         try:
             spec = ReportSchedule.model_validate(data)
         except ValidationError as e:
             raise Refused(400, self.t("reports_invalid", error=_describe(e))) from None
         complete = self.complete(owner, spec)
         with self.db() as db:
-            if db.get(ScheduleRow, spec.id) is not None:
-                raise Refused(409, self.t("reports_exists", id=spec.id))
-            row = ScheduleRow(id=spec.id, owner=owner.name, spec_json=complete.model_dump_json(), origin="api")
+            complete = complete.model_copy(update={"id": self._free_id(db, spec.id, owner.name)})
+            row = ScheduleRow(id=complete.id, owner=owner.name, spec_json=complete.model_dump_json(), origin="api")
             db.add(row)
             db.commit()
         self._schedule(complete)
         return row
+
+    def _free_id(self, db, requested: str, owner: str) -> str:
+        """``requested`` when free; :class:`Refused` 409 when it is the owner's own; else an
+        id of the owner's own derived from it (:func:`hub.names.own_id`), so the answer
+        never tells that a schedule hidden from them exists."""
+        for attempt in range(OWN_ID_ATTEMPTS + 1):
+            candidate = requested if attempt == 0 else own_id(requested, owner, SCHEDULE_ID_LENGTH, attempt - 1)
+            row = db.get(ScheduleRow, candidate)
+            if row is None:
+                return candidate
+            if row.owner == owner:
+                raise Refused(409, self.t("reports_exists", id=candidate))
+        raise Refused(409, self.t("reports_id_unavailable", id=requested))
 
     def schedule(self, schedule_id: str) -> ScheduleRow:
         """The schedule; :class:`Refused` 404 when there is none."""

@@ -1,6 +1,7 @@
 """Dashboards on the docker backend (each dashboard's Voilà in a container of the lab
 image): viewers kept apart from each other's kernels, the caps under 100 concurrent first
-requests, a view without websocket released, Font Awesome served by the hub."""
+requests, a view without websocket released, Font Awesome served by the hub, the map's
+gallery picture drawn in a container."""
 
 from __future__ import annotations
 
@@ -38,3 +39,12 @@ def test_a_hundred_concurrent_first_requests_never_exceed_the_caps(people):
 
 def test_the_page_takes_font_awesome_from_the_hub_not_a_cdn(people):
     font_awesome_served_by_the_hub(people("coordinateur"), MAP_ID)
+
+
+def test_the_maps_picture_was_drawn_in_a_container_of_its_author(docker_dashboards_hub, people):
+    picture = people("decideur1").get(f"preview/{MAP_ID}")
+    assert picture.status_code == 200
+    assert picture.headers["Content-Type"] == "image/png"
+    assert picture.content.startswith(b"\x89PNG\r\n\x1a\n")
+    log = docker_dashboards_hub.log_path.read_text(errors="replace")
+    assert f"dashboard {MAP_ID} version 1 executed in" in log

@@ -2,8 +2,10 @@
 exec`` of a TCP connect): a lab reaches neither another lab nor a dashboard's Voilà
 server, nor any port or address of the host but the hub's API, nor anything off the
 machine, whether its owner holds health data (analyste2, chu-exemple-nord, type santé)
-or not (analyste1, univ-alpha): on docker no lab has egress. The proxy, the hub and the
-dashboards service still reach them. Every listener and namespace is the test's own."""
+or not (analyste1, univ-alpha): on docker no lab has egress but the package mirror the
+deployment may name (``health.package_mirror``), and no other listener. The proxy, the hub
+and the dashboards service still reach them. Every listener and namespace is the test's
+own."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 
 from hub.backends.docker import firewall
 from hub.backends.docker.policy import LAB_PYTHON, names
+from hub.settings import PackageMirror
 from tests.conftest import PASSWORD
 from tests.dashboardhub import DashboardsClient
 from tests.hubclient import HubClient
@@ -116,6 +119,24 @@ def test_no_lab_has_egress_with_or_without_health_data(labs, user):
         with listener(host_side) as host_port:  # an address of the host, off the labs' network
             assert connects(host_side, host_port)
             assert probe(lab, host_side, host_port) != "open"
+
+
+def test_labs_reach_the_package_mirror_and_no_other_listener(docker_hub, labs, network):
+    bridge = f"br-{network.id[:12]}"
+    gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
+    _, lab = labs["analyste2"]
+    with outside_namespace("m") as (host_side, mirror, port), listener(host_side) as host_port:
+        try:
+            firewall.apply(bridge, gateway, docker_hub.port + 1, PackageMirror(host=mirror, port=port))
+            assert probe(lab, mirror, port) == "open"  # routed off the labs' network to the mirror
+            assert connects(host_side, host_port)
+            assert probe(lab, host_side, host_port) != "open"
+            firewall.apply(bridge, gateway, docker_hub.port + 1, PackageMirror(host=host_side, port=host_port))
+            assert probe(lab, host_side, host_port) == "open"  # a mirror on an address of the host
+            assert probe(lab, mirror, port) != "open"
+        finally:
+            firewall.apply(bridge, gateway, docker_hub.port + 1)
+        assert probe(lab, host_side, host_port) != "open"
 
 
 def iptables_rules(bridge: str) -> list[str]:

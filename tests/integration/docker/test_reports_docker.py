@@ -93,7 +93,7 @@ def test_docker_run_of_the_department_report_has_real_figures(reports_docker_hub
     assert "Personnes hospitalisées</strong> : 170" in html
     assert "<img" in html
     log = coordinateur.get(run["links"]["run.log"].removeprefix("/services/reports/"))
-    assert log.status_code == 200 and "run succeeded" in log.text
+    assert log.status_code == 200 and "Exécution réussie." in log.text
     assert report_containers(engine, reports_docker_hub) == []
     print(f"docker run of the department report: {run['duration']:.1f} s in the archive, "
           f"{elapsed:.1f} s from run now to done")

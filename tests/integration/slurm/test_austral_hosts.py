@@ -5,6 +5,9 @@ reaches the hub's API back."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+
 import pytest
 import yaml
 
@@ -12,6 +15,7 @@ from hub.backends.slurm.report import job_name as report_job_name
 from hub.backends.slurm.transport import REST_VERSION
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
+from tests.integration.slurm.conftest import progress_events, wait_gone
 from tests.services.austral import NODES, hub_overrides, start_on_hub_host
 from tests.services.reports_hub import ReportsClient, reports_library
 from tests.services.slurm import rest_overrides, slurm_hub_overrides
@@ -26,7 +30,7 @@ import json, os, urllib.request
 request = urllib.request.Request(os.environ["JUPYTERHUB_API_URL"] + "/user",
                                  headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})
 print(os.environ["SLURMD_NODENAME"], json.load(urllib.request.urlopen(request, timeout=10))["name"],
-      os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_SERVICE_URL"])
+      os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_SERVICE_URL"], os.environ["DATALAB_WALLTIME_END"])
 """
 
 
@@ -83,7 +87,9 @@ def test_labs_and_reports_land_on_both_hosts(hosts_hub, austral, austral_hosts_l
         assert sorted(nodes.values()) == sorted(NODES), nodes
         for user, client in clients.items():
             client.open_lab()
-            node, name, api_url, service_url = client.execute(WHERE_AM_I).split()
+            node, name, api_url, service_url, walltime_end = client.execute(WHERE_AM_I).split()
+            left = datetime.fromisoformat(walltime_end) - datetime.now()
+            assert timedelta(minutes=18) <= left <= timedelta(minutes=20), walltime_end
             assert (node, name) == (nodes[user], user)
             assert api_url.startswith(f"http://{austral.hub_address}:")
             assert service_url.startswith(f"http://{NODES[node]}:")
@@ -112,3 +118,34 @@ def test_labs_and_reports_land_on_both_hosts(hosts_hub, austral, austral_hosts_l
         austral.cluster.run("scancel", blocker, check=False)
     expected = 4 if transport == "rest" else 0
     assert austral.rest.requests(SUBMIT) == submitted + expected
+
+
+def test_a_pending_lab_shows_reason_position_and_expected_start(hosts_hub, austral, austral_hosts_logins):
+    """Both compute hosts full with 10-minute jobs: the lab waits, and its progress
+    gives Slurm's reason, its position in the partition's queue and the start Slurm
+    expects (when the blockers end), through either transport."""
+    _, hub = hosts_hub
+    login = austral_hosts_logins.login("bloc")
+    blockers = [austral.cluster.run(
+        "sbatch", "--parsable", "--account=autre", f"--nodelist={node}", "--cpus-per-task=1", "--mem=256M",
+        "--time=0:10:00", "--output=/dev/null", "--wrap", "sleep 600", user=login).stdout.strip() for node in NODES]
+    client = HubClient(hub.url, "analyste1", PASSWORD)
+    try:
+        for job in blockers:
+            austral.cluster.wait_state(job, {"RUNNING"})
+        filled = datetime.now()
+        r = client.api("POST", "/users/analyste1/server", json=AUSTRAL)
+        assert r.status_code == 202, r.text
+        events = progress_events(client, until=lambda e: "Début prévu" in e.get("message", "")
+                                 and "Raison Slurm : Resources" in e["message"], timeout=60)
+        message = events[-1]["message"]
+        assert "Raison Slurm : Resources (les ressources demandées ne sont pas libres)." in message, message
+        assert "Position dans la file de la partition debug : 1 sur 1." in message, message
+        expected = datetime.fromisoformat(re.search(r"Début prévu : ([0-9-]+ [0-9:]+)\.", message).group(1))
+        assert timedelta(minutes=9) <= expected - filled <= timedelta(minutes=11), message
+        [lab] = [j for j in austral.cluster.jobs() if j["name"] == "datalab-analyste1" and j["state"] == "PENDING"]
+        austral.cluster.run("scancel", lab["id"])
+        assert progress_events(client, until=lambda e: e.get("failed"), timeout=30)[-1].get("failed")
+        wait_gone(client)
+    finally:
+        austral.cluster.run("scancel", *blockers, check=False)

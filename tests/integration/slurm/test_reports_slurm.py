@@ -77,7 +77,7 @@ def test_slurm_run_produces_the_report_as_the_owner_login_and_account(reports_sl
     assert job["user"] == austral_logins.login("ana1")
     assert (job["account"], job["partition"], job["state"]) == ("univ-alpha", "debug", "COMPLETED")
     log = analyste1.get(run["links"]["run.log"].removeprefix("/services/reports/")).text
-    assert f"Slurm job {job['id']}: COMPLETED" in log and "run succeeded" in log
+    assert f"Slurm job {job['id']}: COMPLETED" in log and "Exécution réussie." in log
     script = script_of(log)
     assert "#SBATCH --account=univ-alpha" in script and "#SBATCH --partition=debug" in script
     assert "#SBATCH --time=0:01:00" in script

@@ -149,6 +149,17 @@ def test_docker_memory_reaches_the_lab_the_dashboard_and_the_report_container(tm
     assert all(spec.limits["mem_limit"] == expected for _, _, spec in policy_calls)
 
 
+def test_a_docker_lab_container_is_not_auto_removed(tmp_path, policy_calls):
+    """dockerd's --live-restore drops auto-removed containers when it restarts: the lab's
+    container is removed by the spawner at its stop instead (DockerSpawner's ``remove``)."""
+    settings = settings_on(tmp_path, "docker")
+    user = SimpleNamespace(name=OWNER, groups=[SimpleNamespace(name="partner-univ-alpha")])
+    spawner = docker_lab.DataLabDockerSpawner(datalab_settings=settings, user=user, remove=True)
+    spawner.apply_profile(profile(settings, "calcul"))
+    spawner.prepare_execution()
+    assert spawner._host_config(spawner)["auto_remove"] is False
+
+
 def test_slurm_memory_reaches_the_sbatch_mem_line_of_labs_and_report_runs(tmp_path, policy_calls, monkeypatch):
     real_getpwnam = pwd.getpwnam
 

@@ -3,8 +3,11 @@ script, the deployment file's Austral section, the choice of spawner class."""
 
 from __future__ import annotations
 
+import os
 import pwd
 import re
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -225,6 +228,21 @@ def test_batch_script_runs_the_lab_where_the_hub_can_reach_it():
     assert lines[-1] == ("srun --export=ALL --ntasks=1 --cpus-per-task=2 apptainer exec /img/lab.sif "
                          "batchspawner-singleuser jupyterhub-singleuser")
     assert 'export JUPYTERHUB_SERVICE_URL="http://${node_addr}:0${JUPYTERHUB_SERVICE_PREFIX}"' in lines
+
+
+def test_batch_script_gives_the_lab_a_temporary_directory_of_its_own(tmp_path):
+    """The node's /tmp is shared by every job: the lab's TMPDIR is the cluster's own for the
+    job, else a mode-0700 directory in the home (run here with bash, TMPDIR unset and set)."""
+    lines = script().splitlines()
+    start = next(i for i, line in enumerate(lines) if "TMPDIR" in line)
+    snippet = "\n".join(lines[start:start + 2]).replace("/home/ana1", str(tmp_path)) + '\necho "$TMPDIR"'
+    env = {"PATH": os.environ["PATH"]}
+    own = subprocess.run(["bash", "-euc", snippet], env=env, capture_output=True, text=True, check=True)
+    assert own.stdout.strip() == f"{tmp_path}/.tmp"
+    assert stat.S_IMODE(os.stat(tmp_path / ".tmp").st_mode) == 0o700
+    site = subprocess.run(["bash", "-euc", snippet], env={**env, "TMPDIR": str(tmp_path / "job")},
+                          capture_output=True, text=True, check=True)
+    assert site.stdout.strip() == f"{tmp_path}/job"
 
 
 def test_job_names_are_escaped():

@@ -140,6 +140,26 @@ def test_a_job_pending_at_hub_restart_is_followed_to_its_lab_not_cancelled(monke
     assert listened == [("10.0.0.7", 8123)]
 
 
+def test_a_lab_listening_between_two_slurm_queries_is_seen_before_the_next_query(monkeypatch):
+    """Once the job runs, the lab's port is checked every PORT_POLL, not once per Slurm
+    query: a lab that starts listening after the query ends the start without another."""
+    monkeypatch.setattr(slurm, "POLL_INTERVAL", 60)
+    monkeypatch.setattr(slurm, "PORT_POLL", 0.001)
+    script = Script(squeue=[RUNNING], sinfo=[(0, "10.0.0.7", "")])
+    s = spawner(script, phase="starting", submitted_at=time.time(), port=8123)
+    s.request = SimpleNamespace(partition="debug")
+    checks = []
+
+    async def listening(host, port):
+        checks.append((host, port))
+        return len(checks) >= 3
+
+    monkeypatch.setattr(slurm, "_listening", listening)
+    assert run(asyncio.wait_for(s._follow_start(), 30)) == ("10.0.0.7", 8123)
+    assert script.count("squeue") == 1
+    assert checks == [("10.0.0.7", 8123)] * 3
+
+
 def test_a_reattached_start_that_outlasts_its_deadline_is_cancelled():
     script = Script(squeue=[PENDING], scancel=[OK])
     s = spawner(script, phase="starting", submitted_at=time.time() - 10 * s_timeout())

@@ -41,6 +41,7 @@ from ...services.dashboards.runners import (
 from ...settings import Profile, Settings
 from ..protocol import Person
 from .policy import execution, isolated, preexec_fn, prepare
+from .processes import end, family
 
 
 class LocalRunner(Runner):
@@ -193,6 +194,14 @@ class LocalRunner(Runner):
     async def _end(self, process: subprocess.Popen | None) -> None:
         if process is None or process.poll() is not None:
             return
+        started = family(process.pid)
+        try:
+            await self._end_group(process)
+        finally:
+            await end(started)
+
+    @staticmethod
+    async def _end_group(process: subprocess.Popen) -> None:
         for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(process.pid, sig)

@@ -11,6 +11,7 @@ from traitlets import List, Unicode, default
 from ..base import DataLabSpawnerMixin, lab_command
 from ..protocol import ExecutionSpec
 from .policy import execution, preexec_fn, prepare
+from .processes import end, family
 
 
 class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
@@ -34,6 +35,14 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
     async def start(self):
         self.notebook_dir = str(prepare(self.settings, self.person))
         return await super().start()
+
+    async def stop(self, now=False):
+        """SIGTERM at once (on SIGINT a lab's Jupyter server asks for a confirmation
+        nobody gives, and the stop would wait out ``interrupt_timeout``), then end what
+        the lab started and left running (:mod:`.processes`)."""
+        started = family(self.pid) if self.pid else []
+        await super().stop(now=True)
+        await end(started)
 
     def user_env(self, env):
         env.update(self.execution_spec.env)

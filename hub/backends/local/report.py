@@ -17,6 +17,7 @@ from ...services.reports.runners import BASE_ENV, RunRequest, run_spec
 from ...settings import Settings
 from ..protocol import Person
 from .policy import execution, isolated, preexec_fn, prepare
+from .processes import family
 
 
 class LocalRunner:
@@ -88,13 +89,8 @@ class LocalRunner:
 def _kill_tree(pid: int) -> None:
     """SIGKILL the process ``pid`` and its descendants (papermill's kernel runs in a
     session of its own, so a process group is not enough)."""
-    try:
-        root = psutil.Process(pid)
-        processes = root.children(recursive=True) + [root]
-    except psutil.NoSuchProcess:
-        return
-    for p in processes:
+    for process in family(pid):
         try:
-            p.send_signal(signal.SIGKILL)
+            process.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass

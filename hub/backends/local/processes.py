@@ -1,0 +1,50 @@
+"""Ending a local lab or dashboard with every process it started.
+
+Jupyter's kernels run in sessions of their own (jupyter_client starts them with
+``start_new_session``), so a process group does not hold them, and ipykernel ends an
+orphaned kernel only when init adopts it: a lab or Voilà killed before it shut its
+kernels down would leave them running as the person, holding memory and files. The
+processes are taken before the stop and ended after it; psutil checks that a PID still
+names the same process before signalling it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import psutil
+
+
+def family(pid: int) -> list[psutil.Process]:
+    """The process ``pid`` and its descendants, now (empty when it has ended)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def end(processes: list[psutil.Process], grace: float = 5.0) -> None:
+    """SIGTERM those of ``processes`` still alive, SIGKILL those alive ``grace`` seconds
+    later; returns once they have ended or after ``grace`` more seconds."""
+    alive = [p for p in processes if _alive(p)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for process in alive:
+            try:
+                process.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        deadline = time.monotonic() + grace
+        while alive and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            alive = [p for p in alive if _alive(p)]
+        if not alive:
+            return

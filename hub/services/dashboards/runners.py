@@ -184,10 +184,16 @@ class Runner(ABC):
 def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
     """Voilà's options for a dashboard, common to every backend (where it listens and
     the notebook's directory excepted): its URL prefix, culling, tracebacks, the
-    pre-executed pool."""
+    pre-executed pool. Kernels talk to Voilà over Unix sockets in Voilà's private
+    connection directory, made in /tmp (a socket's path must stay within 107 bytes):
+    with TCP, a kernel started while another view's connections were open could find
+    its port taken as a connection's source port, die before its first reply, and leave
+    its viewer's page loading forever (seen with 100 views at once)."""
     conf = settings.dashboards
     arguments = [
         "--no-browser",
+        "--KernelManager.transport=ipc",
+        "--Voila.connection_dir_root=/tmp",
         f"--Voila.base_url={launch.prefix}",
         "--VoilaConfiguration.show_tracebacks=True",
         "--VoilaConfiguration.http_header_envs=X-DataLab-Viewer",

@@ -6,8 +6,10 @@ set -euo pipefail
 run_pkgs=(python3 python3-venv python3-dev git docker.io debootstrap)
 # slurm-wlm, munge, sudo: the single-node Slurm cluster of the tests (tests/services/slurm.py)
 test_pkgs=(chromium fonts-dejavu-core slurm-wlm munge sudo)
-# slurmrestd: Slurm's REST API, for the hub's `slurm.transport: rest` (tests/services/slurm.py)
-test_pkgs+=(slurmrestd)
+# slurmrestd: Slurm's REST API, for the hub's `slurm.transport: rest` (tests/services/slurm.py);
+# slurm-wlm-jwt-plugin: auth/jwt, which the test clusters' slurmctld loads (AuthAltTypes); no
+# package above depends on it
+test_pkgs+=(slurmrestd slurm-wlm-jwt-plugin)
 # slurmdbd, mariadb-server: the cluster with accounting of the usage tests (tests/services/slurmdbd.py)
 test_pkgs+=(slurmdbd mariadb-server)
 # age: the keys of the encrypted backups the Ansible tests make and restore (tests/ops)

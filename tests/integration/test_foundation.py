@@ -268,3 +268,12 @@ def running(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_the_hub_starts_without_a_proxy_reset_or_a_websocket_warning(hub):
+    """Issue 21: `make run` printed ConfigProxy's ECONNRESET and a websocket_ping_timeout
+    warning at every start. The shared hub starts as `make run` does: until it says it is
+    running, its log has neither."""
+    log = hub.log_path.read_text(errors="replace")
+    start = log[: log.index("JupyterHub is now running")]
+    assert "ECONNRESET" not in start and "websocket_ping_timeout" not in start

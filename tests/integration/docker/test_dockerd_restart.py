@@ -38,9 +38,10 @@ def running_on_hub(client: HubClient) -> bool:
 
 
 def containers_of(engine, hub) -> list:
-    """The hub's lab containers (not its dashboards' servers)."""
+    """The hub's lab containers (labelled with their server; not its dashboards' servers
+    nor the containers that read or execute an author's notebook)."""
     found = engine.containers.list(all=True, filters={"label": f"{LABEL}.prefix={hub.name_prefix}"})
-    return [c for c in found if f"{LABEL}.dashboard" not in c.labels]
+    return [c for c in found if f"{LABEL}.server" in c.labels]
 
 
 @pytest.fixture(scope="module")

@@ -131,10 +131,11 @@ def proxy_answers(hub) -> bool:
 
 
 def lab_containers(hub) -> dict[str, str]:
-    """id -> status of the hub's lab containers (not its dashboards' servers)."""
+    """id -> status of the hub's lab containers (labelled with their server; not its
+    dashboards' servers nor the containers that read or execute an author's notebook)."""
     containers = docker.from_env().containers.list(
         all=True, filters={"label": f"{LABEL}.prefix={hub.name_prefix}"})
-    return {c.id: c.status for c in containers if f"{LABEL}.dashboard" not in c.labels}
+    return {c.id: c.status for c in containers if f"{LABEL}.server" in c.labels}
 
 
 def assert_nothing_lost(hub, labs, fault: str) -> None:

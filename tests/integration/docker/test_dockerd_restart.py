@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import docker
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from hub.backends.docker.policy import LABEL, names
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
-from tests.services.dockerd import own_engine, running_docker_hub
+from tests.services.dockerd import labs_holding_a_variable, own_engine, running_docker_hub
 
 pytestmark = pytest.mark.integration
 
@@ -66,16 +65,7 @@ def hub(engine, lab_image, tmp_path_factory):
 def labs(hub):
     """Two running labs, each with a kernel holding a variable: ``(client, kernel id,
     value)``."""
-    started = []
-    for user, profile in USERS.items():
-        client = HubClient(hub.url, user, PASSWORD)
-        r = client.start_server({"profile": profile} if profile else {}, timeout=150)
-        assert r.status_code in (201, 202), r.text
-        client.open_lab()
-        kernel = client.lab_api("POST", "/kernels", json={"name": "python3"}).json()["id"]
-        value = uuid.uuid4().hex
-        client._execute_in(kernel, f"marqueur = {value!r}", 60)
-        started.append((client, kernel, value))
+    started = labs_holding_a_variable(hub, USERS)
     yield started
     for client, _, _ in started:
         client.stop_server()

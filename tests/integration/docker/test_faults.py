@@ -13,7 +13,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 
 import docker
 import pytest
@@ -21,9 +20,8 @@ import requests
 
 from hub.apply import MANAGED_PROXY_CHECK
 from hub.backends.docker.policy import LABEL
-from tests.conftest import PASSWORD, REPO
-from tests.hubclient import HubClient
-from tests.services.dockerd import running_docker_hub
+from tests.conftest import REPO
+from tests.services.dockerd import labs_holding_a_variable, running_docker_hub
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +41,7 @@ def hub(lab_image):
 
 @pytest.fixture(scope="module")
 def labs(hub):
-    started = []
-    for user, profile in USERS.items():
-        client = HubClient(hub.url, user, PASSWORD)
-        r = client.start_server({"profile": profile} if profile else {}, timeout=150)
-        assert r.status_code in (201, 202), r.text
-        client.open_lab()
-        kernel = client.lab_api("POST", "/kernels", json={"name": "python3"}).json()["id"]
-        value = uuid.uuid4().hex
-        client._execute_in(kernel, f"marqueur = {value!r}", 60)
-        started.append((client, kernel, value))
+    started = labs_holding_a_variable(hub, USERS)
     hub.lab_containers = lab_containers(hub)
     assert sorted(hub.lab_containers.values()) == ["running"] * len(USERS)
     yield started

@@ -155,12 +155,16 @@ def pytest_sessionfinish(session, exitstatus):
         except ProcessLookupError:
             pass
     reap()
-    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-    message = f"the test run left {len(left)} process(es) behind (ended now):\n" + "\n".join(report)
-    if terminal is not None:
-        terminal.write_line("")
-        terminal.write_line(message, red=True)
-    else:
-        print(message, file=sys.stderr)
+    _report.append(f"the test run left {len(left)} process(es) behind (ended now):\n"
+                   + "\n".join(report))
     if session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+#: What the run left behind, printed last (after pytest's summary, where a CI log's tail shows it).
+_report: list[str] = []
+
+
+def pytest_unconfigure(config):
+    for message in _report:
+        print(f"\nFAILED: {message}", file=sys.stderr, flush=True)

@@ -29,14 +29,16 @@ def test_a_detached_process_left_behind_fails_the_run_and_is_ended(tmp_path):
     )
     done = run(tmp_path, body)
     assert done.returncode == 1, done.stdout
-    assert "left 1 process(es) behind" in done.stdout and marker in done.stdout
+    last = done.stderr.strip().splitlines()  # printed last, after pytest's summary
+    assert last[-2].startswith("FAILED: the test run left 1 process(es) behind"), done.stderr
+    assert marker in last[-1]
     assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
 
 def test_a_run_that_ends_its_processes_passes(tmp_path):
     done = run(tmp_path, 'subprocess.run(["sh", "-c", "sleep 0.1 & wait"], check=True)')
     assert done.returncode == 0, done.stdout
-    assert "behind" not in done.stdout
+    assert "behind" not in done.stdout + done.stderr
 
 
 def test_an_orphan_that_ends_during_the_run_is_collected_not_left_a_zombie(tmp_path):

@@ -41,7 +41,7 @@ from ...services.dashboards.runners import (
 from ...settings import Profile, Settings
 from ..protocol import Person
 from .policy import execution, isolated, preexec_fn, prepare
-from .processes import end, family
+from .processes import end, family, kill_family
 
 
 class LocalRunner(Runner):
@@ -170,12 +170,12 @@ class LocalRunner(Runner):
         try:
             out, err = await asyncio.wait_for(process.communicate(notebook.read_bytes()), EXECUTE_TIMEOUT)
         except asyncio.TimeoutError:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill_family(process.pid)
             await process.wait()
             raise FilesError(f"executing the notebook took over {EXECUTE_TIMEOUT} s") from None
         finally:
-            if process.returncode is None:
-                os.killpg(process.pid, signal.SIGKILL)
+            if process.returncode is None:  # cancelled (the service stops): its kernel too
+                kill_family(process.pid)
         if process.returncode != 0:
             raise FilesError(last_line(err, f"exit status {process.returncode}"))
         if len(out) > MAX_EXECUTED_BYTES:

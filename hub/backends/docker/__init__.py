@@ -47,13 +47,15 @@ class DockerBackend(ExecutionBackend):
         return netfilter.available()
 
     def configure(self, c, settings: Settings, facts: dict[str, str]) -> None:
-        """The hub's API moves from 127.0.0.1 to the labs' network gateway (same port) so
-        that containers reach it; labs outlive the hub; DockerSpawner's image and network."""
+        """Containers reach the hub's API, and only it, at the labs' network gateway
+        (same port, :mod:`hub.apigate`); labs outlive the hub; DockerSpawner's image and
+        network."""
+        from ...apigate import listen_for_labs
         from .lab import image_of
 
-        api_port = urlsplit(c.JupyterHub.hub_bind_url).port
-        c.JupyterHub.hub_bind_url = f"http://{facts['gateway']}:{api_port}"
-        c.JupyterHub.hub_connect_url = f"http://{facts['gateway']}:{api_port}"
+        api = f"http://{facts['gateway']}:{urlsplit(c.JupyterHub.hub_bind_url).port}"
+        listen_for_labs(c, api)
+        c.DockerSpawner.hub_connect_url = api
         c.JupyterHub.cleanup_servers = False
         c.DockerSpawner.image = image_of(settings)
         c.DockerSpawner.pull_policy = "never"

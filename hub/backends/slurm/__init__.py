@@ -7,6 +7,7 @@ from importlib import import_module
 from ipaddress import IPv6Address, ip_address
 from urllib.parse import urlsplit
 
+from ...apigate import listen_for_labs
 from ...settings import Profile, Settings
 from ..protocol import ExecutionBackend, Texts
 from .policy import FIELDS, fields_html, options_from_form, validate_request
@@ -27,15 +28,15 @@ class SlurmBackend(ExecutionBackend):
         The API handler where a starting lab reports its port (``/hub/api/batchspawner``,
         :mod:`.api`) is registered before JupyterHub builds its handlers, even when the
         dispatcher creates the Slurm spawner only at a lab's start. With
-        ``slurm.hub_address``, the hub API listens on that address (same port), where labs
-        on the compute nodes reach it. With ``slurm.transport: rest``, the JWT key file is
+        ``slurm.hub_address``, the hub's API, and only it, answers at that address (same
+        port, :mod:`hub.apigate`), where labs on the compute nodes reach it. With ``slurm.transport: rest``, the JWT key file is
         checked here, so that a hub with an unusable or exposed key does not start."""
         c.JupyterHub.cleanup_servers = False
         import_module(f"{__name__}.api").register()
         if settings.slurm.hub_address is not None:
             api = f"http://{_host(settings.slurm.hub_address)}:{urlsplit(c.JupyterHub.hub_bind_url).port}"
-            c.JupyterHub.hub_bind_url = api
-            c.JupyterHub.hub_connect_url = api
+            listen_for_labs(c, api)
+            c.SlurmSpawner.hub_connect_url = api
         if settings.slurm.transport == "rest":
             from .transport import jwt_key
 

@@ -252,6 +252,26 @@ class TestIsolation:
         )
         assert out.split() == ["ConnectionRefusedError"] * 4 + ["200"]
 
+    def test_a_container_gets_the_hubs_api_and_none_of_its_pages(self, docker_hub, pair):
+        """Attack from a lab: the hub's login form, admin and token pages, a path that
+        climbs out of the API, a forged client address; only the API answers."""
+        one, _, _ = pair
+        hub = f"http://{docker_hub.gateway}:{docker_hub.port + 1}"
+        out = one.execute(
+            "import urllib.request, urllib.error\n"
+            f"for path in ('/hub/api/', '/hub/login', '/hub/admin', '/hub/token', '/hub/api/../login',\n"
+            "             '/hub/api%2F..%2Flogin', '/hub/'):\n"
+            f"    request = urllib.request.Request({hub!r} + path, headers={{'X-Forwarded-For': '127.0.0.1'}})\n"
+            "    try:\n"
+            "        r = urllib.request.urlopen(request, timeout=10); body = r.read().decode(); code = r.status\n"
+            "    except urllib.error.HTTPError as e:\n"
+            "        body = e.read().decode(); code = e.code\n"
+            "    print(code, 'password' in body.lower() or 'mot de passe' in body.lower())\n"
+        )
+        answers = [line.split() for line in out.strip().splitlines()]
+        assert answers[0] == ["200", "False"]
+        assert all(code == "404" and page == "False" for code, page in answers[1:]), answers
+
     def test_another_users_server_is_out_of_reach(self, pair):
         one, _, ip_two = pair
         out = one.execute(

@@ -160,13 +160,18 @@ def test_the_pending_message_gives_reason_start_and_queue_position(language, exp
 
 
 @pytest.mark.parametrize("address, api", [("10.214.0.2", "http://10.214.0.2:8001"), ("fd00::2", "http://[fd00::2]:8001")])
-def test_the_hub_api_listens_where_the_nodes_reach_it(address, api):
+def test_the_hub_api_alone_answers_where_the_nodes_reach_it(address, api):
+    """Labs on the nodes are told the address; the hub itself stays on 127.0.0.1 and
+    answers only its API there (hub.apigate)."""
     config = example()
     config["slurm"]["hub_address"] = address
     c = Config()
     c.JupyterHub.hub_bind_url = "http://127.0.0.1:8001"
     BACKEND.configure(c, parse(config, REPO), {})
-    assert (c.JupyterHub.hub_bind_url, c.JupyterHub.hub_connect_url) == (api, api)
+    assert c.SlurmSpawner.hub_connect_url == api
+    assert c.ApiGate.addresses == [api.split("://")[1]]
+    assert c.JupyterHub.hub_bind_url == "http://127.0.0.1:8001"
+    assert "hub_connect_url" not in c.JupyterHub
 
 
 def test_the_hub_address_must_be_an_ip_address():

@@ -51,6 +51,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import docker
+import jupyterhub
 import psutil
 import yaml
 from jupyterhub import orm
@@ -85,15 +86,21 @@ JOB_MEMORY = "24M"
 POLL = 0.05
 #: Docker API calls made at once while the stub containers are created.
 DOCKER_THREADS = 8
+#: The culler's idle timeout (s) of the measured hub: longer than a run, so that no
+#: server of the full database is stopped while the run lasts.
+IDLE_TIMEOUT = 86400
 #: Goals (issue 20): a full start within twice the empty one, at most 1 GiB resident.
 GOAL_START_RATIO = 2.0
 GOAL_RSS_MIB = 1024
 
 #: The stub standing for a running lab: a TCP server on (argv[1], argv[2]) answering any
-#: request with HTTP 200 and ``{}``, one connection at a time, run by ``python -I -S``
-#: (about 8 MiB).
+#: request with HTTP 200, ``{}`` and the JupyterHub version argv[3] in the header a lab
+#: sends (the hub logs a warning for each server without it), one connection at a time,
+#: run by ``python -I -S`` (about 8 MiB).
 STUB = """\
 import socket, sys
+answer = ("HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 2\\r\\n"
+          "X-JupyterHub-Version: " + sys.argv[3] + "\\r\\nConnection: close\\r\\n\\r\\n{}").encode()
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind((sys.argv[1], int(sys.argv[2])))
@@ -104,8 +111,7 @@ while True:
         conn.settimeout(5)
         try:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n"
-                         b"Content-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}")
+            conn.sendall(answer)
         except OSError:
             pass
 """
@@ -302,7 +308,7 @@ def docker_stubs(client: docker.DockerClient, prefix: str, network: str, image: 
     def run(lab: Lab) -> tuple[tuple[str, str], Placement]:
         named = names(prefix, lab.user, lab.server)
         container = client.containers.run(
-            image, [LAB_PYTHON, "-I", "-S", "-c", STUB, "0.0.0.0", str(LAB_PORT)],
+            image, [LAB_PYTHON, "-I", "-S", "-c", STUB, "0.0.0.0", str(LAB_PORT), jupyterhub.__version__],
             name=named["container"], hostname=named["hostname"], network=network, detach=True,
             user=f"{LAB_UID}:{LAB_GID}", mem_limit="64m",
             labels={f"{LABEL}.prefix": prefix, f"{LABEL}.user": safe_name(lab.user),
@@ -329,7 +335,7 @@ def slurm_stubs(cluster, login: str, home: Path, labs: list[Lab], timeout: float
     jobs: dict[str, tuple[Lab, int, float]] = {}
     for i, lab in enumerate(slurm_labs):
         port = base + i
-        command = f"exec /usr/bin/python3 -I -S -c {shlex.quote(STUB)} 127.0.0.1 {port}"
+        command = f"exec /usr/bin/python3 -I -S -c {shlex.quote(STUB)} 127.0.0.1 {port} {jupyterhub.__version__}"
         job = cluster.run("sbatch", "--parsable", f"--partition={PARTITION}", f"--job-name=datalab-{safe_name(lab.user, 40)}",
                           f"--mem={JOB_MEMORY}", "--cpus-per-task=1", "--time=6:00:00", f"--chdir={home}",
                           "--output=/dev/null", "--wrap", command, user=login).stdout.strip()
@@ -454,10 +460,14 @@ def postgres():
 def scale_hub(image: str, prefix: str):
     """The DataLab hub of the measurements (not started): docker backend with its own
     prefix and labs' network (created here, so the stub containers can join it before
-    the hub's first start), the example's Slurm profile. On exit: stopped, its log kept
+    the hub's first start), the example's Slurm profile, the culler's idle timeout at
+    :data:`IDLE_TIMEOUT` (the servers' activity dates from the filling). On exit: stopped, its log kept
     as ``bench/results/hub-scale.log``, the accounts it made, its containers, volumes,
     network and directory removed."""
-    running = RunningHub(open_workdir("datalab-bench-scale-"), overrides=docker_hub_overrides(prefix, image))
+    overrides = docker_hub_overrides(prefix, image)
+    example = yaml.safe_load((REPO / "datalab.example.yaml").read_text(encoding="utf-8"))
+    overrides["culling"] = {**example["culling"], "idle_timeout": IDLE_TIMEOUT}
+    running = RunningHub(open_workdir("datalab-bench-scale-"), overrides=overrides)
     config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
     try:
         ensure_network(docker.from_env(), config["docker"]["network"], config["docker"]["subnet"])
@@ -615,8 +625,12 @@ def hub_scale(args, image: str) -> dict:
             for kind in kinds:
                 for which in (("empty", "full") if r % 2 == 0 else ("full", "empty")):
                     quiet = settle(args.max_busy, args.settle_seconds)
-                    sample = {"db": kind, "which": which, "round": r, "settle": quiet,
-                              **timed_start(running, databases[kind][which], args.timeout)}
+                    try:
+                        sample = {"db": kind, "which": which, "round": r, "settle": quiet,
+                                  **timed_start(running, databases[kind][which], args.timeout)}
+                    except RuntimeError as e:  # the hub did not start: recorded, the rounds go on
+                        record["errors"].append(f"round {r} {kind} {which}: {str(e)[:2000]}")
+                        continue
                     sample["running_in_db"] = running_servers(databases[kind][which])
                     if which == "full" and sample["running_in_db"] != len(placements):
                         record["errors"].append(f"round {r} {kind}: {sample['running_in_db']} servers running after "

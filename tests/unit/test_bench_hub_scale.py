@@ -3,6 +3,9 @@ database it writes through JupyterHub's ORM, the spawner states it records, the 
 
 from __future__ import annotations
 
+import subprocess
+import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -10,9 +13,11 @@ from jupyterhub import orm
 
 from bench.hub_scale import (
     NAMED_SERVER,
+    STUB,
     Placement,
     docker_state,
     fill_database,
+    listening,
     population,
     running_servers,
     slurm_state,
@@ -21,6 +26,7 @@ from bench.hub_scale import (
 from hub.backends.dispatch import ProfileSpawner
 from hub.groups import partners_of
 from hub.settings import Backend, Role
+from tests.conftest import free_port_block
 
 from .deployment import EXAMPLE, settings_in
 
@@ -139,3 +145,17 @@ def test_summary_gives_per_round_ratios_and_full_memory():
     assert out["sqlite"]["rss_hub_full_mib"] == {"n": 2, "median": 305.0, "min": 300.0, "max": 310.0}
     assert out["sqlite"]["rss_tree_full_mib"]["max"] == 620.0
     assert out["postgresql"]["first_answer_full_vs_empty"]["n"] == 0
+
+
+def test_the_stub_answers_any_path_as_a_lab_would_the_hub_check():
+    port = free_port_block(1)
+    stub = subprocess.Popen(["python3", "-I", "-S", "-c", STUB, "127.0.0.1", str(port), "6.1.1"])
+    try:
+        deadline = time.monotonic() + 10
+        while not listening("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/user/scale0001/analyse/api", timeout=5) as answer:
+            assert (answer.status, answer.headers["X-JupyterHub-Version"], answer.read()) == (200, "6.1.1", b"{}")
+    finally:
+        stub.terminate()
+        stub.wait(timeout=10)

@@ -21,8 +21,11 @@ test: install
 
 # Benchmarks (not part of `make test`): bench/, results in bench/results/, docs/benchmarks.md.
 # BENCH_ARGS: options of `python -m bench` (e.g. --sizes 1,10 --skip-logins).
+# The hub start-up part (--only hub-scale) also needs PostgreSQL and psycopg2 (the `postgres`
+# extra; installed alone: reinstalling the project would bring back rfc3987-syntax).
 bench: install image
-	./scripts/system-deps.sh test
+	./scripts/system-deps.sh bench
+	$(BIN)/python -c 'import psycopg2' 2>/dev/null || $(BIN)/pip install --quiet -c requirements.lock psycopg2-binary
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 install: system-deps $(VENV)/.installed node_modules/.installed

@@ -9,6 +9,9 @@ through each hub's login form, the hub API timed under that load and idle.
 Slurm start rounds (:mod:`.slurm_start`, alone with ``--only slurm-start``): on the
 multi-host test cluster, ``sbatch`` until RUNNING, the bare lab program on a compute node
 and a lab through the hub, interleaved; the ratio hub / (sbatch + bare).
+Hub start-up at scale (:mod:`.hub_scale`, alone with ``--only hub-scale``): the hub's
+start on a database of 1,000 people and 200 running servers (docker and Slurm) against
+an empty one, SQLite and PostgreSQL; start time ratio and memory.
 Every figure carries the load average measured next to it.
 
 Figures taken while other programs use the cores do not hold (the 2026-11 runs, at load 3
@@ -66,9 +69,20 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slurm-rounds", type=int, default=5,
                    help="Slurm lab starts against sbatch (one-node cluster), and rounds of the Slurm start "
                         "overhead on the multi-host cluster (0: none)")
-    p.add_argument("--only", choices=["slurm-start"],
+    p.add_argument("--only", choices=["slurm-start", "hub-scale"],
                    help="run only this part (slurm-start: --slurm-rounds rounds of sbatch, bare lab and lab "
-                        "through the hub on the multi-host cluster; no image build, no Docker)")
+                        "through the hub on the multi-host cluster; no image build, no Docker. hub-scale: the "
+                        "hub's start on a full database against an empty one, --scale-* options)")
+    p.add_argument("--scale-users", type=int, default=1000, help="hub-scale: people in the full database")
+    p.add_argument("--scale-servers", type=int, default=200,
+                   help="hub-scale: running servers in the full database (docker containers and Slurm jobs)")
+    p.add_argument("--scale-named", type=int, default=None,
+                   help="hub-scale: how many of those are named servers (docker; default: a fifth)")
+    p.add_argument("--scale-slurm", type=int, default=None,
+                   help="hub-scale: how many of those are Slurm jobs (default: a quarter; 0: no Slurm cluster)")
+    p.add_argument("--scale-rounds", type=int, default=3, help="hub-scale: rounds of one empty and one full start")
+    p.add_argument("--scale-db", default="sqlite,postgresql",
+                   help="hub-scale: database kinds, comma-separated (sqlite, postgresql)")
     p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
     p.add_argument("--dashboard-viewers", type=int, default=50,
                    help="people opening the map dashboard at once in Chromium (0: none)")
@@ -274,6 +288,31 @@ async def run_only_slurm_start(args: argparse.Namespace) -> dict:
     return results
 
 
+async def run_only_hub_scale(args: argparse.Namespace) -> dict:
+    """``--only hub-scale``: the hub's start on a full database against an empty one
+    (:mod:`.hub_scale`), with the goals' figures among the ratios."""
+    from .hub_scale import GOAL_RSS_MIB, GOAL_START_RATIO, hub_scale
+
+    image = await asyncio.to_thread(lab_image)
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
+               "image": image, "cores": os.cpu_count(), "loadavg_start": loadavg(), "ratios": {}, "spread": {}}
+    results["hub_scale"] = await asyncio.to_thread(hub_scale, args, image)
+    for kind, figures in results["hub_scale"]["summary"].items():
+        for key, goal in (("first_answer_full_vs_empty", GOAL_START_RATIO), ("rss_tree_full_mib", GOAL_RSS_MIB)):
+            name = f"hub_scale_{kind}_{key}"
+            results["ratios"][name] = figures[key]["median"]
+            results["spread"][name] = figures[key]
+            print(f"hub-scale {kind}: {key} median {figures[key]['median']} [{figures[key]['min']}-"
+                  f"{figures[key]['max']}] n={figures[key]['n']} (goal <= {goal})", flush=True)
+    for error in results["hub_scale"]["errors"]:
+        print(f"hub-scale error: {error}", flush=True)
+    results["loadavg_end"] = loadavg()
+    return results
+
+
+ONLY = {"slurm-start": run_only_slurm_start, "hub-scale": run_only_hub_scale}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     deadline = time.monotonic() + args.wait_quiet
@@ -289,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print("!!! --allow-busy: running on a busy machine; results are marked busy_machine !!!", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(run_only_slurm_start(args) if args.only == "slurm-start" else run(args))
+    results = asyncio.run(ONLY[args.only](args) if args.only else run(args))
     results["busy_machine"] = not quiet
     results["quiet_check"] = reading
     if "image" in results:

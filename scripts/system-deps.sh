@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages DataLab Hub needs, only those missing.
-# Usage: scripts/system-deps.sh run|test
+# Usage: scripts/system-deps.sh run|test|bench
 set -euo pipefail
 
 run_pkgs=(python3 python3-venv python3-dev git docker.io debootstrap)
@@ -14,6 +14,9 @@ test_pkgs+=(slurmrestd slurm-wlm-jwt-plugin)
 test_pkgs+=(slurmdbd mariadb-server)
 # age: the keys of the encrypted backups the Ansible tests make and restore (tests/ops)
 test_pkgs+=(age)
+# postgresql: the hub database on PostgreSQL in the hub start-up benchmark (bench/hub_scale.py),
+# which runs a cluster of its own with initdb and pg_ctl
+bench_pkgs=(postgresql)
 # Node.js may come from elsewhere than Debian (its npm bundled): only install Debian's
 # when the commands are missing.
 command -v node >/dev/null && command -v npm >/dev/null || run_pkgs+=(nodejs npm)
@@ -21,7 +24,8 @@ command -v node >/dev/null && command -v npm >/dev/null || run_pkgs+=(nodejs npm
 case "${1:-run}" in
   run) wanted=("${run_pkgs[@]}") ;;
   test) wanted=("${run_pkgs[@]}" "${test_pkgs[@]}") ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  bench) wanted=("${run_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -90,7 +90,8 @@ class RunningHub:
     def layout(self) -> Layout:
         return Layout(self.data_dir)
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, poll: float = 0.3) -> None:
+        """Start the hub; return once ``GET /hub/api/`` answers 200 (asked every ``poll`` s)."""
         env = {
             **os.environ,
             "DATALAB_CONFIG": str(self.config_path),
@@ -111,7 +112,7 @@ class RunningHub:
                     return
             except requests.ConnectionError:
                 pass
-            time.sleep(0.3)
+            time.sleep(poll)
         raise RuntimeError(f"hub not answering after {timeout} s:\n{self.log_tail()}")
 
     def stop(self) -> None:

@@ -6,6 +6,7 @@ reaches the hub's API back."""
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import datetime, timedelta
 
 import pytest
@@ -149,3 +150,29 @@ def test_a_pending_lab_shows_reason_position_and_expected_start(hosts_hub, austr
         wait_gone(client)
     finally:
         austral.cluster.run("scancel", *blockers, check=False)
+
+
+PROBE_PAGES = """\
+import sys, urllib.error, urllib.request
+for path in ("/hub/api/", "/hub/login", "/hub/admin", "/hub/token", "/hub/api/../login", "/hub/"):
+    request = urllib.request.Request(sys.argv[1] + path, headers={"X-Forwarded-For": "127.0.0.1"})
+    try:
+        r = urllib.request.urlopen(request, timeout=10); body = r.read().decode(); code = r.status
+    except urllib.error.HTTPError as e:
+        body = e.read().decode(); code = e.code
+    print(code, "password" in body.lower() or "mot de passe" in body.lower())
+"""
+
+
+def test_a_compute_node_gets_the_hubs_api_and_none_of_its_pages(hosts_hub, austral):
+    """Attack from compute node n1 (where labs run) at the address where labs reach the
+    hub's API: its login form, admin and token pages, a path climbing out of the API, a
+    forged client address; only the API answers."""
+    _, hub = hosts_hub
+    api = f"http://{austral.hub_address}:{hub.port + 1}"
+    done = subprocess.run([*austral.network.exec("n1"), "python3", "-c", PROBE_PAGES, api],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answers = [line.split() for line in done.stdout.strip().splitlines()]
+    assert answers[0] == ["200", "False"]
+    assert len(answers) == 6 and all(code == "404" and page == "False" for code, page in answers[1:]), answers

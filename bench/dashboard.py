@@ -120,13 +120,14 @@ def account_memory(account: str) -> int:
 
 
 def concurrent_viewers(viewers: int, timeout: float) -> dict:
-    """``viewers`` browser contexts (one logged-in person's cookies) open the map at once;
+    """``viewers`` browser contexts (one logged-in person's cookies, the per-person cap
+    raised to ``viewers`` like the others) open the map at once;
     each is waited for until ``timeout`` seconds after the first navigation. Returns
     ``{"viewers", "painted" (summary, seconds), "busy", "errors", "kernels_alive",
     "author_memory_bytes", "loadavg_before", "loadavg_after"}``."""
     overrides = dashboards_overrides()
     overrides["dashboards"].update(max_kernels_per_dashboard=viewers, max_kernels_total=viewers,
-                                   preheat_kernels=0, idle_timeout=600)
+                                   max_kernels_per_person=viewers, preheat_kernels=0, idle_timeout=600)
     running = RunningHub(open_workdir("datalab-bench-viewers-"), overrides=overrides)
     out: dict = {"viewers": viewers, "busy": 0, "errors": [], "loadavg_before": loadavg()}
     with served(running, "bench-dashboards-viewers.log"), sync_playwright() as p:

@@ -12,6 +12,9 @@ and a lab through the hub, interleaved; the ratio hub / (sbatch + bare).
 Hub start-up at scale (:mod:`.hub_scale`, alone with ``--only hub-scale``): the hub's
 start on a database of 1,000 people and 200 running servers (docker and Slurm) against
 an empty one, SQLite and PostgreSQL; start time ratio and memory.
+The proxy at scale (:mod:`.proxy`, alone with ``--only proxy``): configurable-http-proxy
+with 200 routes: route-add latency, requests per second against the targets reached
+directly, and a soak with 50 websocket clients measuring its memory.
 Every figure carries the load average measured next to it.
 
 Figures taken while other programs use the cores do not hold (the 2026-11 runs, at load 3
@@ -69,10 +72,17 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slurm-rounds", type=int, default=5,
                    help="Slurm lab starts against sbatch (one-node cluster), and rounds of the Slurm start "
                         "overhead on the multi-host cluster (0: none)")
-    p.add_argument("--only", choices=["slurm-start", "hub-scale"],
+    p.add_argument("--only", choices=["slurm-start", "hub-scale", "proxy"],
                    help="run only this part (slurm-start: --slurm-rounds rounds of sbatch, bare lab and lab "
                         "through the hub on the multi-host cluster; no image build, no Docker. hub-scale: the "
-                        "hub's start on a full database against an empty one, --scale-* options)")
+                        "hub's start on a full database against an empty one, --scale-* options. proxy: "
+                        "configurable-http-proxy at scale, --proxy-* options)")
+    p.add_argument("--proxy-routes", type=int, default=200, help="proxy: routes (one per running lab)")
+    p.add_argument("--proxy-websockets", type=int, default=50, help="proxy: websocket clients in the soak")
+    p.add_argument("--proxy-clients", type=int, default=50, help="proxy: concurrent HTTP clients per load round")
+    p.add_argument("--proxy-seconds", type=float, default=20, help="proxy: seconds of one load round")
+    p.add_argument("--proxy-rounds", type=int, default=3, help="proxy: load rounds (through the proxy, then direct)")
+    p.add_argument("--proxy-soak-seconds", type=float, default=600, help="proxy: seconds of the soak")
     p.add_argument("--scale-users", type=int, default=1000, help="hub-scale: people in the full database")
     p.add_argument("--scale-servers", type=int, default=200,
                    help="hub-scale: running servers in the full database (docker containers and Slurm jobs)")
@@ -310,7 +320,34 @@ async def run_only_hub_scale(args: argparse.Namespace) -> dict:
     return results
 
 
-ONLY = {"slurm-start": run_only_slurm_start, "hub-scale": run_only_hub_scale}
+async def run_only_proxy(args: argparse.Namespace) -> dict:
+    """``--only proxy``: configurable-http-proxy at scale (:mod:`.proxy`)."""
+    from .proxy import proxy_at_scale
+
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
+               "cores": os.cpu_count(), "loadavg_start": loadavg(), "ratios": {}, "spread": {}}
+    proxy = results["proxy"] = await proxy_at_scale(args.proxy_routes, args.proxy_websockets, args.proxy_clients,
+                                                    args.proxy_seconds, args.proxy_rounds, args.proxy_soak_seconds)
+    for n, r in enumerate(proxy["rounds"], 1):
+        print(f"proxy round {n}: through the proxy {r['proxy']['rps']} req/s (P95 {r['proxy']['latency']['p95']} s, "
+              f"errors {r['proxy']['errors']}, load {r['proxy']['loadavg'][0]}), direct {r['direct']['rps']} req/s "
+              f"(P95 {r['direct']['latency']['p95']} s, load {r['direct']['loadavg'][0]}), ratio {r['ratio']}",
+              flush=True)
+    soak = proxy["soak"]
+    print(f"proxy {proxy['version']}: {proxy['routes']} routes; route add {proxy['route_add']}; GET /api/routes "
+          f"{proxy['routes_get']}; RSS empty {proxy['rss_empty_mib']} MiB, with the routes {proxy['rss_routes_mib']} "
+          f"MiB\nproxy soak {soak['seconds']} s, {proxy['websockets']} websockets: echo {soak['echo_rtt']}, "
+          f"websocket errors {len(soak['websocket_errors'])}, {soak['routes_churned']} routes churned, "
+          f"{soak['background_requests']} requests ({soak['background_errors']} errors); RSS first "
+          f"{soak['rss_first_mib']} max {soak['rss_max_mib']} last {soak['rss_last_mib']} MiB; load "
+          f"{soak['loadavg'][0]}", flush=True)
+    results["ratios"]["proxy_rps_vs_direct"] = proxy["rps_ratio"]["median"]
+    results["spread"]["proxy_rps_vs_direct"] = proxy["rps_ratio"]
+    results["loadavg_end"] = loadavg()
+    return results
+
+
+ONLY = {"slurm-start": run_only_slurm_start, "hub-scale": run_only_hub_scale, "proxy": run_only_proxy}
 
 
 def main(argv: list[str] | None = None) -> int:

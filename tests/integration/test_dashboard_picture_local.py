@@ -16,6 +16,7 @@ import pytest
 from hub.backends.local.dashboard import LocalRunner
 from hub.backends.local.processes import family
 from hub.settings import load
+from tests.polling import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,16 +34,6 @@ def kernels() -> set[int]:
         except psutil.NoSuchProcess:
             pass
     return found
-
-
-def poll(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def test_a_cancelled_picture_execution_ends_its_kernel(hub, tmp_path):
@@ -68,7 +59,7 @@ def test_a_cancelled_picture_execution_ends_its_kernel(hub, tmp_path):
 
     started = asyncio.run(cancel_while_running())
     try:
-        poll(lambda: not started & kernels(), 10, "the cancelled execution's kernel ended")
+        wait_for(lambda: not started & kernels(), 10, "the cancelled execution's kernel ended")
     finally:
         for pid in started & kernels():
             psutil.Process(pid).kill()

@@ -12,23 +12,15 @@ import docker
 import pytest
 
 from hub.backends.docker.policy import LABEL, names
+
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
+from tests.polling import wait_for
 from tests.services.dockerd import labs_holding_a_variable, own_engine, running_docker_hub
 
 pytestmark = pytest.mark.integration
 
 USERS = {"analyste1": None, "analyste3": "petit"}
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def running_on_hub(client: HubClient) -> bool:

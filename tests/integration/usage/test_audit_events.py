@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -20,6 +19,7 @@ from hub import audit
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 from tests.integration.test_collaboration import visit
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +32,6 @@ def overrides() -> dict:
     schedules = [s for s in example["reports"]["schedules"] if s["id"] == SCHEDULE]
     return {"reports": {**example["reports"], "schedules": schedules},
             "dashboards": {**example["dashboards"], "publish": []}}
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise TimeoutError(what)
 
 
 def stopped(client: HubClient, owner: str) -> bool:

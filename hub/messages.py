@@ -517,7 +517,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_slurm_not_entitled": (
             "Aucun partenaire de {owner} n'a de droits sur {cluster} : ce rapport ne peut pas y être exécuté."
         ),
-        "reports_interrupted": "Exécution interrompue par l'arrêt du service de rapports.",
+        "reports_interrupted": (
+            "Exécution interrompue : elle s'est arrêtée avec le service de rapports, sans résultat."
+        ),
+        "reports_interrupted_again": (
+            "Exécution interrompue : elle s'est arrêtée avec le service de rapports, sans résultat ; "
+            "elle est relancée une fois."
+        ),
         "reports_not_allowed": (
             "Seuls les analystes et les administrateurs peuvent planifier des rapports."
         ),
@@ -1104,7 +1110,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "reports_slurm_not_entitled": (
             "None of {owner}'s partners is entitled to {cluster}: this report cannot run there."
         ),
-        "reports_interrupted": "Run interrupted: the reports service stopped.",
+        "reports_interrupted": "Run interrupted: it ended with the reports service, without a result.",
+        "reports_interrupted_again": (
+            "Run interrupted: it ended with the reports service, without a result; it is run again once."
+        ),
         "reports_not_allowed": "Only analysts and administrators can schedule reports.",
         "reports_unknown_partner": "Unknown partner '{partner}'. Declared partners: {known}.",
         "reports_exists": "A scheduled report '{id}' already exists.",

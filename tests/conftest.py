@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import yaml
@@ -135,6 +136,17 @@ class RunningHub:
         self.process.wait(timeout=60)
         if proxy is not None:
             threading.Thread(target=_collect, args=(proxy,), daemon=True).start()
+
+    def service_process(self, module: str) -> psutil.Process:
+        """The managed service running ``module`` (e.g. ``hub.services.reports``), a child
+        of the hub (its lifeline wrapper exec'd it)."""
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if module in child.cmdline():
+                    return child
+            except psutil.NoSuchProcess:
+                continue
+        raise AssertionError(f"no {module} service under the hub")
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -46,17 +46,6 @@ def people(dashboards_hub):
     return people_of(dashboards_hub)
 
 
-def service_process(hub) -> psutil.Process:
-    """The dashboards service, a child of the hub (its lifeline wrapper exec'd it)."""
-    for child in psutil.Process(hub.process.pid).children():
-        try:
-            if "hub.services.dashboards" in child.cmdline():
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    raise AssertionError("no dashboards service under the hub")
-
-
 def dashboard_processes(hub) -> list[psutil.Process]:
     """The Voilà servers of this hub's dashboards (their notebooks are in its data
     directory) and their kernels."""
@@ -103,7 +92,7 @@ def test_after_the_service_restarts_a_reload_works_and_caps_count_live_views(das
     before = dashboard_processes(dashboards_hub)
     assert len(before) >= 1 + CAP_PER_PERSON  # the server and its kernels
 
-    service = service_process(dashboards_hub)
+    service = dashboards_hub.service_process("hub.services.dashboards")
     service.send_signal(sig)
     killed = time.monotonic()
     _, alive = psutil.wait_procs([service, *before], timeout=30)
@@ -117,7 +106,7 @@ def test_after_the_service_restarts_a_reload_works_and_caps_count_live_views(das
     outage = time.monotonic() - killed
     record_timing(f"service restart after {sig.name}", outage)
     print(f"\ndashboards service {sig.name}: back {outage:.1f} s after the signal")
-    assert service_process(dashboards_hub).pid != service.pid
+    assert dashboards_hub.service_process("hub.services.dashboards").pid != service.pid
 
     # the viewer's reload, then their whole cap again, and not one more
     sockets = hold_views(viewer, CAP_PER_PERSON)

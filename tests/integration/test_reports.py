@@ -8,18 +8,22 @@ import json
 import os
 import pwd
 import secrets
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psutil
 import pytest
 import requests
 import yaml
 
+from hub.backends.local.processes import kill_family
 from hub.names import system_account
 from tests.conftest import ARTIFACTS, REPO
-from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient
+from tests.polling import wait_for
+from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient, restart_service, run_handle
 
 pytestmark = pytest.mark.integration
 
@@ -457,3 +461,48 @@ def test_hub_restart_across_a_fire_time_follows_the_misfire_policy(reports_hub, 
     next_runs = {s["id"]: s["next_run"] for s in client.get("api/schedules").json()}
     for schedule_id in ("rattrapage", "saut"):
         assert datetime.fromisoformat(next_runs[schedule_id]) == fire_at + timedelta(days=1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_run_in_progress_goes_on_and_the_restarted_service_follows_it(reports_hub, analyste1, sig):
+    """The reports service stopped (SIGTERM) or killed (SIGKILL) during a run: the run's
+    process goes on, the hub starts the service again, and the new service follows the
+    same run to its end: one run, succeeded, nothing run twice."""
+    schedule_id = f"suivi-{sig.name.lower()}"
+    r = analyste1.create(id=schedule_id, notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+                         parameters={"secondes": 12})
+    assert r.status_code == 201, r.text
+    run = analyste1.run_now(schedule_id)
+    handle = wait_for(lambda: run_handle(reports_hub, run["id"]), 60, "the run's process")
+    process = psutil.Process(handle["pid"])
+    away = restart_service(reports_hub, analyste1, sig)
+    print(f"\nreports service {sig.name}: back {away:.1f} s after the signal")
+    assert process.is_running() and process.status() != psutil.STATUS_ZOMBIE, "the run ended with the service"
+    ended = analyste1.wait(run["id"], timeout=120)
+    assert ended["status"] == "succeeded", ended["error"]
+    assert [(x["id"], x["trigger"]) for x in analyste1.runs(schedule_id)] == [(run["id"], "manual")]
+    assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_run_that_ended_with_the_service_is_recorded_and_run_again_once(reports_hub, analyste1):
+    """A run whose process did not outlive the service (here: killed while the hub and
+    its services are stopped) is recorded as interrupted by the next service and run
+    again, once."""
+    r = analyste1.create(id="reprise", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+                         parameters={"secondes": 2})
+    assert r.status_code == 201, r.text
+    run = analyste1.run_now("reprise")
+    handle = wait_for(lambda: run_handle(reports_hub, run["id"]), 60, "the run's process")
+    reports_hub.stop()
+    kill_family(handle["pid"])
+    reports_hub.start()
+    client = ReportsClient(reports_hub, "analyste1")
+
+    def both_ended():
+        runs = client.runs("reprise")
+        return runs if len(runs) == 2 and all(x["status"] in ("succeeded", "failed") for x in runs) else None
+
+    runs = wait_for(both_ended, 120, "the interrupted run and its run again")
+    assert [(x["trigger"], x["status"], x["retry_of"]) for x in runs] == [
+        ("retry", "succeeded", run["id"]), ("manual", "failed", None)]
+    assert "relancée une fois" in runs[1]["error"]

@@ -6,7 +6,10 @@ partner (``a-<partner id>``), for the 21 parallel runs."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import yaml
 from tests.collabhub import git, library_repository
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
+from tests.polling import wait_for
 
 NOTEBOOKS = REPO / "tests" / "integration" / "reports_notebooks"
 CELL_TIMEOUT = 20
@@ -73,7 +77,8 @@ class ReportsClient:
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         """``path`` below the service prefix, e.g. ``api/schedules``."""
         headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
-        return requests.request(method, f"{self.base}/{path}", headers=headers, timeout=60, **kwargs)
+        kwargs.setdefault("timeout", 60)
+        return requests.request(method, f"{self.base}/{path}", headers=headers, **kwargs)
 
     def create(self, **spec) -> requests.Response:
         return self.request("POST", "api/schedules", json=spec)
@@ -97,3 +102,37 @@ class ReportsClient:
         r = self.get(f"api/schedules/{schedule_id}/runs")
         r.raise_for_status()
         return r.json()
+
+
+def run_handle(hub: RunningHub, run_id: int) -> dict | None:
+    """What the reports service recorded of run ``run_id``'s process, container or job
+    once it launched it (None before), read from the service's database."""
+    path = hub.layout.root / "reports" / "reports.sqlite"
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        row = db.execute("SELECT handle_json FROM datalab_report_runs WHERE id = ?", (run_id,)).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
+
+
+def answers(client: ReportsClient) -> bool:
+    try:
+        return client.get("api/schedules", timeout=10).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def restart_service(hub: RunningHub, client: ReportsClient, sig: int) -> float:
+    """Send ``sig`` to the hub's reports service and wait until the hub has started
+    another one that answers ``client``; the seconds it was away."""
+    service = hub.service_process("hub.services.reports")
+    service.send_signal(sig)
+    sent = time.monotonic()
+    service.wait(timeout=30)
+
+    def replaced() -> bool:
+        try:
+            return hub.service_process("hub.services.reports").pid != service.pid
+        except AssertionError:
+            return False
+
+    wait_for(lambda: replaced() and answers(client), 90, "the hub starting the reports service again")
+    return time.monotonic() - sent

@@ -10,7 +10,9 @@ the run's work area, is mounted at :data:`RUN_DIR`: the notebook copy, the spec,
 kernel's working directory ``work/`` and the outputs. The hub's ``hub`` package is
 mounted read-only at :data:`CODE_DIR` for ``python -m hub.services.reports.execute``.
 
-The container is removed once the run has ended and its log has been kept. A run killed
+The container is removed once the run has ended and its log has been kept; it does not
+depend on the service's process: a service started after a stop or a crash follows it
+to its end (:meth:`DockerRunner.resume`, the run's handle is the container's name). A run killed
 for memory (the container's ``State.OOMKilled``) fails with a message naming the
 profile's limit; the partial notebook is kept as for any failed run.
 """
@@ -36,7 +38,7 @@ from hub.settings import ConfigError, Settings
 
 from hub.services.reports.archive import RunOutcome, outcome_of
 from hub.services.reports.execute import HTML
-from hub.services.reports.runners import BASE_ENV, RunRequest, run_spec, stage_notebook
+from hub.services.reports.runners import BASE_ENV, RunRequest, run_spec, stage_notebook, time_left
 
 log = logging.getLogger("datalab.reports")
 
@@ -60,7 +62,6 @@ class DockerRunner:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._client: docker.DockerClient | None = None
-        self._running: dict[int, str] = {}
 
     @property
     def client(self) -> docker.DockerClient:
@@ -77,13 +78,33 @@ class DockerRunner:
             return RunOutcome("failed", str(e))
         except docker.errors.DockerException as e:
             return RunOutcome("failed", self._refused(request, e))
-        self._running[request.run_id] = container.id
+        request.started({"container": container.name})
         try:
-            return await loop.run_in_executor(None, self._follow, container, request)
+            await loop.run_in_executor(None, container.start)
+            return await loop.run_in_executor(None, self._follow, container, request, request.run_timeout)
         except docker.errors.DockerException as e:
             return outcome_of(request.work_area, None, self._refused(request, e))
         finally:
-            self._running.pop(request.run_id, None)
+            await loop.run_in_executor(None, self._remove, container)
+
+    async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:
+        """Follow the run's container (named by ``handle``) when the engine still has
+        it, running or ended: its exit status, log and memory kill are read as for a run
+        of this service; a container never started is removed (None)."""
+        loop = asyncio.get_running_loop()
+        try:
+            container = await loop.run_in_executor(None, self.client.containers.get, handle["container"])
+        except docker.errors.NotFound:
+            return None
+        except (ConfigError, docker.errors.DockerException) as e:
+            return outcome_of(request.work_area, None, self._refused(request, e))
+        try:
+            if container.status == "created":
+                return None
+            return await loop.run_in_executor(None, self._follow, container, request, time_left(request, handle))
+        except docker.errors.DockerException as e:
+            return outcome_of(request.work_area, None, self._refused(request, e))
+        finally:
             await loop.run_in_executor(None, self._remove, container)
 
     def _refused(self, request: RunRequest, error: docker.errors.DockerException) -> str:
@@ -136,13 +157,12 @@ class DockerRunner:
             },
         )
 
-    def _follow(self, container, request: RunRequest) -> RunOutcome:
-        """Start the container, wait for its end (``run_timeout`` at most, then kill it),
-        keep its log, and read the outcome."""
-        container.start()
+    def _follow(self, container, request: RunRequest, timeout: float) -> RunOutcome:
+        """Wait for the started container's end (``timeout`` seconds at most, then kill
+        it), keep its log, and read the outcome."""
         timed_out = False
         try:
-            status = container.wait(timeout=request.run_timeout)
+            status = container.wait(timeout=max(1.0, timeout))
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
             timed_out = True
             container.kill()
@@ -184,11 +204,3 @@ class DockerRunner:
         except (ConfigError, docker.errors.DockerException):
             return None
         return Path(volume.attrs["Mountpoint"])
-
-    def stop_all(self) -> None:
-        """Remove (killing) the containers of runs in progress."""
-        for container_id in list(self._running.values()):
-            try:
-                self.client.containers.get(container_id).remove(force=True)
-            except docker.errors.DockerException:
-                pass

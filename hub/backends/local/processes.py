@@ -35,7 +35,8 @@ def kill_family(pid: int) -> None:
             pass
 
 
-def _alive(process: psutil.Process) -> bool:
+def alive(process: psutil.Process) -> bool:
+    """Whether ``process`` still runs (a zombie has ended)."""
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -45,16 +46,16 @@ def _alive(process: psutil.Process) -> bool:
 async def end(processes: list[psutil.Process], grace: float = 5.0) -> None:
     """SIGTERM those of ``processes`` still alive, SIGKILL those alive ``grace`` seconds
     later; returns once they have ended or after ``grace`` more seconds."""
-    alive = [p for p in processes if _alive(p)]
+    running = [p for p in processes if alive(p)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for process in alive:
+        for process in running:
             try:
                 process.send_signal(sig)
             except psutil.NoSuchProcess:
                 pass
         deadline = time.monotonic() + grace
-        while alive and time.monotonic() < deadline:
+        while running and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            alive = [p for p in alive if _alive(p)]
-        if not alive:
+            running = [p for p in running if alive(p)]
+        if not running:
             return

@@ -5,30 +5,33 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
+import time
 from pathlib import Path
 
 import psutil
 
 from ...messages import text
-from ...services.reports.archive import RunOutcome, outcome_of
-from ...services.reports.runners import BASE_ENV, RunRequest, run_spec
+from ...services.reports.archive import RunOutcome, finished_unseen, outcome_of
+from ...services.reports.runners import BASE_ENV, RunRequest, run_spec, time_left
 from ...settings import Settings
 from ..protocol import Person
 from .policy import execution, isolated, preexec_fn, prepare
-from .processes import family
+from .processes import alive, kill_family
+
+#: Seconds between two looks at a run process that an earlier service started.
+POLL_INTERVAL = 0.5
 
 
 class LocalRunner:
     """Runs on the hub's machine: ``python -m hub.services.reports.execute`` with the
     owner's :func:`~hub.backends.local.policy.execution` (their Unix account), in its own
     session and working directory, with the profile's memory as its address-space limit
-    (``RLIMIT_AS``, inherited by the kernel)."""
+    (``RLIMIT_AS``, inherited by the kernel). Its handle is the process id and start
+    time (so that a reused id is never taken for the run)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._running: dict[int, asyncio.subprocess.Process] = {}
 
     async def run(self, request: RunRequest) -> RunOutcome:
         person = Person.of(request.owner, request.partner_ids)
@@ -63,34 +66,45 @@ class LocalRunner:
                 stdin=asyncio.subprocess.PIPE, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
                 env=env, cwd=str(work), preexec_fn=preexec, start_new_session=True,
             )
-            self._running[request.run_id] = process
+            try:
+                request.started({"pid": process.pid, "since": psutil.Process(process.pid).create_time()})
+            except psutil.NoSuchProcess:
+                pass
             try:
                 await asyncio.wait_for(
                     process.communicate(json.dumps(spec).encode()), timeout=request.run_timeout
                 )
             except asyncio.TimeoutError:
-                _kill_tree(process.pid)
+                kill_family(process.pid)
                 await process.wait()
-                message = text(request.language, "reports_run_timeout", seconds=request.run_timeout)
-                return outcome_of(request.work_area, None, message)
-            finally:
-                self._running.pop(request.run_id, None)
+                return outcome_of(request.work_area, None, _timeout(request))
         return outcome_of(request.work_area, process.returncode)
+
+    async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:
+        """Wait for the run process an earlier service started (it is no child of this
+        one: its end is seen by polling), killing it and its kernel when its
+        ``run_timeout`` is up;
+        the outcome it left (its exit status is not known here)."""
+        try:
+            process = psutil.Process(handle["pid"])
+            same = abs(process.create_time() - handle["since"]) < 0.01
+        except psutil.NoSuchProcess:
+            same = False
+        if not same:
+            return None
+        deadline = time.monotonic() + time_left(request, handle)
+        while alive(process):
+            if time.monotonic() >= deadline:
+                kill_family(process.pid)
+                return outcome_of(request.work_area, None, _timeout(request))
+            await asyncio.sleep(POLL_INTERVAL)
+        return finished_unseen(request.work_area)
 
     def home(self, owner: str) -> Path | None:
         """The owner's Unix account's home (:class:`hub.storage.Layout`)."""
         return Path(execution(self.settings, Person.of(owner, set()), None).home)
 
-    def stop_all(self) -> None:
-        for process in list(self._running.values()):
-            _kill_tree(process.pid)
 
 
-def _kill_tree(pid: int) -> None:
-    """SIGKILL the process ``pid`` and its descendants (papermill's kernel runs in a
-    session of its own, so a process group is not enough)."""
-    for process in family(pid):
-        try:
-            process.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
+def _timeout(request: RunRequest) -> str:
+    return text(request.language, "reports_run_timeout", seconds=request.run_timeout)

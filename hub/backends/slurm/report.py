@@ -15,7 +15,9 @@ validated request, the run id; no parameter, notebook path or kernel name.
 
 A job that ends in another state than COMPLETED fails the run with Slurm's state, reason
 and exit code (:meth:`.transport.Transport.query`) before the run's own error; a job still running
-after ``reports.run_timeout`` is cancelled.
+after ``reports.run_timeout`` is cancelled. The job does not depend on the service: a
+service started after a stop or a crash follows it to its end (:meth:`SlurmRunner.resume`,
+the run's handle is the login and the job id).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from hub.names import safe_name
 from hub.settings import Settings
 
 from hub.services.reports.archive import MAX_ERROR, MAX_FILE, RunOutcome, outcome_of, read_regular
-from hub.services.reports.runners import BASE_ENV, RunRequest, run_spec, stage_notebook
+from hub.services.reports.runners import BASE_ENV, RunRequest, run_spec, stage_notebook, time_left
 
 log = logging.getLogger("datalab.reports")
 
@@ -93,7 +95,6 @@ class SlurmRunner:
     def __init__(self, settings: Settings, transport: Transport | None = None):
         self.settings = settings
         self.transport = transport or transport_of(settings)
-        self._jobs: dict[int, tuple[str, str]] = {}
 
     async def run(self, request: RunRequest) -> RunOutcome:
         def t(key: str, **values: object) -> str:
@@ -122,8 +123,6 @@ class SlurmRunner:
             return outcome_of(request.work_area, None, t("slurm_unavailable", cluster=cluster, message=str(e)))
         except asyncio.TimeoutError:
             return outcome_of(request.work_area, None, t("slurm_unavailable", cluster=cluster, message="timeout"))
-        finally:
-            self._jobs.pop(request.run_id, None)
 
     def _prepare(self, request: RunRequest, login: str) -> None:
         """The work area, its spec and notebook copy, owned by ``login``."""
@@ -147,10 +146,28 @@ class SlurmRunner:
         job_id = submitted.job_id
         if not job_id:
             return RunOutcome("failed", t("slurm_refused", cluster=cluster, message=submitted.error))
-        self._jobs[request.run_id] = (login, job_id)
+        request.started({"login": login, "job": job_id})
         log.info("run %s: Slurm job %s as %s", request.run_id, job_id, login)
+        ended = await self._follow(request, login, job_id, request.run_timeout, t)
+        return ended or outcome_of(request.work_area, None, t("reports_slurm_lost", cluster=cluster, job=job_id))
+
+    async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:
+        """Follow the run's job (``handle``: login and job id) to its end, as if this
+        service had submitted it; None when Slurm no longer knows the job."""
+        def t(key: str, **values: object) -> str:
+            return text(request.language, key, **values)
+
+        cluster = self.settings.slurm.name
         try:
-            state, reason, code = await asyncio.wait_for(self._wait_end(login, job_id), request.run_timeout)
+            return await self._follow(request, handle["login"], handle["job"], time_left(request, handle), t)
+        except Unavailable as e:
+            return outcome_of(request.work_area, None, t("slurm_unavailable", cluster=cluster, message=str(e)))
+
+    async def _follow(self, request: RunRequest, login: str, job_id: str, timeout: float, t) -> RunOutcome | None:
+        """Wait for the job's end (``timeout`` seconds at most, then cancel it), keep its
+        log and read the outcome; None when Slurm forgot the job before its end was seen."""
+        try:
+            state, reason, code = await asyncio.wait_for(self._wait_end(login, job_id), timeout)
         except asyncio.TimeoutError:
             try:
                 await self.transport.cancel(login, job_id)
@@ -162,7 +179,7 @@ class SlurmRunner:
         with open(request.log_path, "a", encoding="utf-8") as log_file:
             log_file.write(f"\nSlurm job {job_id}: {state or '?'} reason={reason or '?'} exit={code or '?'}\n")
         if not state:
-            return outcome_of(request.work_area, None, t("reports_slurm_lost", cluster=cluster, job=job_id))
+            return None
         outcome = outcome_of(request.work_area, 0 if state == "COMPLETED" else None)
         if outcome.status == "succeeded":
             return outcome
@@ -206,7 +223,3 @@ class SlurmRunner:
             return Path(login_home(login)) if login else None
         except (KeyError, ValueError):
             return None
-
-    def stop_all(self) -> None:
-        for login, job_id in list(self._jobs.values()):
-            self.transport.cancel_blocking(login, job_id)

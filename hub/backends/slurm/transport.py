@@ -25,9 +25,7 @@ import json
 import os
 import re
 import stat
-import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -155,10 +153,6 @@ class Transport:
         """Cancel the job; "" or Slurm's complaint (a job already ended is not an error)."""
         raise NotImplementedError
 
-    def cancel_blocking(self, login: str, job_id: str) -> None:
-        """:meth:`cancel` for callers without an event loop (shutdown)."""
-        raise NotImplementedError
-
 
 class CliTransport(Transport):
     """The Slurm commands on a submit host (see the module docstring)."""
@@ -222,10 +216,6 @@ class CliTransport(Transport):
     async def cancel(self, login: str, job_id: str) -> str:
         rc, _, err = await self._run(login, "scancel", job_id)
         return "" if rc == 0 else (err or f"exit status {rc}")
-
-    def cancel_blocking(self, login: str, job_id: str) -> None:
-        subprocess.run(["sudo", "-n", "-E", "-u", login, "--", "scancel", job_id], env=self._env(),
-                       capture_output=True, timeout=self.timeout, check=False)
 
 
 # -- REST -------------------------------------------------------------------------------
@@ -387,13 +377,6 @@ class RestTransport(Transport):
     async def cancel(self, login: str, job_id: str) -> str:
         _, error = await self._call(login, "DELETE", f"/job/{job_id}")
         return error
-
-    def cancel_blocking(self, login: str, job_id: str) -> None:
-        request = urllib.request.Request(self.base + f"/job/{job_id}", method="DELETE", headers=self._headers(login))
-        try:
-            urllib.request.urlopen(request, timeout=self.timeout).close()
-        except OSError:  # urllib's errors included; shutdown goes on
-            pass
 
 
 def transport_of(settings: Settings) -> Transport:

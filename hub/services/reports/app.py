@@ -119,6 +119,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "title": row.spec.title or row.id,
             "owner": row.owner,
             "trigger": run.trigger,
+            "retry_of": run.retry_of,
             "status": run.status,
             "queued": _iso(as_local(run.queued, zone)),
             "started": _iso(as_local(run.started, zone)),

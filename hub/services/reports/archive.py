@@ -191,6 +191,15 @@ def outcome_of(work_area: Path, returncode: int | None, error: str | None = None
     return RunOutcome("failed", (message or error or "")[:MAX_ERROR], files)
 
 
+def finished_unseen(work_area: Path) -> RunOutcome | None:
+    """The outcome of a run that ended while no service watched it (its exit status is
+    unknown): what its result says when it wrote one, None when it wrote none (it was
+    interrupted)."""
+    if not _is_regular(work_area / RESULT):
+        return None
+    return outcome_of(work_area, 0)
+
+
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)

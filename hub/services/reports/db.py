@@ -62,8 +62,12 @@ class ScheduleRow(Base):
 
 
 class RunRow(Base):
-    """A run. ``trigger``: ``cron`` or ``manual``; ``status``: ``queued``, ``running``,
-    ``succeeded`` or ``failed``; ``files``: JSON list of the archived outputs."""
+    """A run. ``trigger``: ``cron``, ``manual`` or ``retry`` (run again once because the
+    run ``retry_of`` was interrupted); ``status``: ``queued``, ``running``, ``succeeded``
+    or ``failed``; ``files``: JSON list of the archived outputs; ``handle``: what the run
+    left running, as its runner described it once started (a process, a container, a
+    Slurm job), so that a service started after a stop or a crash follows it.
+    """
 
     __tablename__ = RUNS_TABLE
 
@@ -77,6 +81,8 @@ class RunRow(Base):
     parameters_json: Mapped[str] = mapped_column(Text, default="{}")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     files_json: Mapped[str] = mapped_column(Text, default="[]")
+    handle_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retry_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def parameters(self) -> dict:
@@ -85,6 +91,10 @@ class RunRow(Base):
     @property
     def files(self) -> list[str]:
         return json.loads(self.files_json)
+
+    @property
+    def handle(self) -> dict | None:
+        return json.loads(self.handle_json) if self.handle_json else None
 
     @property
     def duration(self) -> float | None:
@@ -111,22 +121,23 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(connection: Connection) -> None:
-    """Bring the tables on ``connection`` to the latest revision; tables that
-    ``create_all`` made (no version table yet) are first stamped with their revision,
-    :data:`FIRST_REVISION`, so that no row is lost."""
+def migrate(connection: Connection, revision: str = "head") -> None:
+    """Bring the tables on ``connection`` to ``revision`` (default: the latest); tables
+    that ``create_all`` made (no version table yet) are first stamped with their
+    revision, :data:`FIRST_REVISION`, so that no row is lost."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     tables = set(inspect(connection).get_table_names())
     if VERSION_TABLE not in tables and SCHEDULES_TABLE in tables:
         command.stamp(config, FIRST_REVISION)
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def _copy_tables(source: Engine, target: Connection) -> int:
     """Copy the reports' tables (schedules, runs, APScheduler's jobs) from ``source`` to
-    ``target``, where the migrated tables are empty; the number of rows copied."""
+    ``target``, where the tables are empty and at the revision ``create_all`` made
+    (:data:`FIRST_REVISION`); the number of rows copied."""
     found = MetaData()
     names = [n for n in (SCHEDULES_TABLE, RUNS_TABLE, JOBS_TABLE) if n in inspect(source).get_table_names()]
     found.reflect(source, only=names)
@@ -160,11 +171,12 @@ def prepare(settings: Settings, engine: Engine) -> None:
         os.close(os.open(building, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         fresh = engine_for(f"sqlite:///{building}")
         with fresh.begin() as connection:
-            migrate(connection)
+            migrate(connection, FIRST_REVISION)
             if settings.database_url.startswith("sqlite:///") and hub_file.exists():
                 hub = engine_for(settings.database_url)
                 _copy_tables(hub, connection)
                 hub.dispose()
+            migrate(connection)
         fresh.dispose()
         os.replace(building, path)
     if url.startswith("sqlite:///") and path.exists():

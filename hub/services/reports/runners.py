@@ -12,9 +12,10 @@ cluster login and partner account).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from hub.backends.confinement import refusal
 from hub.backends.protocol import backend as registered
@@ -37,7 +38,9 @@ class RunRequest:
     resolved input file; ``work_area``: a fresh directory the runner gives the owner
     (outputs land there, the kernel's working directory is ``work_area/work``);
     ``log_path``: where the run's output goes; ``profile``: resources; timeouts in
-    seconds; ``language``: of the messages the run writes.
+    seconds; ``language``: of the messages the run writes; ``started``: called by the
+    runner, once the run is launched, with what a later service needs to follow it (its
+    *handle*: a JSON-able dict naming the process, container or job).
     """
 
     run_id: int
@@ -53,6 +56,7 @@ class RunRequest:
     run_timeout: int
     language: str = "fr"
     title: str = ""
+    started: Callable[[dict], None] = lambda handle: None
 
 
 def run_spec(request: RunRequest, notebook: str, output_dir: str) -> dict:
@@ -71,6 +75,12 @@ def run_spec(request: RunRequest, notebook: str, output_dir: str) -> dict:
     }
 
 
+def time_left(request: RunRequest, handle: dict) -> float:
+    """Seconds left of ``request.run_timeout`` for the run ``handle`` names (it records
+    when the run was launched)."""
+    return max(0.0, request.run_timeout - (time.time() - handle["at"]))
+
+
 def stage_notebook(request: RunRequest, target: Path) -> None:
     """Copy the run's notebook (its resolved path, read through no symbolic link:
     :func:`~hub.services.reports.archive.read_beneath`) to ``target``. ``OSError`` when
@@ -84,18 +94,21 @@ def stage_notebook(request: RunRequest, target: Path) -> None:
 
 class Runner(Protocol):
     """A backend's way of executing runs. ``run`` must bound the run by
-    ``request.run_timeout``, leave nothing running when it returns, leave the outputs in
-    ``request.work_area`` and must not raise for a failure of the run itself (return a
-    failed :class:`~hub.services.reports.archive.RunOutcome`)."""
+    ``request.run_timeout``, announce its handle (``request.started``) once launched,
+    leave nothing running when it returns, leave the outputs in ``request.work_area`` and
+    must not raise for a failure of the run itself (return a failed
+    :class:`~hub.services.reports.archive.RunOutcome`)."""
 
     async def run(self, request: RunRequest) -> RunOutcome: ...
+
+    async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:
+        """Follow the run ``handle`` names, launched by an earlier service process, as
+        ``run`` would from there (``request.run_timeout`` is the time it has left); None
+        when nothing of it runs any more and nothing tells how it ended."""
 
     def home(self, owner: str) -> Path | None:
         """Where ``owner``'s lab home is on this machine (notebook paths that name
         neither the library nor a partner space are in it), None when it has none."""
-
-    def stop_all(self) -> None:
-        """Stop every run in progress at once (the service is stopping)."""
 
 
 class BackendRunners:
@@ -119,16 +132,19 @@ class BackendRunners:
         refused = refusal(self.settings, backend, request.partner_ids, user=request.owner)
         if refused:
             return RunOutcome("failed", refused)
-        return await self.runner(backend).run(request)
+        announce = request.started
+        return await self.runner(backend).run(replace(
+            request, started=lambda handle: announce({"backend": backend.value, "at": time.time(), **handle})))
+
+    async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:
+        """Follow a run of an earlier service process on the backend its ``handle``
+        names (:meth:`Runner.resume`)."""
+        return await self.runner(Backend(handle["backend"])).resume(request, handle)
 
     def home(self, owner: str, profile: Profile | None = None) -> Path | None:
         """``owner``'s lab home for ``profile`` (None: ``spawner.backend``)."""
         backend = self.settings.backend_of(profile) if profile else self.settings.spawner.backend
         return self.runner(backend).home(owner)
-
-    def stop_all(self) -> None:
-        for runner in self.runners.values():
-            runner.stop_all()
 
 
 def runner_for(settings: Settings) -> BackendRunners:

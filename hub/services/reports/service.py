@@ -33,7 +33,7 @@ from hub.settings import Audience, Backend, MisfirePolicy, Profile, ReportSchedu
 from hub.storage import Layout
 
 from ...metrics import REPORT_RUNS
-from .archive import LOG, MAX_FILE, Archive, RunOutcome, read_beneath
+from .archive import LOG, MAX_FILE, Archive, RunOutcome, finished_unseen, read_beneath
 from .db import JOBS_TABLE, RunRow, ScheduleRow, database_url, engine_for, prepare, utcnow
 from . import notebooks
 from .notebooks import NotebookProblem
@@ -159,16 +159,15 @@ class ReportsService:
 
     # -- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
-        """Migrate the tables (:func:`.db.prepare`), create the directories, close runs a
-        stop interrupted, start the
-        scheduler (paused), create or update the deployment's schedules, then let missed
-        and future fire times run."""
+        """Migrate the tables (:func:`.db.prepare`), create the directories, start the
+        scheduler (paused), create or update the deployment's schedules, take over the
+        runs an earlier service process left (:meth:`_recover`), then let missed and
+        future fire times run."""
         global _current
         _current = self
         self.archive.create()
         prepare(self.settings, self.engine)
         self.migrate_audiences()
-        self._close_interrupted()
         self.scheduler.start(paused=True)
         for declared in self.config.schedules:
             try:
@@ -176,14 +175,14 @@ class ReportsService:
                     declared.model_dump(exclude={"owner"})))
             except Refused as refused:
                 log.error("reports.schedules %s not scheduled: %s", declared.id, refused.message)
+        self._recover()
         self.scheduler.resume()
 
     def stop(self) -> None:
-        """Stop firing, kill runs in progress and mark them failed."""
+        """Stop firing. Runs in progress go on (their process, container or Slurm job
+        does not depend on this one); the next service follows them (:meth:`_recover`)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.runner.stop_all()
-        self._close_interrupted()
 
     def migrate_audiences(self) -> None:
         """Rewrite the audiences stored under the former rule (partners OR roles) into
@@ -203,13 +202,28 @@ class ReportsService:
         if migrated:
             log.info("audiences rewritten for the partners-AND-roles rule: %s", ", ".join(migrated))
 
-    def _close_interrupted(self) -> None:
+    def _recover(self) -> None:
+        """Take over the runs an earlier service process left queued or running: a
+        queued run is queued again; a started run is followed to its end when what it
+        started (:attr:`.db.RunRow.handle`) still runs or has left its outcome, else it
+        is recorded as interrupted and run again once (:meth:`_resume`)."""
         with self.db() as db:
-            for run in db.scalars(select(RunRow).where(RunRow.status.in_(ACTIVE))):
-                run.status = "failed"
-                run.ended = utcnow()
-                run.error = self.t("reports_interrupted")
-            db.commit()
+            left = [(run, db.get(ScheduleRow, run.schedule_id))
+                    for run in db.scalars(select(RunRow).where(RunRow.status.in_(ACTIVE)).order_by(RunRow.id))]
+        for run, row in left:
+            if row is None:
+                self._update(run.id, status="failed", ended=utcnow(), error=self.t("reports_interrupted"))
+            elif run.status == "queued":
+                log.info("run %s of %s queued again", run.id, row.id)
+                self._launch(run.id, self._execute(run.id, row))
+            else:
+                self._launch(run.id, self._resume(run, row))
+
+    def _launch(self, run_id: int, work) -> asyncio.Task:
+        task = asyncio.create_task(work)
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(run_id, None))
+        return task
 
     async def _declare(self, owner: str, spec: ReportSchedule) -> None:
         """Create or update a schedule of the deployment file (its job is replaced only
@@ -418,7 +432,7 @@ class ReportsService:
                      partner=partner, trigger="cron", owner=owner)
         await self._tasks[run.id]
 
-    def start_run(self, schedule_id: str, trigger: str) -> RunRow:
+    def start_run(self, schedule_id: str, trigger: str, retry_of: int | None = None) -> RunRow:
         """Queue a run of ``schedule_id`` and start it in the background (it waits,
         queued, for a slot of its backend: :mod:`.slots`). Raises :class:`Refused` 404 or 409
         (a run of this schedule is already queued or running)."""
@@ -427,13 +441,11 @@ class ReportsService:
             busy = db.scalar(select(RunRow.id).where(RunRow.schedule_id == schedule_id, RunRow.status.in_(ACTIVE)))
             if busy is not None:
                 raise Refused(409, self.t("reports_busy", id=schedule_id))
-            run = RunRow(schedule_id=schedule_id, trigger=trigger, status="queued",
+            run = RunRow(schedule_id=schedule_id, trigger=trigger, status="queued", retry_of=retry_of,
                          parameters_json=json.dumps(row.spec.parameters, ensure_ascii=False))
             db.add(run)
             db.commit()
-        task = asyncio.create_task(self._execute(run.id, row))
-        self._tasks[run.id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
+        self._launch(run.id, self._execute(run.id, row))
         return run
 
     async def _execute(self, run_id: int, row: ScheduleRow) -> None:
@@ -452,6 +464,59 @@ class ReportsService:
                     outcome = await self.runner.run(request)
                 except Exception as e:
                     outcome = self._failure(e, run_id, row)
+        self._finish(run_id, row, outcome, partner)
+
+    async def _resume(self, run: RunRow, row: ScheduleRow) -> None:
+        """Follow ``run``, started by an earlier service process, to its end
+        (:meth:`~.runners.BackendRunners.resume`, within what is left of
+        ``reports.run_timeout``). When nothing of it runs any more and it left no
+        outcome, it is recorded as interrupted and, unless it was itself a run again,
+        run again once."""
+        request = self._resume_request(run, row)
+        outcome = None
+        if request is not None and run.handle is not None:
+            log.info("run %s of %s: following %s left by the previous service", run.id, row.id, run.handle)
+            async with self.slots.slot(self.settings.backend_of(request.profile)):
+                try:
+                    outcome = await self.runner.resume(request, run.handle)
+                except Exception as e:
+                    outcome = self._failure(e, run.id, row)
+        if outcome is None and request is not None:
+            outcome = finished_unseen(request.work_area)
+        if outcome is not None:
+            self._finish(run.id, row, outcome, [])
+            return
+        again = run.retry_of is None
+        log.warning("run %s of %s interrupted%s", run.id, row.id, ", run again" if again else "")
+        self._update(run.id, status="failed", ended=utcnow(),
+                     error=self.t("reports_interrupted_again" if again else "reports_interrupted"))
+        REPORT_RUNS.labels(status="failed").inc()
+        audit.record("report.run.end", actor=audit.SCHEDULER, target=f"run:{run.id}", result="failure",
+                     schedule=row.id, owner=row.owner, status="interrupted")
+        if again:
+            try:
+                retry = self.start_run(row.id, "retry", retry_of=run.id)
+            except Refused as refused:
+                log.warning("run %s of %s not run again: %s", run.id, row.id, refused.message)
+                return
+            await self._tasks[retry.id]
+
+    def _resume_request(self, run: RunRow, row: ScheduleRow) -> RunRequest | None:
+        """What the runners need to follow ``run``: its work area, log and profile; None
+        when its work area or its profile is gone."""
+        work_area = self.archive.work / str(run.id)
+        profile = next((p for p in self.settings.profiles if p.id == row.spec.profile), None)
+        if profile is None or not work_area.is_dir():
+            return None
+        return RunRequest(
+            run_id=run.id, owner=row.owner, partner_ids=set(), notebook=work_area / "input.ipynb",
+            parameters=run.parameters, kernel=row.spec.kernel or self.config.kernel, profile=profile,
+            work_area=work_area, log_path=self.archive.run_dir(run.id) / LOG,
+            cell_timeout=self.config.cell_timeout, run_timeout=self.config.run_timeout,
+            language=self.language, title=row.spec.title or row.spec.id,
+        )
+
+    def _finish(self, run_id: int, row: ScheduleRow, outcome: RunOutcome, partner: list[str]) -> None:
         kept = self.archive.keep(outcome, run_id)
         self._update(run_id, status=outcome.status, ended=utcnow(), error=outcome.error,
                      files_json=json.dumps(kept))
@@ -491,6 +556,7 @@ class ReportsService:
             run_timeout=self.config.run_timeout,
             language=self.language,
             title=spec.title or spec.id,
+            started=lambda handle: self._update(run_id, handle_json=json.dumps(handle)),
         )
 
     def _update(self, run_id: int, **values) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import subprocess
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from hub.backends.slurm.report import SlurmRunner, report_script
 from hub.backends.slurm.transport import job_end
 from hub.services.reports.archive import RunOutcome, read_beneath
 from hub.services.reports.notebooks import NotebookProblem, resolve
-from hub.services.reports.runners import BackendRunners, RunRequest
+from hub.services.reports.runners import BackendRunners, RunRequest, time_left
 from hub.settings import Backend, parse
 
 REPO = Path(__file__).resolve().parents[3]
@@ -57,10 +59,8 @@ class Recorder:
 
     async def run(self, request: RunRequest) -> RunOutcome:
         self.seen.append(request.run_id)
+        request.started({"job": "42"})
         return RunOutcome("succeeded")
-
-    def stop_all(self) -> None:
-        pass
 
 
 def test_each_run_goes_to_the_backend_of_its_profile(tmp_path):
@@ -75,6 +75,22 @@ def test_each_run_goes_to_the_backend_of_its_profile(tmp_path):
     assert runners.runners[Backend.local].seen == [7]
     assert runners.runners[Backend.slurm].seen == [7]
     assert runners.runners[Backend.docker].seen == []
+
+
+def test_a_launched_run_announces_its_backend_and_launch_time_with_its_handle(tmp_path):
+    """What the service records to follow the run after a restart names the backend
+    that runs it and when it was launched (its ``run_timeout`` counts from then)."""
+    s = settings(tmp_path)
+    runners = BackendRunners(s)
+    runners.runners[Backend.slurm] = Recorder(Backend.slurm)
+    announced = []
+    request = replace(request_for(s, "austral", tmp_path), started=announced.append)
+    before = time.time()
+    asyncio.run(runners.run(request))
+    [handle] = announced
+    assert handle["backend"] == "slurm" and handle["job"] == "42" and before <= handle["at"] <= time.time()
+    assert time_left(replace(request, run_timeout=600), handle) > 590
+    assert time_left(request, {**handle, "at": before - 3600}) == 0
 
 
 @pytest.mark.parametrize("user", ["analyste1", "Zoé.Martin", "a" * 80, "rapport"])

@@ -5,7 +5,8 @@ It reads the deployment file named by ``DATALAB_CONFIG`` on the hub's backend
 environment (``JUPYTERHUB_SERVICE_URL``, ``JUPYTERHUB_SERVICE_PREFIX``,
 ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_API_TOKEN``...). It runs as the hub's user: as root,
 so that each run can become its owner's Unix account; the runs themselves drop that
-privilege. SIGTERM or SIGINT stop it, killing runs in progress (marked failed).
+privilege. SIGTERM or SIGINT stop it; runs in progress go on, and the next start of the
+service follows them to their end.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -17,7 +18,10 @@ import yaml
 from hub.backends.docker.policy import names
 from tests.conftest import REPO, RunningHub, open_workdir, served
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects, run_prefix
-from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient, reports_library
+from tests.polling import wait_for
+from tests.services.reports_hub import (
+    CELL_TIMEOUT, SKIP_AFTER, ReportsClient, reports_library, restart_service, run_handle,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +101,26 @@ def test_docker_run_of_the_department_report_has_real_figures(reports_docker_hub
     assert report_containers(engine, reports_docker_hub) == []
     print(f"docker run of the department report: {run['duration']:.1f} s in the archive, "
           f"{elapsed:.1f} s from run now to done")
+
+
+def test_a_run_container_goes_on_and_the_restarted_service_follows_it(reports_docker_hub, engine):
+    """The reports service killed during a run: the run's container goes on, the hub
+    starts the service again, which follows that container to its end (one run,
+    succeeded) and then removes it."""
+    analyste1 = ReportsClient(reports_docker_hub, "analyste1")
+    r = analyste1.create(id="suivi-docker", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+                         parameters={"secondes": 12})
+    assert r.status_code == 201, r.text
+    run = analyste1.run_now("suivi-docker")
+    handle = wait_for(lambda: run_handle(reports_docker_hub, run["id"]), 120, "the run's container")
+    container = engine.containers.get(handle["container"])
+    restart_service(reports_docker_hub, analyste1, signal.SIGKILL)
+    container.reload()
+    assert container.status == "running", "the run's container ended with the service"
+    ended = analyste1.wait(run["id"], timeout=180)
+    assert ended["status"] == "succeeded", ended["error"]
+    assert [(x["id"], x["trigger"]) for x in analyste1.runs("suivi-docker")] == [(run["id"], "manual")]
+    assert report_containers(engine, reports_docker_hub) == []
 
 
 def test_docker_run_has_the_owner_identity_and_data_and_no_network(reports_docker_hub, engine):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import time
 
 import pytest
@@ -13,7 +14,8 @@ import yaml
 
 from hub.backends.slurm.report import job_name
 from tests.conftest import REPO, RunningHub, open_workdir, served
-from tests.services.reports_hub import SKIP_AFTER, ReportsClient, reports_library
+from tests.polling import wait_for
+from tests.services.reports_hub import SKIP_AFTER, ReportsClient, reports_library, restart_service, run_handle
 from tests.services.slurm import slurm_hub_overrides
 
 pytestmark = pytest.mark.integration
@@ -84,6 +86,25 @@ def test_slurm_run_produces_the_report_as_the_owner_login_and_account(reports_sl
     assert "2020-03-27" not in script and "department" not in script
     print(f"Slurm run of the department report: {run['duration']:.1f} s in the archive, "
           f"{elapsed:.1f} s from run now (submit) to done")
+
+
+def test_a_run_job_goes_on_and_the_restarted_service_follows_it(reports_slurm_hub, slurm_cluster):
+    """The reports service killed while its job runs: the job goes on, the hub starts
+    the service again, which follows the same job to its end (one run, succeeded)."""
+    analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
+    r = analyste1.create(id="suivi-austral", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+                         profile="austral", parameters={"secondes": 15})
+    assert r.status_code == 201, r.text
+    run = analyste1.run_now("suivi-austral")
+    handle = wait_for(lambda: run_handle(reports_slurm_hub, run["id"]), 120, "the run's job")
+    wait_for(lambda: job_of(slurm_cluster, "analyste1")["state"] == "RUNNING", 120, "the job running")
+    restart_service(reports_slurm_hub, analyste1, signal.SIGKILL)
+    job = job_of(slurm_cluster, "analyste1")
+    assert (job["id"], job["state"]) == (handle["job"], "RUNNING"), "the job ended with the service"
+    ended = analyste1.wait(run["id"], timeout=180)
+    assert ended["status"] == "succeeded", ended["error"]
+    assert [(x["id"], x["trigger"]) for x in analyste1.runs("suivi-austral")] == [(run["id"], "manual")]
+    assert job_of(slurm_cluster, "analyste1")["state"] == "COMPLETED"
 
 
 def test_slurm_run_keeps_parameters_out_of_the_batch_script(reports_slurm_hub):

@@ -15,6 +15,9 @@ an empty one, SQLite and PostgreSQL; start time ratio and memory.
 The proxy at scale (:mod:`.proxy`, alone with ``--only proxy``): configurable-http-proxy
 with 200 routes: route-add latency, requests per second against the targets reached
 directly, and a soak with 50 websocket clients measuring its memory.
+Report runs (:mod:`.reports`, alone with ``--only reports``): 21 runs requested at once
+under the reports service's bound on this host, and all at once (the previous design),
+against the CPU floor (21 x one run's CPU-seconds / cores).
 Every figure carries the load average measured next to it.
 
 Figures taken while other programs use the cores do not hold (the 2026-11 runs, at load 3
@@ -72,11 +75,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slurm-rounds", type=int, default=5,
                    help="Slurm lab starts against sbatch (one-node cluster), and rounds of the Slurm start "
                         "overhead on the multi-host cluster (0: none)")
-    p.add_argument("--only", choices=["slurm-start", "hub-scale", "proxy"],
+    p.add_argument("--only", choices=["slurm-start", "hub-scale", "proxy", "reports"],
                    help="run only this part (slurm-start: --slurm-rounds rounds of sbatch, bare lab and lab "
                         "through the hub on the multi-host cluster; no image build, no Docker. hub-scale: the "
                         "hub's start on a full database against an empty one, --scale-* options. proxy: "
-                        "configurable-http-proxy at scale, --proxy-* options)")
+                        "configurable-http-proxy at scale, --proxy-* options. reports: --report-runs report runs under "
+                        "the reports service's bound and all at once)")
     p.add_argument("--proxy-routes", type=int, default=200, help="proxy: routes (one per running lab)")
     p.add_argument("--proxy-websockets", type=int, default=50, help="proxy: websocket clients in the soak")
     p.add_argument("--proxy-clients", type=int, default=50, help="proxy: concurrent HTTP clients per load round")
@@ -248,15 +252,11 @@ async def run(args: argparse.Namespace) -> dict:
               f"errors={len(v['errors'])} kernels={v['kernels_alive']} "
               f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB load={v['loadavg_after'][0]}", flush=True)
     if args.report_runs:
-        from .reports import report_runs
-
-        results["reports"] = await asyncio.to_thread(report_runs, args.report_runs, args.timeout * 3)
-        r = results["reports"]
-        print(f"reports  {r['count']} at once: {r['parallel_wall']} s; one run {r['single_cpu']['p50']} CPU-s, "
-              f"{r['single_wall']['p50']} s; ideal {r['ideal_wall']} s; load={r['loadavg_parallel'][0]}", flush=True)
+        results["reports"] = await asyncio.to_thread(report_runs_printed, args)
     results.update(ratios(results["spawns"], results["logins"]))
     if "reports" in results:
         results["ratios"]["reports_parallel_wall_vs_cpu_over_cores"] = results["reports"]["ratio"]
+        results["ratios"]["reports_all_at_once_wall_vs_cpu_over_cores"] = results["reports"]["ratio_unbounded"]
     if "dashboard" in results:
         d = results["dashboard"]
         for kind in ("cold", "warm", "preheated"):
@@ -320,6 +320,31 @@ async def run_only_hub_scale(args: argparse.Namespace) -> dict:
     return results
 
 
+def report_runs_printed(args: argparse.Namespace) -> dict:
+    """:func:`.reports.report_runs` with ``--report-runs`` runs, its figures printed."""
+    from .reports import report_runs
+
+    r = report_runs(args.report_runs, args.timeout * 3)
+    b, u = r["bounded"], r["unbounded"]
+    print(f"reports  {r['count']} requested at once, {b['at_once']} at a time (the service's bound): "
+          f"{b['wall']} s, {len(b['failures'])} failed, ratio {r['ratio']}; all {u['at_once']} at once "
+          f"(previous design): {u['wall']} s, {len(u['failures'])} failed, ratio {r['ratio_unbounded']}; "
+          f"one run {r['single_cpu']['p50']} CPU-s, {r['single_wall']['p50']} s; ideal {r['ideal_wall']} s; "
+          f"load={r['loadavg_parallel'][0]}", flush=True)
+    return r
+
+
+async def run_only_reports(args: argparse.Namespace) -> dict:
+    """``--only reports``: the report runs alone (:mod:`.reports`)."""
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
+               "cores": os.cpu_count(), "loadavg_start": loadavg(), "ratios": {}, "spread": {}}
+    results["reports"] = await asyncio.to_thread(report_runs_printed, args)
+    results["ratios"]["reports_parallel_wall_vs_cpu_over_cores"] = results["reports"]["ratio"]
+    results["ratios"]["reports_all_at_once_wall_vs_cpu_over_cores"] = results["reports"]["ratio_unbounded"]
+    results["loadavg_end"] = loadavg()
+    return results
+
+
 async def run_only_proxy(args: argparse.Namespace) -> dict:
     """``--only proxy``: configurable-http-proxy at scale (:mod:`.proxy`)."""
     from .proxy import proxy_at_scale
@@ -347,7 +372,8 @@ async def run_only_proxy(args: argparse.Namespace) -> dict:
     return results
 
 
-ONLY = {"slurm-start": run_only_slurm_start, "hub-scale": run_only_hub_scale, "proxy": run_only_proxy}
+ONLY = {"slurm-start": run_only_slurm_start, "hub-scale": run_only_hub_scale, "proxy": run_only_proxy,
+        "reports": run_only_reports}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -269,25 +269,3 @@ def own_engine(image: str, lock_timeout: float = 900):
             with open("/proc/mounts", encoding="utf-8") as mounts:
                 if any(line.split()[1] == data for line in mounts):
                     subprocess.run(["umount", data], check=False)
-
-
-def labs_holding_a_variable(hub, users: dict[str, str | None]) -> list:
-    """Start a lab for each of ``users`` (name -> profile, None for the default) and set
-    a variable in a kernel of each: ``(client, kernel id, value)`` each (the fault tests
-    read it back after each fault)."""
-    import uuid
-
-    from tests.conftest import PASSWORD
-    from tests.hubclient import HubClient
-
-    started = []
-    for user, profile in users.items():
-        client = HubClient(hub.url, user, PASSWORD)
-        r = client.start_server({"profile": profile} if profile else {}, timeout=150)
-        assert r.status_code in (201, 202), r.text
-        client.open_lab()
-        kernel = client.lab_api("POST", "/kernels", json={"name": "python3"}).json()["id"]
-        value = uuid.uuid4().hex
-        client._execute_in(kernel, f"marqueur = {value!r}", 60)
-        started.append((client, kernel, value))
-    return started

@@ -20,9 +20,11 @@ profile's limit; the partial notebook is kept as for any failed run.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +50,8 @@ RUN_DIR = "/srv/rapport"
 CODE_DIR = "/opt/datalab-hub"
 #: Seconds the engine may take for one API call other than waiting for the run.
 API_TIMEOUT = 60
+#: Seconds of one wait for the run's end (the wait is asked again until the timeout).
+WAIT_SLICE = 2.0
 
 
 def container_name(settings: Settings, owner: str, run_id: int) -> str:
@@ -81,11 +85,11 @@ class DockerRunner:
         request.started({"container": container.name})
         try:
             await loop.run_in_executor(None, container.start)
-            return await loop.run_in_executor(None, self._follow, container, request, request.run_timeout)
+            outcome = await self._follow(container, request, request.run_timeout)
         except docker.errors.DockerException as e:
-            return outcome_of(request.work_area, None, self._refused(request, e))
-        finally:
-            await loop.run_in_executor(None, self._remove, container)
+            outcome = outcome_of(request.work_area, None, self._refused(request, e))
+        await loop.run_in_executor(None, self._remove, container)
+        return outcome
 
     async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:
         """Follow the run's container (named by ``handle``) when the engine still has
@@ -98,14 +102,14 @@ class DockerRunner:
             return None
         except (ConfigError, docker.errors.DockerException) as e:
             return outcome_of(request.work_area, None, self._refused(request, e))
+        outcome = None
         try:
-            if container.status == "created":
-                return None
-            return await loop.run_in_executor(None, self._follow, container, request, time_left(request, handle))
+            if container.status != "created":
+                outcome = await self._follow(container, request, time_left(request, handle))
         except docker.errors.DockerException as e:
-            return outcome_of(request.work_area, None, self._refused(request, e))
-        finally:
-            await loop.run_in_executor(None, self._remove, container)
+            outcome = outcome_of(request.work_area, None, self._refused(request, e))
+        await loop.run_in_executor(None, self._remove, container)
+        return outcome
 
     def _refused(self, request: RunRequest, error: docker.errors.DockerException) -> str:
         reason = getattr(error, "explanation", None) or str(error)
@@ -157,21 +161,44 @@ class DockerRunner:
             },
         )
 
-    def _follow(self, container, request: RunRequest, timeout: float) -> RunOutcome:
+    async def _follow(self, container, request: RunRequest, timeout: float) -> RunOutcome:
         """Wait for the started container's end (``timeout`` seconds at most, then kill
-        it), keep its log, and read the outcome."""
-        timed_out = False
-        try:
-            status = container.wait(timeout=max(1.0, timeout))
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            timed_out = True
-            container.kill()
-            container.wait(timeout=API_TIMEOUT)
+        it), keep its log, and read the outcome. The container is not removed here: when
+        the service stops meanwhile (this task cancelled), the run goes on."""
+        loop = asyncio.get_running_loop()
+        status = await self._wait(container, timeout)
+        return await loop.run_in_executor(None, self._ended, container, request, status)
+
+    async def _wait(self, container, timeout: float) -> dict | None:
+        """The container's exit status once it has ended; None when it was still running
+        after ``timeout`` seconds (it is then killed). The engine is asked in slices of
+        :data:`WAIT_SLICE` seconds, so that a stopping service's thread ends soon."""
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            asked = time.monotonic()
+            try:
+                return await loop.run_in_executor(None, functools.partial(
+                    container.wait, timeout=max(1.0, min(WAIT_SLICE, left))))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                if time.monotonic() - asked < 1.0:  # the engine did not answer at all
+                    await asyncio.sleep(1.0)
+        await loop.run_in_executor(None, self._kill, container)
+        return None
+
+    @staticmethod
+    def _kill(container) -> None:
+        container.kill()
+        container.wait(timeout=API_TIMEOUT)
+
+    def _ended(self, container, request: RunRequest, status: dict | None) -> RunOutcome:
+        """Keep the log of the ended container and read the run's outcome (``status``:
+        its exit status, None when it was killed at its timeout)."""
         with open(request.log_path, "ab") as log_file:
             log_file.write(container.logs(stdout=True, stderr=True))
         container.reload()
         state = container.attrs["State"]
-        if timed_out:
+        if status is None:
             message = text(request.language, "reports_run_timeout", seconds=request.run_timeout)
             return outcome_of(request.work_area, None, message)
         outcome = outcome_of(request.work_area, status.get("StatusCode", state.get("ExitCode")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from ..protocol import Person
 from .policy import execution, isolated, preexec_fn, prepare
 from .processes import alive, kill_family
 
-#: Seconds between two looks at a run process that an earlier service started.
+#: Seconds between two looks at whether a run's process has ended.
 POLL_INTERVAL = 0.5
 
 
@@ -28,7 +29,10 @@ class LocalRunner:
     owner's :func:`~hub.backends.local.policy.execution` (their Unix account), in its own
     session and working directory, with the profile's memory as its address-space limit
     (``RLIMIT_AS``, inherited by the kernel). Its handle is the process id and start
-    time (so that a reused id is never taken for the run)."""
+    time (so that a reused id is never taken for the run). The process is a plain
+    ``subprocess.Popen`` watched by polling: nothing kills it when the service stops
+    (asyncio's subprocess transport would, when collected), so the next service follows
+    it."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -61,23 +65,24 @@ class LocalRunner:
         preexec = preexec_fn(execution_spec, str(work), memory_limit=True)
 
         with open(request.log_path, "ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hub.services.reports.execute",
-                stdin=asyncio.subprocess.PIPE, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hub.services.reports.execute"],
+                stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT,
                 env=env, cwd=str(work), preexec_fn=preexec, start_new_session=True,
             )
-            try:
-                request.started({"pid": process.pid, "since": psutil.Process(process.pid).create_time()})
-            except psutil.NoSuchProcess:
-                pass
-            try:
-                await asyncio.wait_for(
-                    process.communicate(json.dumps(spec).encode()), timeout=request.run_timeout
-                )
-            except asyncio.TimeoutError:
+        try:
+            process.stdin.write(json.dumps(spec).encode())
+            process.stdin.close()
+        except BrokenPipeError:  # it ended at once; its exit status and log say why
+            pass
+        request.started({"pid": process.pid, "since": psutil.Process(process.pid).create_time()})
+        deadline = time.monotonic() + request.run_timeout
+        while process.poll() is None:
+            if time.monotonic() >= deadline:
                 kill_family(process.pid)
-                await process.wait()
+                process.wait()
                 return outcome_of(request.work_area, None, _timeout(request))
+            await asyncio.sleep(POLL_INTERVAL)
         return outcome_of(request.work_area, process.returncode)
 
     async def resume(self, request: RunRequest, handle: dict) -> RunOutcome | None:

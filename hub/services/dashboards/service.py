@@ -32,9 +32,10 @@ DASHBOARD_ID_LENGTH = 40
 
 log = logging.getLogger("datalab.dashboards")
 
-#: Seconds a kernel stays after its last view's websocket closed (a reconnecting page
-#: keeps it).
-CLOSE_GRACE = 2.0
+#: Seconds a kernel stays after its last view's websocket closed: a reconnecting page
+#: keeps it. A proxy restart closes every websocket for about a second (docs/faults.md)
+#: and a page retries with a backoff of 1, 2, 4 s: 10 s covers the first retries.
+CLOSE_GRACE = 10.0
 
 
 class Busy(Exception):

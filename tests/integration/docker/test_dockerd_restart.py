@@ -16,11 +16,12 @@ from hub.backends.docker.policy import LABEL, names
 from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
 from tests.polling import wait_for
-from tests.services.dockerd import labs_holding_a_variable, own_engine, running_docker_hub
+from tests.services.dockerd import own_engine, running_docker_hub
+from tests.services.faults import labs_holding_a_variable
 
 pytestmark = pytest.mark.integration
 
-USERS = {"analyste1": None, "analyste3": "petit"}
+USERS = {"analyste1": {}, "analyste3": {"profile": "petit"}}
 
 
 def running_on_hub(client: HubClient) -> bool:

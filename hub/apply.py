@@ -197,6 +197,7 @@ def apply_spawner(c, settings: Settings, host: Host) -> None:
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.spawner.start_timeout
     c.Spawner.http_timeout = settings.spawner.http_timeout
+    c.JupyterHub.concurrent_spawn_limit = settings.spawner.concurrent_spawn_limit
     # A lab has no terminal to confirm a shutdown: the hub's SIGINT means stop now.
     c.Spawner.args = _extended(c.Spawner, "args", ["--ServerApp.answer_yes=True"])
 

@@ -47,13 +47,19 @@ class Backend(str, Enum):
 class Spawner(Model):
     """How labs are started. ``start_timeout`` and ``http_timeout`` are in seconds.
     ``account_prefix``: local backend, the Unix account of user ``u`` is
-    ``<prefix><escaped u>`` (two hubs on one machine need different prefixes)."""
+    ``<prefix><escaped u>`` (two hubs on one machine need different prefixes).
+    ``concurrent_spawn_limit``: starts in progress at once (JupyterHub's; beyond it a
+    start is refused with "too many users starting", to be retried); the default, 100,
+    keeps every admitted docker start within ``start_timeout`` on the 2-core docker host
+    measured in docs/benchmarks.md (0.78 CPU-s per start, 2.2 x the CPU floor at 20 at
+    once: 100 starts take about 86 s)."""
 
     backend: Backend = Backend.local
     account_prefix: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{0,9}-$")] = "jupyter-"
     default_url: str = "/lab"
     start_timeout: Annotated[int, Field(ge=10, le=3600)] = 120
     http_timeout: Annotated[int, Field(ge=5, le=3600)] = 60
+    concurrent_spawn_limit: Annotated[int, Field(ge=1, le=10000)] = 100
 
 
 class Storage(Model):

@@ -30,6 +30,7 @@ def test_apply_configures_hub_proxy_and_spawner(tmp_path, monkeypatch):
     # local and Austral profiles (the class is wrapped by the audit trail's subclass)
     assert issubclass(c.JupyterHub.spawner_class, dispatch.ProfileSpawner)
     assert "partner-univ-alpha" in c.JupyterHub.load_groups
+    assert c.JupyterHub.concurrent_spawn_limit == 100
 
 
 def test_library_copy_is_read_only_for_others(tmp_path, monkeypatch):

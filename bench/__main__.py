@@ -11,7 +11,9 @@ multi-host test cluster, ``sbatch`` until RUNNING, the bare lab program on a com
 and a lab through the hub, interleaved; the ratio hub / (sbatch + bare).
 Hub start-up at scale (:mod:`.hub_scale`, alone with ``--only hub-scale``): the hub's
 start on a database of 1,000 people and 200 running servers (docker and Slurm) against
-an empty one, SQLite and PostgreSQL; start time ratio and memory.
+an empty one, SQLite and PostgreSQL; start time ratio and memory; then, on the full
+database, 1,000 logins over 5 minutes while the 200 servers report activity
+(:mod:`.scale_load`): the API's P95 against idle, errors, the hub's CPU.
 The proxy at scale (:mod:`.proxy`, alone with ``--only proxy``): configurable-http-proxy
 with 200 routes: route-add latency, requests per second against the targets reached
 directly, and a soak with 50 websocket clients measuring its memory.
@@ -95,6 +97,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale-slurm", type=int, default=None,
                    help="hub-scale: how many of those are Slurm jobs (default: a quarter; 0: no Slurm cluster)")
     p.add_argument("--scale-rounds", type=int, default=3, help="hub-scale: rounds of one empty and one full start")
+    p.add_argument("--scale-logins", type=int, default=1000,
+                   help="hub-scale: people logging in on the full database while its labs report activity (0: none)")
+    p.add_argument("--scale-login-seconds", type=float, default=300, help="hub-scale: seconds the logins are spread over")
     p.add_argument("--scale-db", default="sqlite,postgresql",
                    help="hub-scale: database kinds, comma-separated (sqlite, postgresql)")
     p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
@@ -314,6 +319,9 @@ async def run_only_hub_scale(args: argparse.Namespace) -> dict:
             results["spread"][name] = figures[key]
             print(f"hub-scale {kind}: {key} median {figures[key]['median']} [{figures[key]['min']}-"
                   f"{figures[key]['max']}] n={figures[key]['n']} (goal <= {goal})", flush=True)
+    load = results["hub_scale"].get("login_load")
+    if load:
+        results["ratios"]["hub_scale_api_p95_loaded_vs_idle"] = load["api_p95_ratio"]
     for error in results["hub_scale"]["errors"]:
         print(f"hub-scale error: {error}", flush=True)
     results["loadavg_end"] = loadavg()

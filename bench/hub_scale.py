@@ -69,6 +69,7 @@ from tests.services import slurm as cluster_service
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects
 
 from .measure import loadavg, settle, spread
+from .scale_load import GOAL_API_P95_RATIO, login_load
 
 RESULTS = REPO / "bench" / "results"
 
@@ -208,14 +209,15 @@ def server_base_url(lab: Lab) -> str:
     return f"/user/{quote(lab.user, safe='')}/" + (f"{quote(lab.server, safe='')}/" if lab.server else "")
 
 
-def fill(db, settings: Settings, people: list[Person], labs: list[Lab], placements: dict[tuple[str, str], Placement]) -> dict:
+def fill(db, settings: Settings, people: list[Person], labs: list[Lab], placements: dict[tuple[str, str], Placement],
+         tokens: dict[tuple[str, str], str] | None = None) -> dict:
     """Write ``people`` and their running ``labs`` (those with a placement) into the hub
     database session ``db`` as a hub would have: each person with JupyterHub's default
     role ``user`` (when the database has it: a hub created it), in their partner's and
     role's groups (groups created when missing, with their declared properties); per
     running server a ``Server`` row, the spawner's state, start time and options, an API
-    token with the scopes of JupyterHub's ``server`` role and the server's OAuth client.
-    Returns the counts written."""
+    token with the scopes of JupyterHub's ``server`` role and the server's OAuth client
+    (kept in ``tokens``, by (user, server name), when given). Returns the counts written."""
     ensure_groups(db, settings, [partner_group(p.id) for p in settings.partners] + [role_group(r) for r in Role])
     groups = {g.name: g for g in db.query(orm.Group)}
     if db.query(orm.OAuthClient).filter_by(identifier="jupyterhub").one_or_none() is None:
@@ -236,6 +238,8 @@ def fill(db, settings: Settings, people: list[Person], labs: list[Lab], placemen
         base_url = server_base_url(lab)
         access = f"access:servers!server={lab.user}/{lab.server}"
         token = new_token()
+        if tokens is not None:
+            tokens[(lab.user, lab.server)] = token
         api_token = orm.APIToken(generated=True, note=f"Server at {base_url}", client_id="jupyterhub",
                                  scopes=["users:activity!user", access])
         db.add(api_token)
@@ -265,11 +269,11 @@ def running_servers(url: str) -> int:
 
 
 def fill_database(url: str, settings: Settings, people: list[Person], labs: list[Lab],
-                  placements: dict[tuple[str, str], Placement]) -> dict:
+                  placements: dict[tuple[str, str], Placement], tokens: dict | None = None) -> dict:
     """:func:`fill` the hub database at ``url``."""
     session = orm.new_session_factory(url)()
     try:
-        return fill(session, settings, people, labs, placements)
+        return fill(session, settings, people, labs, placements, tokens)
     finally:
         session.close()
         session.get_bind().dispose()
@@ -483,6 +487,14 @@ def scale_hub(image: str, prefix: str):
         remove_docker_objects(prefix)
 
 
+def declare_people(running: RunningHub, people: list[Person]) -> None:
+    """Let ``people`` log in: add them to the deployment file's demo users (partner and
+    role as in the database)."""
+    config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
+    config["auth"]["demo_users"] += [{"name": p.name, "partner": p.partner, "role": p.role.value} for p in people]
+    running.config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
 def use_database(running: RunningHub, url: str) -> None:
     """Point the hub's deployment file at the database ``url`` (``hub.db_url``)."""
     config = yaml.safe_load(running.config_path.read_text(encoding="utf-8"))
@@ -616,8 +628,10 @@ def hub_scale(args, image: str) -> dict:
             placements = {k: v for k, v in placements.items() if k not in silent}
         record["stubs_seconds"] = round(time.perf_counter() - t0, 1)
         record["slurm_running"] = sum(1 for p in placements.values() if p.state["backend"] == Backend.slurm.value)
+        tokens: dict[tuple[str, str], str] = {}
         for kind in kinds:
-            record[f"filled_{kind}"] = fill_database(databases[kind]["full"], settings, people, labs, placements)
+            record[f"filled_{kind}"] = fill_database(databases[kind]["full"], settings, people, labs, placements,
+                                                     tokens if kind == kinds[0] else None)
         print(f"hub-scale population: {args.scale_users} users, {len(placements)} running servers "
               f"({record['slurm_running']} on Slurm of {slurm} asked, {named} named) in {record['stubs_seconds']} s"
               + (f"; left out: {record['slurm_left_out']}" if record.get("slurm_left_out") else ""), flush=True)
@@ -637,6 +651,19 @@ def hub_scale(args, image: str) -> dict:
                                                 f"the start, {len(placements)} before")
                     record["samples"].append(sample)
                     _print_sample(kind, which, sample)
+        if args.scale_logins:
+            declare_people(running, people)
+            settle(args.max_busy, args.settle_seconds)
+            servers = [(user, server, token) for (user, server), token in tokens.items()]
+            use_database(running, databases[kinds[0]]["full"])
+            load = record["login_load"] = login_load(running, [p.name for p in people[:args.scale_logins]], servers,
+                                                     args.scale_login_seconds, args.timeout)
+            print(f"hub-scale load on {kinds[0]}: {load['people']} logins and {load['servers']} labs' activity "
+                  f"reports over {load['duration']} s: API P95 idle {load['api_idle']['p95']} s, loaded "
+                  f"{load['api_loaded']['p95']} s (ratio {load['api_p95_ratio']}, goal <= {GOAL_API_P95_RATIO}); "
+                  f"login errors {len(load['login_errors'])}, activity errors {len(load['activity_errors'])}; "
+                  f"hub CPU {load['hub_cpu_seconds']} s ({load['hub_cpu_percent']} % of a core); load "
+                  f"{load['loadavg_before'][0]}->{load['loadavg_after'][0]}", flush=True)
     record["summary"] = summarize(record["samples"])
     record["loadavg_after"] = loadavg()
     return record

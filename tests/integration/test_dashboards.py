@@ -212,6 +212,29 @@ def test_a_raising_notebook_shows_viewers_a_french_message_and_its_author_the_tr
         author.call("DELETE", "dashboards/en-erreur")
 
 
+def test_a_kernel_dying_during_the_render_ends_the_page_with_a_french_message(people):
+    """The viewer's kernel ends in the middle of the notebook (as when it is killed for
+    memory): the page ends with the output so far and the French message, without
+    Voilà's server traceback; the next cells are neither run nor shown with their stored
+    outputs."""
+    author = people("analyste1")
+    stale = [{"output_type": "stream", "name": "stdout", "text": "SORTIE-PERIMEE\n"}]
+    nb = notebook("print('avant la fin du noyau')", "import os; os._exit(1)", ("print('apres')", stale))
+    assert author.publish(nb, id="noyau-mort", title="Noyau mort", audience={"all": True}).status_code == 201
+    try:
+        began = time.monotonic()
+        page = people("decideur1").get("d/noyau-mort/", timeout=120)
+        elapsed = time.monotonic() - began
+        seen = html.unescape(page.content.decode())
+        print(f"\npage of a dying kernel: HTTP {page.status_code} in {elapsed:.1f} s")
+        assert "avant la fin du noyau" in seen
+        assert "rencontré une erreur" in seen
+        assert "SORTIE-PERIMEE" not in seen and "apres" not in seen
+        assert "DeadKernelError" not in seen and "Traceback" not in seen and ".py" not in seen
+    finally:
+        author.call("DELETE", "dashboards/noyau-mort")
+
+
 def test_caps_per_dashboard_and_in_total_answer_a_polite_busy_page(people):
     author = people("analyste1")
     viewer, other = people("decideur1"), people("analyste2")

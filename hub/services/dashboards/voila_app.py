@@ -2,7 +2,7 @@
 
 Run as ``python voila_app.py NOTEBOOK [voila options]``; this file imports nothing from
 the hub, so it runs wherever the lab environment does (a local process, a container of
-the lab image). It is Voilà with six additions:
+the lab image). It is Voilà with seven additions:
 
 - with ``--DashboardVoila.socket_fd=N`` it serves on the listening socket it inherited
   as descriptor ``N`` (a Unix socket the service bound, see
@@ -19,7 +19,10 @@ the lab image). It is Voilà with six additions:
   copy JupyterHub installs beside the lab), not from a public CDN: a viewer's browser may
   have no internet, and nothing should call outside;
 - the clients Voilà renders pages with wait for kernel messages in bounded polls
-  (:class:`WakefulKernelClient`), so a missed wake-up cannot stall a page forever.
+  (:class:`WakefulKernelClient`), so a missed wake-up cannot stall a page forever;
+- a kernel that ends while its page renders (killed for memory, ``os._exit``) ends the
+  page with the deployment's error message (:class:`DataLabExecutor`), where Voilà would
+  show its own server-side traceback for that cell and for every following one.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import time
 from pathlib import Path
 from queue import Empty
 
+import voila.notebook_renderer
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_server.base.handlers import APIHandler
@@ -40,10 +44,14 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from traitlets import Integer, Type
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 from voila.app import Voila
+from voila.execute import VoilaExecutor
 from voila.tornado.handler import TornadoVoilaHandler
 
 TOKEN_VARIABLE = "DATALAB_VOILA_TOKEN"
+#: The deployment's message for a dashboard that fails (the service sets it).
+ERROR_VARIABLE = "DATALAB_DASHBOARD_ERROR"
 VIEWER_HEADER = "X-DataLab-Viewer"
 #: Where Voilà's templates link Font Awesome, and the copy served instead.
 FONT_AWESOME_CDN = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/"
@@ -71,6 +79,27 @@ class WakefulChannel(AsyncZMQSocketChannel):
                 return await self._recv()
             if deadline is not None and time.monotonic() >= deadline:
                 raise Empty
+
+
+class DataLabExecutor(VoilaExecutor):
+    """Voilà's executor, except for a kernel that ends while a cell runs: the outputs
+    the cell made so far stay, followed by the deployment's message (no traceback: the
+    server's would name its files), and the page ends there (Voilà stops at a
+    ``CellExecutionError``). Voilà creates its executor by this module-level name, which
+    :func:`use_datalab_executor` rebinds."""
+
+    async def execute_cell(self, cell, resources, cell_index, store_history=True):
+        try:
+            return await super().execute_cell(cell, resources, cell_index, store_history)
+        except DeadKernelError:
+            self.log.error("the kernel ended while cell %d ran", cell_index)
+            cell.setdefault("outputs", []).append({"output_type": "error", "ename": "", "evalue": "",
+                                                   "traceback": [os.environ.get(ERROR_VARIABLE, "Error")]})
+            raise CellExecutionError("", "DeadKernelError", "") from None
+
+
+def use_datalab_executor() -> None:
+    voila.notebook_renderer.VoilaExecutor = DataLabExecutor
 
 
 class WakefulKernelClient(AsyncKernelClient):
@@ -161,4 +190,5 @@ class DashboardVoila(Voila):
 
 
 if __name__ == "__main__":
+    use_datalab_executor()
     DashboardVoila.launch_instance()

@@ -77,12 +77,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slurm-rounds", type=int, default=5,
                    help="Slurm lab starts against sbatch (one-node cluster), and rounds of the Slurm start "
                         "overhead on the multi-host cluster (0: none)")
-    p.add_argument("--only", choices=["slurm-start", "hub-scale", "proxy", "reports"],
+    p.add_argument("--only", choices=["slurm-start", "hub-scale", "proxy", "reports", "viewers"],
                    help="run only this part (slurm-start: --slurm-rounds rounds of sbatch, bare lab and lab "
                         "through the hub on the multi-host cluster; no image build, no Docker. hub-scale: the "
                         "hub's start on a full database against an empty one, --scale-* options. proxy: "
                         "configurable-http-proxy at scale, --proxy-* options. reports: --report-runs report runs under "
-                        "the reports service's bound and all at once)")
+                        "the reports service's bound and all at once. viewers: --dashboard-viewers people opening "
+                        "the map at once)")
     p.add_argument("--proxy-routes", type=int, default=200, help="proxy: routes (one per running lab)")
     p.add_argument("--proxy-websockets", type=int, default=50, help="proxy: websocket clients in the soak")
     p.add_argument("--proxy-clients", type=int, default=50, help="proxy: concurrent HTTP clients per load round")
@@ -353,6 +354,23 @@ async def run_only_reports(args: argparse.Namespace) -> dict:
     return results
 
 
+async def run_only_viewers(args: argparse.Namespace) -> dict:
+    """``--only viewers``: ``--dashboard-viewers`` people opening the map at once
+    (:func:`.dashboard.concurrent_viewers`)."""
+    from .dashboard import concurrent_viewers
+
+    results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
+               "cores": os.cpu_count(), "loadavg_start": loadavg(), "ratios": {}, "spread": {}}
+    v = results["viewers"] = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3)
+    print(f"viewers  {v['viewers']} at once: painted={v['painted']} busy={v['busy']} errors={len(v['errors'])} "
+          f"kernels={v['kernels_alive']} memory={v['author_memory_bytes'] / 2**30:.2f} GiB "
+          f"load={v['loadavg_after'][0]}", flush=True)
+    for error in v["errors"][:5]:
+        print(f"viewers error: {error}", flush=True)
+    results["loadavg_end"] = loadavg()
+    return results
+
+
 async def run_only_proxy(args: argparse.Namespace) -> dict:
     """``--only proxy``: configurable-http-proxy at scale (:mod:`.proxy`)."""
     from .proxy import proxy_at_scale
@@ -381,7 +399,7 @@ async def run_only_proxy(args: argparse.Namespace) -> dict:
 
 
 ONLY = {"slurm-start": run_only_slurm_start, "hub-scale": run_only_hub_scale, "proxy": run_only_proxy,
-        "reports": run_only_reports}
+        "reports": run_only_reports, "viewers": run_only_viewers}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,7 +90,7 @@ def public_port(settings: Settings) -> int:
 
 
 def apply_hub(c, settings: Settings, host: Host) -> None:
-    """Where the hub listens, its database, its kept secrets, the proxy command."""
+    """Where the hub listens, its database, its kept secrets, the proxy's API."""
     layout = host.layout
     port = public_port(settings)
     c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{port}{settings.hub.base_url}"
@@ -99,7 +99,6 @@ def apply_hub(c, settings: Settings, host: Host) -> None:
     c.JupyterHub.pid_file = str(layout.hub / "jupyterhub.pid")
     c.ConfigurableHTTPProxy.auth_token = host.proxy_token
     c.ConfigurableHTTPProxy.pid_file = str(layout.hub / "proxy.pid")
-    c.ConfigurableHTTPProxy.command = [_proxy_command()]
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{port + 1}"
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
 
@@ -114,10 +113,13 @@ def apply_proxy(c, settings: Settings) -> None:
     leaves labs running when it stops, so that a restart cuts nobody off; when the proxy
     restarts, the hub restores its routes within a second or two
     (:class:`~hub.routecheck.RouteCheckingProxy`, whose marker route leads to the hub's
-    API). A proxy the hub manages is looked at every :data:`MANAGED_PROXY_CHECK` seconds
-    (JupyterHub: 5): when it ended, the hub starts it again with every route (measured
-    with a SIGKILL: labs unreachable 4.7 s with 5 s, docs/faults.md)."""
+    API); the hub needs no proxy command then. A proxy the hub manages is the repository's
+    (``node_modules``, else ``configurable-http-proxy`` on ``PATH``), looked at every
+    :data:`MANAGED_PROXY_CHECK` seconds (JupyterHub: 5): when it ended, the hub starts it
+    again with every route (measured with a SIGKILL: labs unreachable 4.7 s with 5 s,
+    docs/faults.md)."""
     if settings.proxy.managed:
+        c.ConfigurableHTTPProxy.command = [_proxy_command()]
         c.ConfigurableHTTPProxy.check_running_interval = MANAGED_PROXY_CHECK
         return
     from .routecheck import MARKER, RouteCheckingProxy

@@ -40,6 +40,23 @@ def test_the_hub_starts_the_proxy_it_manages_again_within_a_second_of_its_end():
     assert c.ConfigurableHTTPProxy.check_running_interval == hub_apply.MANAGED_PROXY_CHECK == 1
 
 
+def test_the_hub_starts_the_repositorys_proxy():
+    c = Config()
+    hub_apply.apply_proxy(c, settings_with(None))
+    assert c.ConfigurableHTTPProxy.command == [str(REPO / "node_modules" / ".bin" / "configurable-http-proxy")]
+
+
+def test_an_external_proxy_needs_no_proxy_command_where_the_hub_runs(tmp_path, monkeypatch):
+    # a server deployed by ansible/: the proxy runs from its own directory, none on PATH
+    monkeypatch.setattr(hub_apply, "REPO", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    c = Config()
+    hub_apply.apply_proxy(c, settings_with({"managed": False}))
+    assert "command" not in c.ConfigurableHTTPProxy
+    with pytest.raises(ConfigError, match="configurable-http-proxy not found"):
+        hub_apply.apply_proxy(Config(), settings_with(None))
+
+
 def test_an_external_proxy_is_not_started_and_labs_outlive_the_hub():
     c = Config()
     hub_apply.apply_proxy(c, settings_with({"managed": False}))

@@ -86,6 +86,16 @@ def wheelhouse() -> Path:
 
 
 @pytest.fixture(scope="session")
+def proxy_bundle() -> Path:
+    """The proxy bundle tar (scripts/build-proxy-bundle.sh: configurable-http-proxy at the
+    version of package-lock.json, reused when its inputs are unchanged)."""
+    built = subprocess.run([str(REPO / "scripts" / "build-proxy-bundle.sh")], capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.fail(f"cannot build the proxy bundle:\n{built.stderr}")
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
 def ops_network(dockerd):
     docker("network", "create", "--internal", "--subnet", SUBNET, "--label", LABEL, NETWORK)
     try:
@@ -128,7 +138,7 @@ def start_target(target_image, ops_network):
 
 
 @pytest.fixture(scope="session")
-def playbook(tmp_path_factory, wheelhouse):
+def playbook(tmp_path_factory, wheelhouse, proxy_bundle):
     """A function: ``playbook(name, target, **extra_vars)`` runs ansible/<name> against
     ``target`` with the one-host example inventory's variables; returns a
     :class:`PlaybookRun` and keeps the output in tests/artifacts/."""
@@ -147,7 +157,7 @@ def playbook(tmp_path_factory, wheelhouse):
             }},
             "children": {"hub": {"hosts": {target.name: {}}}, "slurm_login": {"hosts": {target.name: {}}}},
         }}))
-        extra = {"datalab_wheelhouse": str(wheelhouse), **extra_vars}
+        extra = {"datalab_wheelhouse": str(wheelhouse), "datalab_proxy_bundle": str(proxy_bundle), **extra_vars}
         argv = [
             str(BIN / "ansible-playbook"), "-i", str(inventory),
             "-i", str(ANSIBLE_DIR / "inventories" / "one-host" / "hosts.yml"),

@@ -2,10 +2,10 @@
 
 One target is deployed by site.yml alone; the tests then check, in order: HTTPS with the
 certificate generated on the target (HTTP redirected, HSTS, a kernel over a websocket),
-PostgreSQL as the hub database, a second run that changes nothing, a lab that stays up
-and reachable while the hub restarts, and a backup taken there restored onto a second,
-fresh target (users, groups, an API token, a report schedule, a file in a home with its
-owner's uid). The backup is one archive encrypted with age to a key made by the test: it
+PostgreSQL as the hub database, the proxy at the version the tests run (package-lock.json),
+a second run that changes nothing, a lab that stays up and reachable while the hub
+restarts, and a backup taken there restored onto a second, fresh target (users, groups, an
+API token, a report schedule, a file in a home with its owner's uid). The backup is one archive encrypted with age to a key made by the test: it
 holds nothing readable without the key, and a restore without the key, with another key
 or from an altered archive is refused and changes nothing. Durations are written to
 tests/artifacts/ansible-measures.json.
@@ -26,7 +26,7 @@ import yaml
 
 from tests.hubclient import HubClient
 
-from .conftest import ANSIBLE_DIR, ARTIFACTS, BIN, MUNGE_KEY, SLURM_CONF, Target
+from .conftest import ANSIBLE_DIR, ARTIFACTS, BIN, MUNGE_KEY, REPO, SLURM_CONF, Target
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +35,8 @@ HOME_FILE = "verification-restauration.txt"
 HOME_TEXT = "Fichier écrit dans le lab avant la sauvegarde.\n"
 SCHEDULE = "verif-restauration"  # a report schedule made before the backup
 ARCHIVE = "datalab-backup.tar.age"  # backup.yml's one encrypted archive
+# the proxy on the target, unpacked from the proxy bundle (scripts/build-proxy-bundle.sh)
+TARGET_CHP = "/opt/datalab-proxy/node_modules/configurable-http-proxy/bin/configurable-http-proxy"
 
 
 def record(key: str, value: float | int) -> None:
@@ -126,6 +128,16 @@ def test_postgresql_is_the_hub_database(deployed):
     assert target.run("systemctl", "is-active", "datalab-proxy") == "active"
     proxy_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-proxy")
     assert target.run("ps", "-o", "user=", "-p", proxy_pid) == "datalab"
+
+
+def test_proxy_is_the_configurable_http_proxy_the_tests_run(deployed):
+    target, _ = deployed
+    tests = json.loads((REPO / "node_modules" / "configurable-http-proxy" / "package.json").read_text())["version"]
+    locked = json.loads((REPO / "package-lock.json").read_text())["packages"]["node_modules/configurable-http-proxy"]
+    assert tests == locked["version"], "node_modules differs from package-lock.json: run `make install`"
+    proxy_pid = target.run("systemctl", "show", "-p", "MainPID", "--value", "datalab-proxy")
+    assert target.run("ps", "-o", "args=", "-p", proxy_pid).startswith(f"/usr/bin/node {TARGET_CHP} --ip 127.0.0.1 ")
+    assert target.run("/usr/bin/node", TARGET_CHP, "--version") == tests
 
 
 def test_slurm_client_has_the_clusters_key_and_configuration(deployed):

@@ -286,6 +286,43 @@ def test_concurrent_admissions_never_exceed_a_cap_and_the_pool_counts(tmp_path):
     assert svc.slots == set(admitted)
 
 
+def test_a_reload_replaces_the_view_whose_websocket_closed_in_the_same_session(tmp_path):
+    """With a per-person cap of 2, a person reloading a dashboard again and again is
+    never refused: the view whose websocket just closed (kept for a reconnection) is
+    replaced by the new one of the same browser session; another session's view, or an
+    open one, is not."""
+    svc = service(tmp_path)
+    svc.conf = svc.conf.model_copy(update={"max_kernels_per_person": 2})
+    alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
+    board, _ = svc.publish(alice, notebook(code("1")), {"title": "Tableau"})
+    released = []
+
+    async def release(slot):
+        released.append(slot)
+
+    svc.release = release
+
+    async def reloads():
+        other = svc.admit(board, "decideur1", "autre-onglet")
+        svc.grant(other, "k-other")
+        svc.view_opened(other)
+        previous = None
+        for n in range(5):
+            view = svc.admit(board, "decideur1", "session")
+            svc.grant(view, f"k{n}")
+            svc.view_opened(view)
+            await asyncio.sleep(0)  # the replaced view's kernel shutdown runs
+            if previous is not None:
+                assert released[-1] is previous and previous not in svc.slots
+            view.sockets = 0  # the page is reloaded: its websocket closes
+            previous = view
+        return other
+
+    other = asyncio.run(reloads())
+    assert other in svc.slots and other not in released
+    assert len(released) == 4
+
+
 def test_a_refused_publication_says_why_in_the_persons_language(tmp_path):
     with pytest.raises(PublishError) as refused:
         Store(tmp_path).publish({"nbformat": 3}, by="a", id="x-y", title="t", author="a", partner="univ-alpha",

@@ -34,7 +34,9 @@ log = logging.getLogger("datalab.dashboards")
 
 #: Seconds a kernel stays after its last view's websocket closed: a reconnecting page
 #: keeps it. A proxy restart closes every websocket for about a second (docs/faults.md)
-#: and a page retries with a backoff of 1, 2, 4 s: 10 s covers the first retries.
+#: and a page retries with a backoff of 1, 2, 4 s: 10 s covers the first retries. A new
+#: view of the same dashboard from the same browser session (a reload) does not wait for
+#: it (:meth:`DashboardService.admit`).
 CLOSE_GRACE = 10.0
 
 
@@ -365,7 +367,14 @@ class DashboardService:
         """A place for one more view of ``dashboard`` by ``user`` (browser session digest
         ``session``) under the caps, or :class:`Busy`. Counting and taking the place are
         one step (nothing awaited), so concurrent requests never overshoot a cap. The
-        caller gives the place back through :meth:`page_served`."""
+        caller gives the place back through :meth:`page_served`. A view of the same
+        dashboard by the same person in the same browser session whose websocket closed
+        (a page reloaded, or left, within :data:`CLOSE_GRACE`) is replaced: its place is
+        freed at once and its kernel shut down."""
+        for left in [s for s in self.slots_of(dashboard.id)
+                     if s.user == user and s.session == session and s.connected and s.sockets == 0]:
+            self.slots.discard(left)
+            asyncio.ensure_future(self.release(left))
         pooled = self.pooled()
         mine = len(self.slots_of(dashboard.id)) + pooled.get(dashboard.id, 0)
         total = len(self.slots) + sum(pooled.values())

@@ -10,6 +10,7 @@ shows the dashboard. The rows go into docs/faults.md next to the docker ones."""
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -30,8 +31,12 @@ ROWS: list[tuple[str, str, str, float, str]] = []
 
 @pytest.fixture(scope="module")
 def hub(slurm_cluster, austral_logins):
-    with served(RunningHub(open_workdir("datalab-faults-slurm-"), slurm_hub_overrides(slurm_cluster, austral_logins)),
-                "hub-faults-slurm.log") as running:
+    """The Slurm hub of the faults. Its local accounts (the dashboard runs as its author's)
+    have a prefix of their own: the other Slurm test hubs keep the example's, and an
+    account busy with another hub's process cannot be prepared."""
+    overrides = slurm_hub_overrides(slurm_cluster, austral_logins)
+    overrides["spawner"] = {**overrides["spawner"], "account_prefix": f"f{os.getpid() % 100000}-"}
+    with served(RunningHub(open_workdir("datalab-faults-slurm-"), overrides), "hub-faults-slurm.log") as running:
         try:
             owner, schedule_id = REPORT
             r = ReportsClient(running, owner).create(

@@ -4,7 +4,8 @@ The spawn form lists only the profiles the user's partners are entitled to; the 
 is checked again on the server side (``apply_user_options``), so an API caller naming
 another profile gets HTTP 403 with the reason, whatever the form showed. A member of a
 partner holding health data gets 403 for a profile whose backend cannot confine the
-network (:mod:`.confinement`).
+network (:mod:`.confinement`); the labs of health-space members get
+:func:`.confinement.lab_args`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..messages import text
 from ..groups import partners_of
 from ..partners import may_have_lab
 from ..settings import Profile, Settings
-from .confinement import refusal
+from .confinement import health_spaces, lab_args, refusal
 from .protocol import Person, backend_of
 
 PROFILE_KEY = "profile"
@@ -118,6 +119,15 @@ class DataLabSpawnerMixin(Configurable):
         self.validated_options = backend_of(self.settings, profile).validate_options(
             self.settings, self.partner_ids, options, self._t
         )
+
+    @property
+    def health_confined(self) -> bool:
+        """True when the user belongs to a partner or project holding health data."""
+        return bool(health_spaces(self.settings, self.partner_ids, self.user.name))
+
+    def get_args(self):
+        """The backend's arguments, plus the health confinement's (:func:`lab_args`)."""
+        return [*super().get_args(), *(lab_args() if self.health_confined else [])]
 
     def walltime_notice(self) -> dict | None:
         """The home page's notice of when the running lab will be ended (None: never)."""

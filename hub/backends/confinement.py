@@ -4,6 +4,9 @@ project holding health data (:attr:`hub.settings.Project.health_data`) have no n
 route beyond what the hub needs. Each backend says whether it can enforce that
 (:meth:`~hub.backends.protocol.ExecutionBackend.confines_network`); a backend that cannot
 runs nothing for such a person.
+
+Their labs also hand no file in bulk to the browser (:mod:`hub.lab_confinement`, loaded
+by :func:`lab_args`): the airlock is the way out.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 from ..messages import text
 from ..settings import Backend, Settings
 from .protocol import backend
+
+#: The lab-side rules of health-confined labs (a Jupyter Server service and contents manager).
+LAB_MODULE = "hub.lab_confinement"
 
 
 def health_partners(settings: Settings, partner_ids: set[str] | frozenset[str]) -> list[str]:
@@ -36,3 +42,12 @@ def refusal(settings: Settings, kind: Backend, partner_ids: set[str] | frozenset
     where = settings.slurm.name if kind is Backend.slurm else kind.value
     return text(settings.hub.language, "health_unconfined", partners=", ".join(held),
                 backend=where, contact=settings.hub.contact)
+
+
+def lab_args() -> list[str]:
+    """Arguments of a health-confined lab: :data:`LAB_MODULE`'s routes ahead of the
+    default ones and its contents manager. A lab that cannot import it does not start."""
+    return [
+        f"--ServerApp.extra_services={LAB_MODULE}",
+        f"--ServerApp.contents_manager_class={LAB_MODULE}.ConfinedContentsManager",
+    ]

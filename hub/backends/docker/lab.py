@@ -11,6 +11,9 @@ on the network's gateway address, a host address where the hub's API listens (in
 reach. The host's firewall (:mod:`.firewall`) keeps containers from reaching each other
 and anything of the host but the hub's API.
 
+Every lab gets the hub's :mod:`hub.lab_confinement` (that one file, read-only, in
+:data:`LAB_CODE_DIR`, first on the server's ``sys.path``); health-confined labs load it.
+
 ``cleanup_servers`` is off: stopping or killing the hub leaves labs running, and the hub
 restores their routes when it starts again.
 """
@@ -21,6 +24,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from ipaddress import IPv4Network
+from pathlib import Path
 
 import docker
 from dockerspawner import DockerSpawner
@@ -44,6 +48,10 @@ from .policy import (
 
 IMAGE_NAME = "datalab-lab"
 BUILD_COMMAND = "make image"
+
+#: Where a lab's server finds :mod:`hub.lab_confinement` (``<dir>/hub/lab_confinement.py``).
+LAB_CODE_DIR = "/opt/datalab-hub"
+LAB_CONFINEMENT = Path(__file__).resolve().parents[2] / "lab_confinement.py"
 
 #: Seconds between two probes of a starting lab's API (see DataLabDockerSpawner.start).
 READY_POLL = 0.05
@@ -203,7 +211,8 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
 
     @default("cmd")
     def _default_cmd(self):
-        return lab_command(LAB_PYTHON, prelude=library_link_program())
+        code_path = f"import sys\nsys.path.insert(0, {LAB_CODE_DIR!r})\n"
+        return lab_command(LAB_PYTHON, prelude=library_link_program() + code_path)
 
     @default("object_name")
     def _object_name_default(self):
@@ -212,11 +221,14 @@ class DataLabDockerSpawner(DataLabSpawnerMixin, DockerSpawner):
     execution_spec = Any(None, help="The ExecutionSpec of the current start")
 
     def prepare_execution(self) -> None:
-        """The start's :func:`~hub.backends.docker.policy.execution`: its mounts become
-        DockerSpawner's ``volumes``; its account, limits and environment reach the
-        container through :meth:`_create_kwargs`, :meth:`_host_config`, :meth:`get_env`."""
+        """The start's :func:`~hub.backends.docker.policy.execution`: its mounts (and
+        :data:`LAB_CONFINEMENT`) become DockerSpawner's ``volumes``; its account, limits
+        and environment reach the container through :meth:`_create_kwargs`, :meth:`_host_config`, :meth:`get_env`."""
         self.execution_spec = execution(self.settings, self.person, self.selected_profile)
-        self.volumes = self.execution_spec.mounts
+        self.volumes = {
+            **self.execution_spec.mounts,
+            str(LAB_CONFINEMENT): {"bind": f"{LAB_CODE_DIR}/hub/lab_confinement.py", "mode": "ro"},
+        }
 
     def _host_config(self, spawner) -> dict:
         """Confinement and the spec's memory (and no swap beyond it); the CPU limit is

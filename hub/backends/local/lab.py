@@ -1,9 +1,12 @@
 """The ``local`` backend's labs: LocalProcessSpawner running each lab as the person's Unix
-account, with :func:`~hub.backends.local.policy.execution`."""
+account, with :func:`~hub.backends.local.policy.execution`. A lab imports the hub's
+lab-side modules (:mod:`hub.lab_activity`, :mod:`hub.lab_confinement`) from the hub's
+own code, whichever copy the environment has installed."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import List, Unicode, default
@@ -19,7 +22,8 @@ class LocalSpawner(DataLabSpawnerMixin, LocalProcessSpawner):
 
     @default("cmd")
     def _default_cmd(self):
-        return lab_command(sys.executable)
+        code_root = str(Path(__file__).resolve().parents[3])  # the directory holding hub/
+        return lab_command(sys.executable, prelude=f"import sys\nsys.path.insert(0, {code_root!r})\n")
 
     extra_lab_args = List(
         Unicode(), help="Arguments added to every local lab's command line (after Spawner.args)"

@@ -581,6 +581,14 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_back": "Retour aux tableaux de bord",
         "dash_voila_running": "Calcul de ",
         "dash_voila_cell": "Cellule {index} sur {count}",
+        "dash_snapshot_loading": (
+            "Version publiée, telle que dessinée à la publication : les commandes s'activent "
+            "dans un instant."
+        ),
+        "dash_snapshot_unavailable": (
+            "Les commandes ne sont pas disponibles pour le moment (tableau de bord très "
+            "demandé) : cette page montre la version publiée ; elles s'activeront dès que possible."
+        ),
         "dash_voila_widget_loading": "Chargement du widget…",
         "dash_voila_widget_error": "Le widget n'a pas pu s'afficher",
         "dash_voila_widget_missing": "Le widget n'a pas pu s'afficher : son modèle est introuvable",
@@ -1168,6 +1176,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_back": "Back to the dashboards",
         "dash_voila_running": "Running ",
         "dash_voila_cell": "Cell {index} of {count}",
+        "dash_snapshot_loading": "The published version, as drawn at publish: the controls come alive in a moment.",
+        "dash_snapshot_unavailable": (
+            "The controls are not available right now (dashboard in high demand): this page "
+            "shows the published version; they will come alive as soon as possible."
+        ),
         "dash_voila_widget_loading": "Loading widget...",
         "dash_voila_widget_error": "Error displaying widget",
         "dash_voila_widget_missing": "Error displaying widget: model not found",

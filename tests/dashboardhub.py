@@ -28,9 +28,9 @@ from tests.hubclient import HubClient
 
 MAP_ID = "carte-covid-normandie"
 ODD_AUTHOR = "jean.dupont@univ-alpha.example.org"
-CAP_PER_DASHBOARD = 2
-CAP_TOTAL = 4
-CAP_PER_PERSON = 2
+CAP_PER_DASHBOARD = 3
+CAP_TOTAL = 5
+CAP_PER_PERSON = 3
 #: Pre-executed kernels of the identity-free map (counted in the caps).
 PREHEATED = 1
 IDLE_TIMEOUT = 10
@@ -46,6 +46,7 @@ def dashboards_overrides() -> dict:
         {"name": "analyste1", "partner": "univ-alpha", "role": "analyst"},
         {"name": "analyste2", "partner": "chu-exemple-nord", "role": "analyst"},
         {"name": "decideur1", "partner": "region-exemple", "role": "decision-maker"},
+        {"name": "decideur2", "partner": "metropole-ex", "role": "decision-maker"},
         {"name": "coordinateur", "partner": "region-exemple", "role": "admin"},
         {"name": ODD_AUTHOR, "partner": "univ-alpha", "role": "analyst"},
     ]
@@ -223,9 +224,15 @@ def record_timing(name: str, seconds: float) -> None:
 KERNEL_IN_PAGE = re.compile(r'"kernelId":\s*"([0-9a-f-]{36})"')
 
 
+def live_page(dashboard_id: str) -> str:
+    """The path of a dashboard's live page (its own kernel), as the snapshot page in
+    front of an identity-free dashboard's asks for it; other dashboards serve it at once."""
+    return f"d/{dashboard_id}/?datalab-live=1"
+
+
 def page_kernel(person, dashboard_id: str) -> str:
     """Open the dashboard's page as ``person``; the id of the kernel it was given."""
-    page = person.get(f"d/{dashboard_id}/")
+    page = person.get(live_page(dashboard_id))
     assert page.status_code == 200, page.text
     return KERNEL_IN_PAGE.search(page.text).group(1)
 
@@ -339,7 +346,7 @@ def rush(people, names: list[str], dashboards: list[str], count: int = 100) -> l
         with requests.Session() as session:
             session.cookies.update(cookies[name])
             start.wait()
-            r = session.get(f"{people(name).service}/d/{dashboard_id}/", timeout=300)
+            r = session.get(f"{people(name).service}/{live_page(dashboard_id)}", timeout=300)
             return name, dashboard_id, r.status_code, r.text
 
     with ThreadPoolExecutor(count) as pool:
@@ -385,7 +392,7 @@ def font_awesome_served_by_the_hub(person, dashboard_id: str) -> None:
     dashboard (an admin): the page view is given back before returning (its websocket
     opened and closed), so that later tests find the caps as they were."""
     views_before = wait_load(person, dashboard_id, lambda load: True, 10)["views"]
-    page = person.get(f"d/{dashboard_id}/")
+    page = person.get(live_page(dashboard_id))
     assert page.status_code == 200, page.text
     try:
         assert "cdn.jsdelivr.net" not in page.text

@@ -165,6 +165,13 @@ class Dashboards(Model):
     ``preheat_kernels``: kernels Voilà keeps pre-executed for each identity-free dashboard,
     counted in the caps (each holds its memory whether viewed or not); 0 by default.
     ``start_timeout``: how long a dashboard's Voilà process may take to answer.
+    ``kernel_template``: kernels are forked from a process per dashboard server that
+    imported the notebook's libraries once (and, for an identity-free dashboard, its own
+    modules), sharing their memory, instead of starting cold (false: the previous design).
+    ``snapshot_pages``: a viewer of an identity-free dashboard first gets the page the
+    published version drew when executed at publish (its pictures and texts), while
+    their own kernel draws the live page beside it, which replaces it once drawn (false:
+    the viewer waits for the live page).
     """
 
     enabled: bool = True
@@ -176,5 +183,7 @@ class Dashboards(Model):
     idle_timeout: Annotated[int, Field(ge=10, le=604800)] = 3600
     preheat_kernels: Annotated[int, Field(ge=0, le=10)] = 0
     start_timeout: Annotated[int, Field(ge=5, le=600)] = 60
+    kernel_template: bool = True
+    snapshot_pages: bool = True
     retry_after: Annotated[int, Field(ge=1, le=3600)] = 30
     publish: list[DashboardSeed] = []

@@ -1,5 +1,6 @@
-"""Decision-makers in a real browser: the French gallery, the live map dashboard whose
-widgets work under the hub's prefix, reloads that leave no kernel behind, the busy page."""
+"""Decision-makers in a real browser: the French gallery, the map dashboard (the published
+version's snapshot page at once, then the live page whose widgets work under the hub's
+prefix, each viewer's own), reloads that leave no kernel behind, the busy page."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from tests.conftest import PASSWORD
 from tests.dashboardhub import (  # noqa: F401 (fixtures)
     CAP_PER_DASHBOARD,
     MAP_ID,
+    VIEW_TIMEOUT,
     dashboards_hub,
     map_notebook,
     people,
     record_timing,
+    wait_load,
 )
 from tests.e2e.conftest import screenshot
 
@@ -87,7 +90,31 @@ def test_the_gallery_shows_the_picture_of_the_map_with_its_text_below(page, dash
     screenshot(page, "dashboards-gallery-preview")
 
 
-def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_hub):
+def live_view(page):
+    """The live page behind an identity-free dashboard's snapshot page, once it has
+    replaced the snapshot (its own kernel, working widgets)."""
+    expect(page.locator("#datalab-live.shown")).to_be_attached(timeout=120_000)
+    assert page.locator("#datalab-snapshot").count() == 0
+    return page.frame_locator("#datalab-live")
+
+
+def move_the_date_one_step_back(page, view) -> None:
+    """Move the date slider of ``view`` one step back (keyboard); its readout and its
+    map change."""
+    image = map_image(view)
+    readout = view.locator(".widget-readout").first
+    expect(readout).to_have_text("2020-03-27")
+    before = image.get_attribute("src")
+    slider = view.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
+    expect(slider).to_be_visible()
+    slider.focus()
+    page.keyboard.press("ArrowLeft")  # one step: one new map, the one the readout shows
+    expect(readout).to_have_text("2020-03-26", timeout=30_000)
+    expect(map_image(view)).not_to_have_attribute("src", before, timeout=60_000)
+    expect(map_image(view)).to_be_visible()
+
+
+def test_decision_maker_sees_the_published_map_at_once_then_moves_the_date_slider_of_the_live_map(page, dashboards_hub):
     login(page, dashboards_hub, "decideur1")
     page.wait_for_url(re.compile(r".*/hub/home$"))
     page.click("#dashboards")
@@ -98,20 +125,40 @@ def test_decision_maker_moves_the_date_slider_of_the_live_map(page, dashboards_h
     screenshot(page, "dashboards-gallery-decideur1")
     card.get_by_role("link", name="Ouvrir le tableau de bord").click()
     page.wait_for_url(re.compile(rf".*/services/dashboards/d/{MAP_ID}/$"))
-    image = map_image(page)
-    expect(image).to_be_visible(timeout=120_000)
-    slider = page.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
-    expect(slider).to_be_visible()
-    readout = page.locator(".widget-readout").first
-    expect(readout).to_have_text("2020-03-27")
-    before = image.get_attribute("src")
+    # the snapshot page: the published version's map and controls, before any kernel
+    expect(page.locator("#datalab-status")).to_contain_text("Version publiée", timeout=30_000)
+    expect(page.locator("#datalab-snapshot .jp-OutputArea-output img")).to_be_visible()
+    expect(page.locator("#datalab-snapshot .control").last).to_contain_text("2020-03-27")
+    screenshot(page, "dashboard-map-snapshot")
+    view = live_view(page)
     screenshot(page, "dashboard-map-before")
-    slider.focus()
-    page.keyboard.press("ArrowLeft")  # one step: one new map, the one the readout shows
-    expect(readout).to_have_text("2020-03-26", timeout=30_000)
-    expect(map_image(page)).not_to_have_attribute("src", before, timeout=60_000)
-    expect(map_image(page)).to_be_visible()
+    move_the_date_one_step_back(page, view)
     screenshot(page, "dashboard-map-after")
+
+
+def test_two_decision_makers_at_once_each_move_their_own_slider_and_see_their_own_map(browser, dashboards_hub, people):
+    wait_load(people("analyste1"), MAP_ID, lambda load: load["views"] == 0, VIEW_TIMEOUT + 30)
+    contexts = [browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 800}) for _ in range(2)]
+    try:
+        pages = []
+        for context, name in zip(contexts, ("decideur1", "decideur2")):
+            page = context.new_page()
+            login(page, dashboards_hub, name)
+            page.wait_for_url(re.compile(r".*/hub/home$"))
+            pages.append(page)
+        for page in pages:  # both open the map before either has its live page
+            page.goto(f"{dashboards_hub.url}/services/dashboards/d/{MAP_ID}/", wait_until="commit")
+        views = [live_view(page) for page in pages]
+        move_the_date_one_step_back(pages[0], views[0])
+        expect(views[1].locator(".widget-readout").first).to_have_text("2020-03-27")
+        move_the_date_one_step_back(pages[1], views[1])
+        expect(views[0].locator(".widget-readout").first).to_have_text("2020-03-26")
+        kernels = [page.frame(name="datalab-live").evaluate(
+            "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId") for page in pages]
+        assert kernels[0] != kernels[1]
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def test_ten_reloads_leave_one_kernel_for_the_open_view(page, dashboards_hub, people):
@@ -244,7 +291,7 @@ def measure_first_paint(page, hub, people, backend: str) -> None:
     while author.call("GET", f"dashboards/{MAP_ID}").json()["pool_size"] < 1:
         assert time.monotonic() < deadline, "the identity-free map has no pre-executed kernel"
         time.sleep(0.5)
-    record_timing(f"{backend}: first paint, preheated", first_paint(page, hub, MAP_ID))
+    record_timing(f"{backend}: first paint, identity-free (snapshot page)", first_paint(page, hub, MAP_ID))
 
 
 def test_first_paint_of_the_map_cold_warm_and_preheated(page, dashboards_hub, people):

@@ -144,11 +144,15 @@ def test_the_store_keeps_the_picture_with_its_version(tmp_path):
     with_svg = store.publish(executed(display({"image/svg+xml": SVG})), by="analyste1", **FIELDS)
     path, content_type = store.preview(with_svg)
     assert content_type == "image/svg+xml" and path.parent.name == "v1" and b"alert" not in path.read_bytes()
-    assert not store.needs_preview(with_svg)
+    assert store.needs_preview(with_svg)  # its snapshot page is still to make
+    store.save_snapshot_page(with_svg, "<p>page</p>")
+    assert not store.needs_preview(with_svg) and store.snapshot_page(with_svg) == "<p>page</p>"
     without = store.publish(executed({"output_type": "stream", "name": "stdout", "text": "1"}), by="analyste1", **FIELDS)
     assert store.preview(without) is None and store.needs_preview(without)
     store.save_preview(without, None)
-    assert store.preview(without) is None and not store.needs_preview(without)
+    assert store.needs_preview(without)
+    store.save_snapshot_page(without, None)
+    assert store.preview(without) is None and store.snapshot_page(without) is None and not store.needs_preview(without)
     assert store.preview(with_svg)[1] == "image/svg+xml"  # version 1 keeps its own
 
 

@@ -20,6 +20,7 @@ from ...services.dashboards.runners import (
     EXECUTE_TIMEOUT,
     FILES_TIMEOUT,
     KERNEL_STARTUP,
+    KERNEL_TEMPLATE,
     KERNELSPEC_NAME,
     MAX_EXECUTED_BYTES,
     NOTEBOOK_EXECUTE,
@@ -41,7 +42,7 @@ from .policy import LAB_PYTHON, LABEL, container_options, execution, home_volume
 
 
 #: Where a dashboard's container finds its files (copied in before it starts): the
-#: Voilà app, the kernel's startup file, the kernelspec, the preview's executor
+#: Voilà app, the kernel's startup file and template, the kernelspec, the preview's executor
 #: (:mod:`notebook_execute`) and ``notebook/<snapshot>``.
 CONTAINER_DIR = "/opt/datalab-dashboard"
 CONTAINER_PORT = 8866
@@ -58,13 +59,14 @@ class _Container:
 
 def container_files(notebook: Path) -> bytes:
     """A tar archive (for ``put_archive`` at ``/``) of :data:`CONTAINER_DIR`: the Voilà
-    app, the kernel's startup file, the preview's executor, the ``python3`` kernelspec of
+    app, the kernel's startup file and template, the preview's executor, the ``python3`` kernelspec of
     the lab's Python and the snapshot ``notebook``; owned by root, readable by all."""
     root = CONTAINER_DIR.lstrip("/")
     spec = json.dumps(kernelspec(LAB_PYTHON, f"{CONTAINER_DIR}/{KERNEL_STARTUP.name}"), indent=1)
     files = {
         f"{root}/{VOILA_APP.name}": VOILA_APP.read_bytes(),
         f"{root}/{KERNEL_STARTUP.name}": KERNEL_STARTUP.read_bytes(),
+        f"{root}/{KERNEL_TEMPLATE.name}": KERNEL_TEMPLATE.read_bytes(),
         f"{root}/{NOTEBOOK_EXECUTE.name}": NOTEBOOK_EXECUTE.read_bytes(),
         f"{root}/kernels/{KERNELSPEC_NAME}/kernel.json": spec.encode("utf-8"),
         f"{root}/notebook/{notebook.name}": notebook.read_bytes(),

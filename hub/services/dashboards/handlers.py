@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import jinja2
 from jupyterhub.services.auth import HubOAuthenticated
@@ -69,6 +69,8 @@ KERNEL_PATHS = {
 #: The kernel id in the page's configuration (the first occurrence: the configuration
 #: precedes every cell's output).
 PAGE_KERNEL = re.compile(rb'"kernelId":\s*"(' + KERNEL.encode() + rb')"')
+#: The query argument of a live page requested by its snapshot page.
+LIVE_PAGE = "datalab-live"
 #: A picture served on its own runs no script and loads nothing but its embedded images.
 PICTURE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 LAB_TREE = re.compile(r"/user/(?P<user>[^/]+)/(?:[^/]+/)?lab(?:/workspaces/[^/]+)?/tree/(?P<path>.+\.ipynb)$")
@@ -346,6 +348,14 @@ class ProxyHandler(Base):
                             user, kernel_id, dashboard_id)
                 self.message_page(403, "dash_refused_title", "dash_refused")
                 return
+        if kind == "page" and self.snapshot_first(dashboard):
+            body = self.service.store.snapshot_page(dashboard)
+            if body is not None:
+                DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="snapshot").inc()
+                query = [(k, v) for k, values in self.request.query_arguments.items() for v in values]
+                live = "?" + urlencode([*query, (LIVE_PAGE, "1")])
+                self.render_page("snapshot.html", title=dashboard.title, body=body, live_url=live)
+                return
         if kind == "page":
             try:
                 slot = self.service.admit(dashboard, user, browser_session(self))
@@ -435,6 +445,14 @@ class ProxyHandler(Base):
 
     def viewer_kind(self, dashboard: Dashboard) -> str:
         return "author" if self.current_user["name"] == dashboard.author else "viewer"
+
+    def snapshot_first(self, dashboard: Dashboard) -> bool:
+        """Whether this page request gets the snapshot page (:mod:`.snapshot_page`) in
+        front of its live page: a viewer (the author always gets the live page and its
+        real errors) of an identity-free dashboard, unless the request is the live
+        page's own (query argument :data:`LIVE_PAGE`)."""
+        return (dashboard.identity_free and self.service.conf.snapshot_pages
+                and self.viewer_kind(dashboard) == "viewer" and LIVE_PAGE not in self.request.query_arguments)
 
 
 #: Voilà's page markup (its spinner, its progress script) holding its English texts.

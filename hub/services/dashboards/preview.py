@@ -63,16 +63,16 @@ def first_image(notebook: dict) -> Image | None:
     if not isinstance(notebook, dict):
         return None
     outputs = [
-        output for cell in _dicts(notebook.get("cells")) if cell.get("cell_type") == "code"
-        for output in _dicts(cell.get("outputs"))
+        output for cell in dicts(notebook.get("cells")) if cell.get("cell_type") == "code"
+        for output in dicts(cell.get("outputs"))
     ]
     metadata = notebook.get("metadata")
     widgets = metadata.get("widgets") if isinstance(metadata, dict) else None
     state = widgets.get(WIDGET_STATE) if isinstance(widgets, dict) else None
     models = state.get("state") if isinstance(state, dict) else None
-    for model in _dicts(list(models.values()) if isinstance(models, dict) else None):
+    for model in dicts(list(models.values()) if isinstance(models, dict) else None):
         if model.get("model_name") == "OutputModel" and isinstance(model.get("state"), dict):
-            outputs += _dicts(model["state"].get("outputs"))
+            outputs += dicts(model["state"].get("outputs"))
     for output in outputs:
         data = output.get("data")
         if not isinstance(data, dict):
@@ -88,7 +88,7 @@ def first_image(notebook: dict) -> Image | None:
     return None
 
 
-def _dicts(items) -> list[dict]:
+def dicts(items) -> list[dict]:
     """The dictionaries of ``items`` when it is a list (an untrusted notebook's parts)."""
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
@@ -107,10 +107,10 @@ def picture(content_type: str, value: str) -> Image | None:
     return Image("image/svg+xml", svg) if svg is not None else None
 
 
-def png(data: bytes) -> bytes:
+def png(data: bytes, crop: bool = True, size: tuple[int, int] = MAX_SIZE) -> bytes:
     """``data`` (a PNG file) decoded and encoded again, its margins of the corner's
-    colour cut (a figure's white border, :data:`MARGIN` pixels kept), reduced to
-    :data:`MAX_SIZE`. ``ValueError`` or ``OSError`` when it is not a PNG of at most
+    colour cut when ``crop`` (a figure's white border, :data:`MARGIN` pixels kept),
+    reduced to ``size``. ``ValueError`` or ``OSError`` when it is not a PNG of at most
     :data:`MAX_PIXELS`."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", PillowImage.DecompressionBombWarning)
@@ -119,12 +119,13 @@ def png(data: bytes) -> bytes:
                 raise ValueError("too many pixels")
             image.load()
             kept = image.convert("RGBA")
-    drawn = ImageChops.difference(kept, PillowImage.new("RGBA", kept.size, kept.getpixel((0, 0)))).getbbox(alpha_only=False)
+    drawn = crop and ImageChops.difference(
+        kept, PillowImage.new("RGBA", kept.size, kept.getpixel((0, 0)))).getbbox(alpha_only=False)
     if drawn:
         left, top, right, bottom = drawn
         kept = kept.crop((max(0, left - MARGIN), max(0, top - MARGIN),
                           min(kept.width, right + MARGIN), min(kept.height, bottom + MARGIN)))
-    kept.thumbnail(MAX_SIZE)
+    kept.thumbnail(size)
     out = io.BytesIO()
     kept.save(out, "PNG", optimize=True)
     return out.getvalue()

@@ -36,6 +36,7 @@ from .store import Dashboard
 HERE = Path(__file__).resolve().parent
 VOILA_APP = HERE / "voila_app.py"
 KERNEL_STARTUP = HERE / "kernel_startup.py"
+KERNEL_TEMPLATE = HERE / "kernel_template.py"
 NOTEBOOK_FILES = HERE / "notebook_files.py"
 NOTEBOOK_EXECUTE = HERE / "notebook_execute.py"
 #: Seconds a listing or reading of the author's notebooks may take.
@@ -184,7 +185,7 @@ class Runner(ABC):
 def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
     """Voilà's options for a dashboard, common to every backend (where it listens and
     the notebook's directory excepted): its URL prefix, culling, tracebacks, the
-    pre-executed pool. Kernels talk to Voilà over Unix sockets in Voilà's private
+    pre-executed pool, the kernel template. Kernels talk to Voilà over Unix sockets in Voilà's private
     connection directory, made in /tmp (a socket's path must stay within 107 bytes):
     with TCP, a kernel started while another view's connections were open could find
     its port taken as a connection's source port, die before its first reply, and leave
@@ -200,6 +201,7 @@ def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
         f"--MappingKernelManager.cull_idle_timeout={conf.kernel_idle_timeout}",
         f"--MappingKernelManager.cull_interval={max(5, min(60, conf.kernel_idle_timeout // 4))}",
         "--MappingKernelManager.cull_connected=True",
+        f"--DashboardVoila.kernel_template={kernel_template(conf.kernel_template, launch.dashboard.identity_free)}",
     ]
     if launch.dashboard.identity_free and conf.preheat_kernels:
         arguments += [
@@ -207,6 +209,14 @@ def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
             f"--VoilaConfiguration.default_pool_size={conf.preheat_kernels}",
         ]
     return arguments
+
+
+def kernel_template(enabled: bool, identity_free: bool) -> str:
+    """Voilà's ``kernel_template`` mode (:mod:`kernel_template`): the notebook's own
+    modules are imported before a viewer is known only for identity-free dashboards."""
+    if not enabled:
+        return "off"
+    return "all" if identity_free else "libraries"
 
 
 def voila_environment(launch: Launch, error_message: str) -> dict[str, str]:

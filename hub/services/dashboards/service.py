@@ -20,6 +20,7 @@ from ...backends.confinement import refusal
 from ...groups import partners_of
 from ...settings import Audience, Profile, Settings
 from .preview import first_image
+from .snapshot_page import render as render_snapshot
 from .runners import (
     FilesError, Launch, Runner, StartError, Upstream, upstream_client, voila_arguments, voila_environment,
 )
@@ -256,9 +257,10 @@ class DashboardService:
         kernels run (their account or container, partners' data, the profile's limits,
         no network beyond what their kernels have; a backend that cannot confine a
         health partner's code refuses), one execution at a time, and keep the executed
-        notebook's first image (:func:`.preview.first_image`) as the version's picture,
-        or the mark that it has none. Publishing never waits for it; a hub error leaves
-        it to the next try."""
+        notebook's first image (:func:`.preview.first_image`) as the version's picture
+        unless it has one, and its snapshot page (:func:`.snapshot_page.render`), or
+        the marks that they have none. Publishing never waits for it; a hub error
+        leaves it to the next try."""
         async with self.preview_turn:
             if not self.store.needs_preview(dashboard):
                 return
@@ -267,7 +269,7 @@ class DashboardService:
             except (OSError, HTTPClientError, RuntimeError) as e:
                 log.warning("dashboard %s: no picture yet, the hub did not answer: %s", dashboard.id, e)
                 return
-            image = None
+            executed = None
             started = time.monotonic()
             try:
                 if author is None:
@@ -279,15 +281,20 @@ class DashboardService:
                 profile = next((p for p in self.settings.profiles if p.id == dashboard.profile), None)
                 if profile is None:
                     raise FilesError(f"profile {dashboard.profile!r} is no longer declared")
-                executed = await self.runner.execute(
+                executed = json.loads(await self.runner.execute(
                     dashboard.author, partners, profile, self.store.notebook_path(dashboard),
-                )
-                image = first_image(json.loads(executed))
-                log.info("dashboard %s version %d executed in %.1f s for its picture: %s", dashboard.id,
-                         dashboard.version, time.monotonic() - started, image.content_type if image else "none")
+                ))
             except (FilesError, OSError, ValueError) as e:
-                log.warning("dashboard %s version %d: no picture: %s", dashboard.id, dashboard.version, e)
-            self.store.save_preview(dashboard, image)
+                log.warning("dashboard %s version %d: no picture nor snapshot page: %s", dashboard.id,
+                            dashboard.version, e)
+            image = first_image(executed) if executed is not None else None
+            page = render_snapshot(executed, self.t("dash_error")) if executed is not None else None
+            log.info("dashboard %s version %d executed in %.1f s: picture %s, snapshot page %s", dashboard.id,
+                     dashboard.version, time.monotonic() - started, image.content_type if image else "none",
+                     f"{len(page)} bytes" if page else "none")
+            if self.store.preview(dashboard) is None:
+                self.store.save_preview(dashboard, image)
+            self.store.save_snapshot_page(dashboard, page)
 
     # -- servers -----------------------------------------------------------------------
     async def upstream(self, dashboard: Dashboard) -> Upstream:

@@ -6,7 +6,9 @@ outputs cleared (a viewer never sees the author's stale outputs) and keeps the f
 output as the gallery preview (``v<n>/preview.png``, or a sanitized ``v<n>/preview.svg``;
 see :mod:`.preview`). When the notebook holds none, the service executes the snapshot
 as its author and keeps the executed notebook's first image, or ``v<n>/preview.none``
-when there is none. Unpublishing keeps the files but removes the dashboard from every
+when there is none. That execution also gives the version's snapshot page
+(``v<n>/snapshot.html``, see :mod:`.snapshot_page`; ``v<n>/snapshot.none`` when it has
+nothing to show), which viewers of an identity-free dashboard see first. Unpublishing keeps the files but removes the dashboard from every
 listing and URL; its author may publish it again.
 
 The dashboards service is the only writer (the CLI and the REST API go through it), so
@@ -34,6 +36,9 @@ NOTEBOOK = "notebook.ipynb"
 #: A version's preview file per image type, and the file saying none could be made.
 PREVIEWS = {"image/png": "preview.png", "image/svg+xml": "preview.svg"}
 NO_PREVIEW = "preview.none"
+#: A version's snapshot page, and the file saying it has none.
+SNAPSHOT_PAGE = "snapshot.html"
+NO_SNAPSHOT_PAGE = "snapshot.none"
 METADATA = "dashboard.json"
 #: The kernel every dashboard runs with (the lab environment's Python).
 KERNEL_NAME = "python3"
@@ -202,10 +207,27 @@ class Store:
         return None
 
     def needs_preview(self, dashboard: Dashboard) -> bool:
-        """True while the live version has neither a preview nor the mark that none
-        could be made."""
+        """True while the live version lacks its preview or its snapshot page, and the
+        mark that none could be made."""
         version = self.directory(dashboard.id) / f"v{dashboard.version}"
-        return self.preview(dashboard) is None and not (version / NO_PREVIEW).exists()
+        return ((self.preview(dashboard) is None and not (version / NO_PREVIEW).exists())
+                or not ((version / SNAPSHOT_PAGE).exists() or (version / NO_SNAPSHOT_PAGE).exists()))
+
+    def snapshot_page(self, dashboard: Dashboard) -> str | None:
+        """The body of the live version's snapshot page, or None (not made, or none)."""
+        try:
+            return (self.directory(dashboard.id) / f"v{dashboard.version}" / SNAPSHOT_PAGE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def save_snapshot_page(self, dashboard: Dashboard, body: str | None) -> None:
+        """Keep ``body`` as version ``dashboard.version``'s snapshot page, or mark that
+        it has none (None)."""
+        version = self.directory(dashboard.id) / f"v{dashboard.version}"
+        if body is None:
+            _write_atomic(version / NO_SNAPSHOT_PAGE, b"")
+        else:
+            _write_atomic(version / SNAPSHOT_PAGE, body.encode("utf-8"))
 
     def save_preview(self, dashboard: Dashboard, image: Image | None) -> None:
         """Keep ``image`` as version ``dashboard.version``'s preview, or mark that none

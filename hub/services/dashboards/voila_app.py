@@ -22,15 +22,24 @@ the lab image). It is Voilà with seven additions:
   (:class:`WakefulKernelClient`), so a missed wake-up cannot stall a page forever;
 - a kernel that ends while its page renders (killed for memory, ``os._exit``) ends the
   page with the deployment's error message (:class:`DataLabExecutor`), where Voilà would
-  show its own server-side traceback for that cell and for every following one.
+  show its own server-side traceback for that cell and for every following one;
+- with ``--DashboardVoila.kernel_template=libraries|all`` its kernels are forked from a
+  template process that imported the notebook's libraries (and, with ``all``, its own
+  modules) once (:mod:`kernel_template`, :class:`TemplateProvisioner`), instead of
+  starting cold.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import select
+import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from queue import Empty
@@ -38,12 +47,13 @@ from queue import Empty
 import voila.notebook_renderer
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
-from traitlets import Integer, Type
+from traitlets import Enum, Integer, Type
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 from voila.app import Voila
 from voila.execute import VoilaExecutor
@@ -58,6 +68,10 @@ FONT_AWESOME_CDN = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^
 FONT_AWESOME = Path(sys.prefix) / "share" / "jupyterhub" / "static" / "components" / "@fortawesome" / "fontawesome-free"
 #: Seconds a wait for a kernel message lasts before the socket is checked again.
 POLL_INTERVAL = 1.0
+KERNEL_TEMPLATE = Path(__file__).resolve().parent / "kernel_template.py"
+TEMPLATE_PROVISIONER = "datalab-kernel-template"
+#: Longest answer of the kernel template, in bytes.
+MAX_ANSWER = 4096
 
 
 class WakefulChannel(AsyncZMQSocketChannel):
@@ -111,6 +125,117 @@ class WakefulKernelClient(AsyncKernelClient):
     control_channel_class = Type(WakefulChannel)
 
 
+class ForkedKernel:
+    """A kernel the template forked (a child of the template, not of Voilà), followed
+    and signalled through its pidfd the way jupyter_client uses a ``Popen``: a pid
+    reused after the kernel ended is never signalled. Its exit status belongs to its
+    parent, the template: an ended kernel's ``returncode`` is 0."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int):
+        self.pid, self.pidfd, self.returncode = pid, pidfd, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = 0
+            os.close(self.pidfd)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and not select.select([self.pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(str(self.pid), timeout)
+        return self.poll()
+
+    def send_signal(self, signum: int) -> None:
+        """Signal the kernel and its process group (the kernel leads its own session:
+        its group is its own subprocesses), while the pidfd says it is alive."""
+        if self.poll() is None:
+            signal.pidfd_send_signal(self.pidfd, signum)
+            try:
+                os.killpg(self.pid, signum)
+            except ProcessLookupError:  # the signal ended the kernel, its group with it
+                pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class KernelTemplate:
+    """Voilà's end of the kernel template (:mod:`kernel_template`): the process, and
+    the socket requests go through, one at a time."""
+
+    def __init__(self, notebook: Path, own_modules: bool):
+        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lock = threading.Lock()
+        argv = [sys.executable, str(KERNEL_TEMPLATE), "--fd", str(theirs.fileno()), "--notebook", str(notebook)]
+        try:
+            self.process = subprocess.Popen(
+                argv + (["--own-modules"] if own_modules else []), pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, cwd=notebook.parent,
+            )
+        finally:
+            theirs.close()
+
+    def fork(self, cmd: list[str], env: dict[str, str], cwd: str) -> ForkedKernel:
+        """A kernel forked for ``cmd`` (blocks while the template prepares). Raises
+        ``OSError`` or ``RuntimeError`` (the template's refusal)."""
+        with self.lock:
+            self.channel.sendall(json.dumps({"cmd": cmd, "env": env, "cwd": cwd}).encode())
+            data, fds, _, _ = socket.recv_fds(self.channel, MAX_ANSWER, 1)
+        if not data:
+            raise RuntimeError("the kernel template has ended")
+        answer = json.loads(data)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return ForkedKernel(answer["pid"], fds[0])
+
+
+class TemplateProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, except that a kernel is forked by the
+    template (:attr:`template`) when there is one; a kernel the template cannot give
+    starts cold, as before."""
+
+    template: KernelTemplate | None = None
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        template = TemplateProvisioner.template
+        if template is not None:
+            try:
+                self.process = await asyncio.to_thread(
+                    template.fork, cmd, dict(kwargs.get("env") or os.environ), str(kwargs.get("cwd") or os.getcwd()),
+                )
+            except (OSError, RuntimeError, ValueError) as e:
+                self.log.warning("kernel started cold, the template could not fork it: %s", e)
+            else:
+                self.pid, self.pgid = self.process.pid, None
+                self.cwd = kwargs.get("cwd", Path.cwd())
+                return self.connection_info
+        return await super().launch_kernel(cmd, **kwargs)
+
+
+class _Registered:
+    """What jupyter_client's provisioner factory keeps of a provisioner (an entry
+    point: something to ``load()``), for one defined here."""
+
+    def __init__(self, provisioner: type):
+        self.provisioner = provisioner
+
+    def load(self) -> type:
+        return self.provisioner
+
+
+def use_kernel_template(notebook: Path, own_modules: bool) -> None:
+    """Start the template and make every kernel of this process ask it first."""
+    TemplateProvisioner.template = KernelTemplate(notebook, own_modules)
+    factory = KernelProvisionerFactory.instance()
+    factory.provisioners[TEMPLATE_PROVISIONER] = _Registered(TemplateProvisioner)
+    factory.default_provisioner_name = TEMPLATE_PROVISIONER
+
+
 class DashboardHandler(TornadoVoilaHandler):
     """Voilà's page handler; the author's pages always get a fresh kernel, and the page
     links this server's Font Awesome instead of the CDN's."""
@@ -149,11 +274,18 @@ class DashboardVoila(Voila):
     """Voilà serving one notebook behind the dashboards service."""
 
     socket_fd = Integer(-1, config=True, help="An inherited listening socket to serve on (-1: a TCP port).")
+    kernel_template = Enum(
+        ["off", "libraries", "all"], "off", config=True,
+        help="Fork kernels from a template that imported the notebook's libraries (libraries), "
+             "and its own modules too (all: identity-free dashboards only), or start them cold (off).",
+    )
 
     def initialize(self, argv=None):
         self.token = os.environ.pop(TOKEN_VARIABLE)
         self.config.AsyncKernelManager.client_class = f"{__name__}.{WakefulKernelClient.__name__}"
         super().initialize(argv)
+        if self.kernel_template != "off":
+            use_kernel_template(Path(self.notebook_path).resolve(), own_modules=self.kernel_template == "all")
 
     def init_handlers(self):
         handlers = [

@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .measure import loadavg, quiet_enough, settle, summary
+from .measure import loadavg, quiet_enough, settle, spread, summary
 from .report import plot, ratio, ratios
 from .systems import BareDocker, DataLabHub, VanillaHub, user_names
 from .users import SimulatedUser
@@ -106,6 +106,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dashboard-views", type=int, default=3, help="map dashboard views per hub in Chromium (0: none)")
     p.add_argument("--dashboard-viewers", type=int, default=50,
                    help="people opening the map dashboard at once in Chromium (0: none)")
+    p.add_argument("--viewer-rounds", type=int, default=2, help="viewers: rounds of each design (--only viewers)")
     p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
@@ -246,17 +247,9 @@ async def run(args: argparse.Namespace) -> dict:
         from .dashboard import dashboard_views
 
         results["dashboard"] = await asyncio.to_thread(dashboard_views, args.dashboard_views, args.timeout)
-        d = results["dashboard"]
-        print(f"map      cold={d['cold']} warm={d['warm']} preheated={d['preheated']} "
-              f"home_fcp={d['home_fcp']} load={d['rounds'][0]['loadavg_before'][0]}", flush=True)
+        print_views(results["dashboard"])
     if args.dashboard_viewers:
-        from .dashboard import concurrent_viewers
-
-        results["viewers"] = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3)
-        v = results["viewers"]
-        print(f"viewers  {v['viewers']} at once: painted={v['painted']} busy={v['busy']} "
-              f"errors={len(v['errors'])} kernels={v['kernels_alive']} "
-              f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB load={v['loadavg_after'][0]}", flush=True)
+        results["viewers"] = await viewer_rounds(args, 1)
     if args.report_runs:
         results["reports"] = await asyncio.to_thread(report_runs_printed, args)
     results.update(ratios(results["spawns"], results["logins"]))
@@ -265,8 +258,14 @@ async def run(args: argparse.Namespace) -> dict:
         results["ratios"]["reports_all_at_once_wall_vs_cpu_over_cores"] = results["reports"]["ratio_unbounded"]
     if "dashboard" in results:
         d = results["dashboard"]
-        for kind in ("cold", "warm", "preheated"):
-            results["ratios"][f"map_paint_{kind}_p50_vs_home_fcp"] = ratio(d[kind]["p50"], d["home_fcp"]["p50"])
+        for design, kind in (("previous", "cold"), ("previous", "warm"), ("previous", "preheated"),
+                             ("current", "cold"), ("current", "warm")):
+            results["ratios"][f"map_paint_{kind}_p50_vs_home_fcp_{design}"] = ratio(
+                d[design][kind]["p50"], d[design]["home_fcp"]["p50"])
+        results["ratios"]["map_paint_warm_p50_current_vs_previous"] = ratio(
+            d["current"]["warm"]["p50"], d["previous"]["warm"]["p50"])
+    if "viewers" in results:
+        results["ratios"].update(viewer_ratios(results["viewers"]))
     if "slurm" in results:
         results["ratios"]["slurm_spawn_p50_vs_sbatch"] = ratio(results["slurm"]["spawn"]["p50"],
                                                                results["slurm"]["sbatch"]["p50"])
@@ -354,19 +353,60 @@ async def run_only_reports(args: argparse.Namespace) -> dict:
     return results
 
 
+def print_views(d: dict) -> None:
+    for design in ("previous", "current"):
+        v = d[design]
+        extra = f" preheated={v['preheated']}" if "preheated" in v else f" live_warm={v['live_warm']}"
+        print(f"map      {design}: cold={v['cold']} warm={v['warm']}{extra} home_fcp={v['home_fcp']}", flush=True)
+    print(f"map      load={[r['loadavg_before'][0] for r in d['rounds']]}", flush=True)
+
+
+async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
+    """``rounds`` rounds of ``--dashboard-viewers`` people opening the map at once, in
+    the previous then the current design each (:func:`.dashboard.concurrent_viewers`)."""
+    from .dashboard import DESIGNS, concurrent_viewers
+
+    out = []
+    for n in range(1, rounds + 1):
+        for design in DESIGNS:
+            v = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3, design)
+            out.append(v)
+            print(f"viewers  round {n} {design}: {v['viewers']} at once: painted={v['painted']} live={v['live']} "
+                  f"sliders moved={v['sliders']['moved']} own map only={v['sliders']['own_map_only']} "
+                  f"busy={v['busy']} errors={len(v['errors'])} kernels={v['kernels_alive']} "
+                  f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB (RSS {v['author_rss_bytes'] / 2**30:.2f}) "
+                  f"load {v['loadavg_before'][0]} -> {v['loadavg_after'][0]}", flush=True)
+            for error in (v["errors"] + v["sliders"]["errors"])[:5]:
+                print(f"viewers error: {error}", flush=True)
+    return out
+
+
+def viewer_ratios(rounds: list[dict]) -> dict:
+    """The current design's 50-viewer P95 paint and memory against the previous one's,
+    per round (median of the rounds)."""
+    by_design: dict[str, list[dict]] = {}
+    for v in rounds:
+        by_design.setdefault(v["design"], []).append(v)
+    pairs = list(zip(by_design.get("previous", []), by_design.get("current", [])))
+    paint = [ratio(c["painted"]["p95"], p["painted"]["p95"]) for p, c in pairs]
+    memory = [ratio(c["author_memory_bytes"], p["author_memory_bytes"]) for p, c in pairs]
+    return {"viewers_paint_p95_current_vs_previous": spread([r for r in paint if r is not None])["median"],
+            "viewers_memory_current_vs_previous": spread([r for r in memory if r is not None])["median"]}
+
+
 async def run_only_viewers(args: argparse.Namespace) -> dict:
-    """``--only viewers``: ``--dashboard-viewers`` people opening the map at once
-    (:func:`.dashboard.concurrent_viewers`)."""
-    from .dashboard import concurrent_viewers
+    """``--only viewers``: one viewer at a time (``--dashboard-views``), then
+    ``--viewer-rounds`` rounds of ``--dashboard-viewers`` people opening the map at once,
+    each in the previous and the current design."""
+    from .dashboard import dashboard_views
 
     results = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "label": args.label,
                "cores": os.cpu_count(), "loadavg_start": loadavg(), "ratios": {}, "spread": {}}
-    v = results["viewers"] = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3)
-    print(f"viewers  {v['viewers']} at once: painted={v['painted']} busy={v['busy']} errors={len(v['errors'])} "
-          f"kernels={v['kernels_alive']} memory={v['author_memory_bytes'] / 2**30:.2f} GiB "
-          f"load={v['loadavg_after'][0]}", flush=True)
-    for error in v["errors"][:5]:
-        print(f"viewers error: {error}", flush=True)
+    if args.dashboard_views:
+        results["dashboard"] = await asyncio.to_thread(dashboard_views, args.dashboard_views, args.timeout)
+        print_views(results["dashboard"])
+    results["viewers"] = await viewer_rounds(args, args.viewer_rounds)
+    results["ratios"].update(viewer_ratios(results["viewers"]))
     results["loadavg_end"] = loadavg()
     return results
 

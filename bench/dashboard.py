@@ -1,12 +1,22 @@
-"""The Normandy map dashboard in Chromium (Playwright, Debian's /usr/bin/chromium): time
-from navigation to the map's first paint, on the first view after the hub started
-(cold: Voilà process and kernel start), on later views (warm: Voilà running, a new
-kernel per view) and on a hub that keeps one pre-executed kernel (preheated). The
-reference measured in the same run: the hub's own home page, to its first contentful
-paint. Then ``viewers`` people open the map at the same moment (caps raised to let every
-one of them have a kernel): time to each paint, kernels alive, memory of the author's
-processes (where the kernels run), busy pages and errors. Uses the dashboards tests' hub
-settings (tests/dashboardhub.py) as a library."""
+"""The Normandy map dashboard in Chromium (Playwright, Debian's /usr/bin/chromium), in the
+current design (:data:`DESIGNS`: kernels forked from a template, the published version's
+snapshot page first) and in the previous one (cold kernels, the live page only), each on
+a hub of its own started in the same run.
+
+One viewer: time from navigation to the map's first paint, on the first view after the
+hub started (cold: Voilà process and kernel start), on later views (warm: Voilà running,
+a new kernel per view), and for the previous design on a hub that keeps one
+pre-executed kernel (preheated); with the current design also the time until the live
+page (own kernel, working widgets) replaced the snapshot. The reference measured in the
+same run: the hub's own home page, to its first contentful paint.
+
+Then ``viewers`` people open the map at the same moment (caps raised to let every one of
+them have a kernel): time to each paint and to each live page, then each moves their
+date slider one step (it works, and changes their own map only: every readout ends one
+step back, none two), kernels alive, memory of the author's processes (where Voilà and
+the kernels run: the sum of their proportional set sizes, so that memory shared by
+forked kernels is counted once; their resident sizes too), busy pages and errors. Uses
+the dashboards tests' hub settings (tests/dashboardhub.py) as a library."""
 
 from __future__ import annotations
 
@@ -27,19 +37,28 @@ from .measure import loadavg, summary
 
 VIEWER = "decideur1"
 MAP = ".widget-output img, .jp-OutputArea-output img"
-#: Run in every viewer's page before its own scripts: the wall-clock time (ms since the
-#: epoch) at which the map first appears in the page, kept in ``window.__datalabPainted``.
-#: Viewers are waited for one after the other; this time is each one's own.
+#: The dashboards settings of each design measured.
+DESIGNS = {
+    "previous": {"kernel_template": False, "snapshot_pages": False},
+    "current": {"kernel_template": True, "snapshot_pages": True},
+}
+#: Run in every viewer's page before its own scripts: the wall-clock times (ms since the
+#: epoch) at which the map first appears in the page (``window.__datalabPainted``) and
+#: at which the live page replaced the snapshot page (``window.__datalabLive``; a page
+#: without snapshot is live when painted). Viewers are waited for one after the other;
+#: these times are each one's own.
 PAINT_PROBE = """
 (() => {
+  const now = () => performance.timeOrigin + performance.now();
   const mark = () => {
-    if (!window.__datalabPainted && document.querySelector(%s)) {
-      window.__datalabPainted = performance.timeOrigin + performance.now();
-    }
+    if (!window.__datalabPainted && document.querySelector(%s)) window.__datalabPainted = now();
+    if (!window.__datalabLive && document.querySelector("#datalab-live.shown")) window.__datalabLive = now();
   };
-  new MutationObserver(mark).observe(document, {childList: true, subtree: true});
+  new MutationObserver(mark).observe(document, {childList: true, subtree: true, attributes: true,
+                                                attributeFilter: ["class"]});
 })();
 """ % json.dumps(MAP)
+SLIDER = ".widget-slider .noUi-handle, .widget-hslider .noUi-handle"
 FCP = "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null"
 
 
@@ -63,9 +82,16 @@ def _logged_in_page(browser, hub: RunningHub, timeout_ms: int):
     return context, page
 
 
+def live_view(page):
+    """Where the viewer's live page is: the snapshot page's frame once it replaced the
+    snapshot, else the page itself."""
+    frame = page.frame(name="datalab-live")
+    return frame if frame is not None else page.main_frame
+
+
 def _view(browser, hub: RunningHub, timeout_ms: int) -> dict:
     """One view in a fresh context: seconds to the home page's first contentful paint
-    (reference) and to the map image's first paint."""
+    (reference), to the map image's first paint and to the live page."""
     context, page = _logged_in_page(browser, hub, timeout_ms)
     try:
         page.goto(f"{hub.url}/hub/home")
@@ -74,18 +100,21 @@ def _view(browser, hub: RunningHub, timeout_ms: int) -> dict:
         page.goto(f"{hub.url}/services/dashboards/d/{MAP_ID}/")
         page.locator(MAP).first.wait_for(state="visible")
         page.wait_for_function("(sel) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }", arg=MAP)
-        return {"map": time.perf_counter() - t0, "home_fcp": home / 1000 if home else None}
+        painted = time.perf_counter() - t0
+        if page.locator("#datalab-live").count():
+            page.locator("#datalab-live.shown").wait_for(state="attached")
+        return {"map": painted, "live": time.perf_counter() - t0, "home_fcp": home / 1000 if home else None}
     finally:
         context.close()
 
 
-def _hub_views(browser, preheat: int, views: int, timeout: float) -> dict:
+def _hub_views(browser, design: str, preheat: int, views: int, timeout: float) -> dict:
     overrides = dashboards_overrides()
     overrides["dashboards"].update(max_kernels_per_dashboard=views + 1, max_kernels_total=views + 2,
-                                   max_kernels_per_person=views + 1, preheat_kernels=preheat)
+                                   max_kernels_per_person=views + 1, preheat_kernels=preheat, **DESIGNS[design])
     running = RunningHub(open_workdir("datalab-bench-dash-"), overrides=overrides)
-    out = {"preheat_kernels": preheat, "loadavg_before": loadavg(), "views": [], "errors": []}
-    with served(running, f"bench-dashboards-{preheat}.log"):
+    out = {"design": design, "preheat_kernels": preheat, "loadavg_before": loadavg(), "views": [], "errors": []}
+    with served(running, f"bench-dashboards-{design}-{preheat}.log"):
         wait_published(running, MAP_ID)
         if preheat:
             _view(browser, running, int(timeout * 1000))  # starts Voilà; its pool fills
@@ -102,49 +131,97 @@ def _hub_views(browser, preheat: int, views: int, timeout: float) -> dict:
 
 
 def dashboard_views(views: int, timeout: float) -> dict:
-    """Cold, warm and preheated views of the map; ``{"cold", "warm", "preheated",
-    "home_fcp"}`` summaries (seconds) and the raw rounds."""
+    """One viewer at a time, each design on a hub of its own: ``{design: {"cold",
+    "warm", "live_warm", "preheated" (previous design only), "home_fcp"}}`` summaries
+    (seconds) and the raw rounds under ``"rounds"``."""
+    out: dict = {"rounds": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            plain = _hub_views(browser, 0, views, timeout)
-            preheated = _hub_views(browser, 1, views, timeout)
+            for design in DESIGNS:
+                plain = _hub_views(browser, design, 0, views, timeout)
+                rounds = [plain]
+                maps = [v["map"] for v in plain["views"]]
+                out[design] = {"cold": summary(maps[:1]), "warm": summary(maps[1:]),
+                               "live_warm": summary([v["live"] for v in plain["views"][1:]])}
+                if design == "previous":
+                    preheated = _hub_views(browser, design, 1, views, timeout)
+                    rounds.append(preheated)
+                    out[design]["preheated"] = summary([v["map"] for v in preheated["views"]])
+                out[design]["home_fcp"] = summary([v["home_fcp"] for r in rounds for v in r["views"] if v["home_fcp"]])
+                out["rounds"] += rounds
         finally:
             browser.close()
-    maps = [v["map"] for v in plain["views"]]
-    homes = [v["home_fcp"] for r in (plain, preheated) for v in r["views"] if v["home_fcp"]]
-    return {"cold": summary(maps[:1]), "warm": summary(maps[1:]),
-            "preheated": summary([v["map"] for v in preheated["views"]]), "home_fcp": summary(homes),
-            "rounds": [plain, preheated]}
+    return out
 
 
-def account_memory(account: str) -> int:
-    """Bytes resident (``VmRSS`` of ``/proc/<pid>/status``) of every process of the Unix
-    account ``account``; 0 when it has none. Raises ``KeyError`` for an unknown account."""
+def account_memory(account: str) -> tuple[int, int]:
+    """``(proportional, resident)``: bytes of every process of the Unix account
+    ``account``, summed (``Pss`` and ``Rss`` of ``/proc/<pid>/smaps_rollup``: a page
+    shared by N processes counts 1/N in each proportional size, fully in each resident
+    size); (0, 0) when it has none. Raises ``KeyError`` for an unknown account."""
     uid = pwd.getpwnam(account).pw_uid
-    total = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
+    pss = rss = 0
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        except OSError:  # the process ended meanwhile
+            if proc.stat().st_uid != uid:
+                continue
+            fields = {}
+            for line in (proc / "smaps_rollup").read_text().splitlines()[1:]:
+                name, value, *_ = line.split()
+                fields[name.rstrip(":")] = int(value) * 1024
+        except (OSError, ValueError):  # the process ended meanwhile, or a kernel thread
             continue
-        if int(fields["Uid"].split()[0]) == uid and "VmRSS" in fields:
-            total += int(fields["VmRSS"].split()[0]) * 1024
-    return total
+        pss += fields.get("Pss", 0)
+        rss += fields.get("Rss", 0)
+    return pss, rss
 
 
-def concurrent_viewers(viewers: int, timeout: float) -> dict:
+def _move_sliders(pages: list, deadline: float) -> dict:
+    """Each viewer moves their date slider one step back, one after the other; then every
+    readout must show that step, once: a viewer whose slider moved another's map would
+    leave it two steps back. ``{"moved", "own_map_only", "errors"}``."""
+    out = {"moved": 0, "own_map_only": 0, "errors": []}
+    views = []
+    for page in pages:
+        view = live_view(page)
+        try:
+            readout = view.locator(".widget-readout").first
+            before = view.locator(MAP).first.get_attribute("src")
+            left = max(1.0, deadline - time.perf_counter()) * 1000
+            view.locator(SLIDER).first.focus(timeout=left)
+            page.keyboard.press("ArrowLeft")
+            view.wait_for_function("([sel, src]) => { const i = document.querySelector(sel); "
+                                   "return i && i.getAttribute('src') !== src && i.complete; }",
+                                   arg=[MAP, before], timeout=left)
+            out["moved"] += 1
+            views.append((view, readout.text_content(timeout=left)))
+        except Exception as e:  # recorded; the next viewer moves theirs
+            out["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    for view, moved_to in views:
+        try:
+            if view.locator(".widget-readout").first.text_content(timeout=5000) == moved_to:
+                out["own_map_only"] += 1
+        except Exception as e:
+            out["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    return out
+
+
+def concurrent_viewers(viewers: int, timeout: float, design: str = "current") -> dict:
     """``viewers`` browser contexts (one logged-in person's cookies, the per-person cap
-    raised to ``viewers`` like the others) open the map at once;
-    each is waited for until ``timeout`` seconds after the first navigation. Returns
-    ``{"viewers", "painted" (summary, seconds), "busy", "errors", "kernels_alive",
-    "author_memory_bytes", "loadavg_before", "loadavg_after"}``."""
+    raised to ``viewers`` like the others) open the map at once, in ``design``
+    (:data:`DESIGNS`); each is waited for until ``timeout`` seconds after the first
+    navigation, then moves their slider. Returns ``{"design", "viewers", "painted",
+    "live" (summaries, seconds), "sliders", "busy", "errors", "kernels_alive",
+    "author_memory_bytes" (proportional), "author_rss_bytes", "loadavg_before",
+    "loadavg_after"}``."""
     overrides = dashboards_overrides()
     overrides["dashboards"].update(max_kernels_per_dashboard=viewers, max_kernels_total=viewers,
-                                   max_kernels_per_person=viewers, preheat_kernels=0, idle_timeout=600)
+                                   max_kernels_per_person=viewers, preheat_kernels=0, idle_timeout=600,
+                                   **DESIGNS[design])
     running = RunningHub(open_workdir("datalab-bench-viewers-"), overrides=overrides)
-    out: dict = {"viewers": viewers, "busy": 0, "errors": [], "loadavg_before": loadavg()}
-    with served(running, "bench-dashboards-viewers.log"), sync_playwright() as p:
+    out: dict = {"design": design, "viewers": viewers, "busy": 0, "errors": [], "loadavg_before": loadavg()}
+    with served(running, f"bench-dashboards-viewers-{design}.log"), sync_playwright() as p:
         wait_published(running, MAP_ID)
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -162,7 +239,7 @@ def concurrent_viewers(viewers: int, timeout: float) -> dict:
                 page = context.new_page()
                 page.goto(f"{running.url}/services/dashboards/d/{MAP_ID}/", wait_until="commit")
                 pages.append(page)
-            painted = []
+            painted, live, ready = [], [], []
             for page in pages:
                 left = max(1.0, timeout - (time.perf_counter() - began))
                 try:
@@ -173,10 +250,24 @@ def concurrent_viewers(viewers: int, timeout: float) -> dict:
                         out["busy"] += 1
                     else:
                         out["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+                    continue
+                left = max(1.0, timeout - (time.perf_counter() - began))
+                try:
+                    if page.locator("#datalab-live").count():
+                        page.locator("#datalab-live.shown").wait_for(state="attached", timeout=left * 1000)
+                        live.append(page.evaluate("window.__datalabLive") / 1000 - began_epoch)
+                    else:
+                        live.append(painted[-1])
+                    ready.append(page)
+                except Exception as e:
+                    out["errors"].append(f"live page: {type(e).__name__}: {str(e).splitlines()[0]}")
+            out["painted"] = summary(painted)
+            out["live"] = summary(live)
+            out["author_memory_bytes"], out["author_rss_bytes"] = account_memory(
+                system_account("analyste1", running.account_prefix))
             author = DashboardsClient(running.url, "analyste1", PASSWORD)
             out["kernels_alive"] = author.call("GET", f"dashboards/{MAP_ID}").json().get("kernels")
-            out["author_memory_bytes"] = account_memory(system_account("analyste1", running.account_prefix))
-            out["painted"] = summary(painted)
+            out["sliders"] = _move_sliders(ready, time.perf_counter() + timeout)
             for context in contexts:
                 context.close()
         finally:

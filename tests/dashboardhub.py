@@ -110,13 +110,16 @@ def wait_published(hub: RunningHub, dashboard_id: str, timeout: float = 120) -> 
 
 
 def picture_made(directory: Path) -> bool:
-    """True once the live version of the dashboard in ``directory`` has its picture, or
-    the mark that it has none."""
+    """True once the live version of the dashboard in ``directory`` has its picture and
+    its snapshot page (written last of what its execution gives), or the marks that it
+    has none."""
     try:
         version = json.loads((directory / "dashboard.json").read_text(encoding="utf-8"))["version"]
     except (OSError, ValueError):
         return False
-    return any((directory / f"v{version}" / name).exists() for name in ("preview.png", "preview.svg", "preview.none"))
+    made = [(directory / f"v{version}" / name).exists()
+            for name in ("preview.png", "preview.svg", "preview.none", "snapshot.html", "snapshot.none")]
+    return any(made[:3]) and any(made[3:])
 
 
 class DashboardsClient(HubClient):

@@ -52,6 +52,43 @@ def test_decision_maker_sees_the_deployment_map_in_the_french_gallery(people):
     assert f'href="/services/dashboards/d/{MAP_ID}/"' in gallery.text
 
 
+def test_the_execution_at_publish_lists_the_modules_the_kernel_template_imports(dashboards_hub, people):
+    directory = dashboards_hub.layout.dashboard(MAP_ID)
+    version = json.loads((directory / "dashboard.json").read_text(encoding="utf-8"))["version"]
+    modules = json.loads((directory / f"v{version}" / "kernel-modules.json").read_text(encoding="utf-8"))
+    assert {"normandie", "geopandas", "matplotlib.pyplot", "ipywidgets"} <= set(modules)
+    people("decideur1").get(f"d/{MAP_ID}/datalab/fontawesome/css/all.min.css")  # its server runs
+    deadline = time.monotonic() + 60
+    while "kernel template ready" not in dashboards_hub.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, dashboards_hub.log_tail()
+        time.sleep(0.5)
+    ready = [line for line in dashboards_hub.log_path.read_text(errors="replace").splitlines()
+             if "kernel template ready" in line]
+    assert all("forking=yes" in line for line in ready), ready
+
+
+def test_a_viewer_of_the_identity_free_map_gets_its_snapshot_page_first_the_author_the_live_page(people):
+    snapshot = people("decideur1").get(f"d/{MAP_ID}/")
+    assert snapshot.status_code == 200
+    text = page_text(snapshot)
+    assert "Version publiée, telle que dessinée à la publication" in text
+    assert 'class="jp-OutputArea-output"><img alt="" src="data:image/png;base64,' in snapshot.text
+    assert 'src="?datalab-live=1"' in snapshot.text and "kernelId" not in snapshot.text
+    author_page = people("analyste1").get(f"d/{MAP_ID}/")
+    assert author_page.status_code == 200 and "kernelId" in author_page.text and "datalab-snapshot" not in author_page.text
+
+
+def test_an_identity_dependent_dashboard_has_no_snapshot_page(dashboards_hub, people):
+    author = people("analyste1")
+    assert author.publish(notebook("import os\nprint('vue personnelle')"), id="personnel", title="Personnel",
+                          audience={"all": True}).status_code == 201
+    try:
+        page = people("decideur1").get("d/personnel/")
+        assert page.status_code == 200 and "kernelId" in page.text and "datalab-snapshot" not in page.text
+    finally:
+        assert author.call("DELETE", "dashboards/personnel").status_code == 204
+
+
 def test_the_page_takes_font_awesome_from_the_hub_not_a_cdn(people):
     font_awesome_served_by_the_hub(people("coordinateur"), MAP_ID)
 

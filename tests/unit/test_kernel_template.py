@@ -15,7 +15,8 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager
 
 from hub.services.dashboards import voila_app
-from hub.services.dashboards.kernel_template import notebook_modules
+from hub.services.dashboards.kernel_template import LEARNED_MODULES, learned_modules, notebook_modules
+from hub.services.dashboards.service import kernel_modules
 
 
 def write_notebook(directory: Path, *sources: str) -> Path:
@@ -33,6 +34,27 @@ def test_the_template_imports_what_the_cells_and_the_notebooks_modules_import(tm
     assert notebook_modules(notebook, own_modules=False) == ["json", "os.path", "collections", "csv", "decimal"]
     assert notebook_modules(notebook, own_modules=True) == ["json", "os.path", "collections", "donnees", "csv",
                                                             "decimal"]
+
+
+def test_the_modules_an_execution_listed_are_kept_only_as_module_names():
+    listed = ["pandas", "pandas.core.frame", "_cython_3_1_3", "_sysconfigdata__x86_64-linux-gnu"]
+    assert kernel_modules({"metadata": {"datalab": {"kernel_modules": listed}}}) == listed
+    junk_names = {"metadata": {"datalab": {"kernel_modules": ["pandas", "os; rm -rf /", "../x", ".rel", 3]}}}
+    assert kernel_modules(junk_names) == ["pandas"]
+    for junk in (None, {}, {"metadata": {"datalab": "x"}}, {"metadata": {"datalab": {"kernel_modules": "pandas"}}},
+                 {"metadata": {"datalab": {"kernel_modules": ["x"] * 10_001}}}):
+        assert kernel_modules(junk) == [], junk
+
+
+def test_the_template_leaves_the_kernels_own_machinery_out_of_the_learned_list(tmp_path):
+    notebook = write_notebook(tmp_path, "print(1)")
+    assert learned_modules(notebook) == []
+    (tmp_path / LEARNED_MODULES).write_text(json.dumps([
+        "__main__", "ipykernel_launcher", "matplotlib_inline.backend_inline", "debugpy.server", "_pydevd_bundle",
+        "pydevd", "pandas", "pandas.io", 7]))
+    assert learned_modules(notebook) == ["pandas", "pandas.io"]
+    (tmp_path / LEARNED_MODULES).write_text("{not json")
+    assert learned_modules(notebook) == []
 
 
 async def run(client, code: str) -> str:
@@ -82,15 +104,16 @@ async def start_kernel(cwd: Path) -> tuple[AsyncKernelManager, object]:
 
 def test_a_forked_kernel_has_the_templates_modules_runs_in_the_notebooks_directory_and_ends(tmp_path, template_for):
     (tmp_path / "donnees.py").write_text("import fractions\nVALEUR = 42\n")
+    (tmp_path / LEARNED_MODULES).write_text(json.dumps(["xml.dom.minidom"]))  # a library's lazy import
     template = template_for(write_notebook(tmp_path, "import donnees, statistics"), own_modules=True)
 
     async def scenario():
         manager, client = await start_kernel(tmp_path)
         try:
             assert isinstance(manager.provisioner.process, voila_app.ForkedKernel)
-            seen = await run(client, "import sys, os\nprint(sorted(m for m in ('donnees', 'fractions', 'statistics') "
-                                     "if m in sys.modules), os.getppid(), os.getcwd())")
-            assert seen == f"['donnees', 'fractions', 'statistics'] {template.process.pid} {tmp_path}"
+            seen = await run(client, "import sys, os\nprint(sorted(m for m in ('donnees', 'fractions', 'statistics', "
+                                     "'xml.dom.minidom') if m in sys.modules), os.getppid(), os.getcwd())")
+            assert seen == f"['donnees', 'fractions', 'statistics', 'xml.dom.minidom'] {template.process.pid} {tmp_path}"
             pid = manager.provisioner.process.pid
         finally:
             client.stop_channels()
@@ -124,6 +147,7 @@ def test_an_ended_kernel_is_never_signalled_again(tmp_path, template_for):
 def test_an_identity_dependent_dashboards_template_runs_none_of_the_notebooks_code(tmp_path, template_for):
     marker = tmp_path / "imported"
     (tmp_path / "perso.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
+    (tmp_path / LEARNED_MODULES).write_text(json.dumps(["perso", "pathlib"]))  # as its execution listed
     template = template_for(write_notebook(tmp_path, "import perso"), own_modules=False)
 
     async def scenario():

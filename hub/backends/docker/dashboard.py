@@ -35,6 +35,7 @@ from ...services.dashboards.runners import (
     last_line,
     wait_answering,
 )
+from ...services.dashboards.store import KERNEL_MODULES
 from ...settings import Profile, Settings
 from ..protocol import Person
 from .lab import engine, image_of, script_command, source_command
@@ -60,7 +61,8 @@ class _Container:
 def container_files(notebook: Path) -> bytes:
     """A tar archive (for ``put_archive`` at ``/``) of :data:`CONTAINER_DIR`: the Voilà
     app, the kernel's startup file and template, the preview's executor, the ``python3`` kernelspec of
-    the lab's Python and the snapshot ``notebook``; owned by root, readable by all."""
+    the lab's Python and the snapshot ``notebook`` (with the modules its kernels import,
+    :data:`KERNEL_MODULES`, when its execution listed them); owned by root, readable by all."""
     root = CONTAINER_DIR.lstrip("/")
     spec = json.dumps(kernelspec(LAB_PYTHON, f"{CONTAINER_DIR}/{KERNEL_STARTUP.name}"), indent=1)
     files = {
@@ -71,6 +73,8 @@ def container_files(notebook: Path) -> bytes:
         f"{root}/kernels/{KERNELSPEC_NAME}/kernel.json": spec.encode("utf-8"),
         f"{root}/notebook/{notebook.name}": notebook.read_bytes(),
     }
+    if (notebook.parent / KERNEL_MODULES).is_file():
+        files[f"{root}/notebook/{KERNEL_MODULES}"] = (notebook.parent / KERNEL_MODULES).read_bytes()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for directory in (root, f"{root}/kernels", f"{root}/kernels/{KERNELSPEC_NAME}", f"{root}/notebook"):

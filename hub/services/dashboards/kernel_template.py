@@ -11,10 +11,15 @@ write to them).
 
 What the template imports: the modules the notebook's code cells name (any ``import``
 statement, read with :mod:`ast`, IPython syntax transformed first) and, recursively,
-those named by the notebook's own modules beside it. An identity-dependent dashboard's
-template imports only installed libraries, never the notebook's own modules: their code
-runs in each viewer's fresh kernel, as in a cold start. No notebook cell ever runs in
-the template. A template that finds a thread started by an import refuses to fork
+those named by the notebook's own modules beside it; then those a kernel of this version
+had imported when the service executed it at publish (``kernel-modules.json`` beside
+the notebook, :mod:`notebook_execute`): the libraries' own lazy imports, which would
+otherwise cost every kernel their memory and time. An identity-dependent dashboard's
+template imports only installed libraries, never the notebook's own modules (the
+notebook's directory is not on its path): their code runs in each viewer's fresh
+kernel, as in a cold start. No notebook cell ever runs in the template, nor the
+debugger, nor matplotlib's inline backend (which hooks into the kernel's shell when
+loaded). A template that finds a thread started by an import refuses to fork
 (forking a threaded process copies one thread only) and every kernel starts cold.
 
 Protocol, over the Unix socket pair (``SOCK_SEQPACKET``: one message per request or
@@ -35,7 +40,6 @@ import ast
 import ctypes
 import gc
 import importlib
-import importlib.util
 import json
 import os
 import signal
@@ -53,6 +57,10 @@ KERNEL_MODULES = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipywidgets"]
 #: as a kernel sets it before running a cell. The backend's module itself is left to
 #: load in the kernel, where it hooks into the kernel's shell.
 MPLBACKEND = "module://matplotlib_inline.backend_inline"
+#: Beside the notebook: the modules a kernel of it imported (see :mod:`notebook_execute`).
+LEARNED_MODULES = "kernel-modules.json"
+#: Listed modules the template leaves to each kernel (prefixes of top-level names).
+KERNEL_ONLY = ("__main__", "ipykernel_launcher", "matplotlib_inline", "debugpy", "_pydev", "pydevd")
 #: Longest request (a kernel's environment included), in bytes.
 MAX_REQUEST = 1 << 16
 
@@ -110,19 +118,33 @@ def notebook_modules(notebook: Path, own_modules: bool) -> list[str]:
     return found
 
 
-def prepare(notebook: Path, own_modules: bool) -> list[str]:
-    """Import what the kernels of ``notebook`` need; returns the names that could not
-    be imported (a kernel will say why, as a cold one would)."""
-    os.environ.setdefault("MPLBACKEND", MPLBACKEND)
-    sys.path.insert(0, str(notebook.parent.resolve()))
-    failed = []
+def learned_modules(notebook: Path) -> list[str]:
+    """The modules :data:`LEARNED_MODULES` lists (none when absent or unreadable),
+    without those each kernel must import itself (:data:`KERNEL_ONLY`)."""
     try:
-        for name in KERNEL_MODULES + notebook_modules(notebook, own_modules):
-            try:
-                importlib.import_module(name)
-            except Exception:  # the notebook's own problem, shown by its kernel
-                failed.append(name)
-    finally:
+        listed = json.loads((notebook.parent / LEARNED_MODULES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(listed, list):
+        return []
+    return [name for name in listed if isinstance(name, str) and not name.split(".")[0].startswith(KERNEL_ONLY)]
+
+
+def prepare(notebook: Path, own_modules: bool) -> int:
+    """Import what the kernels of ``notebook`` need; returns how many of the names could
+    not be imported (a kernel will say why, as a cold one would; the notebook's own
+    modules of an identity-dependent dashboard are among them)."""
+    os.environ.setdefault("MPLBACKEND", MPLBACKEND)
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger module, imported, unused
+    if own_modules:
+        sys.path.insert(0, str(notebook.parent.resolve()))
+    failed = 0
+    for name in KERNEL_MODULES + notebook_modules(notebook, own_modules) + learned_modules(notebook):
+        try:
+            importlib.import_module(name)
+        except (Exception, SystemExit):  # the notebook's own problem, shown by its kernel
+            failed += 1
+    if own_modules:
         del sys.path[0]
     gc.collect()
     gc.freeze()
@@ -212,8 +234,8 @@ def main(argv: list[str]) -> int:
     channel = socket.socket(fileno=args.fd)
     failed = prepare(args.notebook, args.own_modules)
     forkable = threading.active_count() == 1
-    print(f"kernel template ready: {len(sys.modules)} modules, forking={'yes' if forkable else 'no'}"
-          + (f", not importable: {', '.join(failed)}" if failed else ""), file=sys.stderr, flush=True)
+    print(f"kernel template ready: {len(sys.modules)} modules ({failed} listed not importable here), "
+          f"forking={'yes' if forkable else 'no'}", file=sys.stderr, flush=True)
     serve(channel, forkable)
     return 0
 

@@ -7,7 +7,9 @@ for kernel messages cannot stall on a missed wake-up.
 ``python notebook_execute.py NOTEBOOK TIMEOUT``: executes the notebook (``-``: read from
 standard input) with the ``python3`` kernel in an empty temporary directory, as a viewer's
 page would (errors do not stop it), keeping the widgets' state (``interact`` draws in
-Output widgets), and writes the executed notebook on standard output. ``TIMEOUT``: seconds
+Output widgets), and writes the executed notebook on standard output, with the modules
+its kernel had imported by the end in ``metadata.datalab.kernel_modules`` (what a kernel
+template imports before forking this dashboard's kernels: :mod:`kernel_template`). ``TIMEOUT``: seconds
 for each cell and for the kernel's start. Exit status 2 (the reason on standard error)
 when the notebook cannot be read or executed. The kernel (a process of its own session)
 does not inherit standard output and error: whoever reads them sees their end when this
@@ -29,8 +31,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from voila_app import WakefulKernelClient  # noqa: E402 (beside this file)
 
 
+#: Run after the notebook's cells, in its kernel: the modules imported, one per line.
+LIST_MODULES = "import sys as _datalab_sys\nprint('\\n'.join(sorted(_datalab_sys.modules)))"
+
+
 def execute(source: str, timeout: int) -> str:
     notebook = nbformat.reads(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(LIST_MODULES))
     workdir = tempfile.mkdtemp(prefix="datalab-preview-")
     try:
         config = Config()
@@ -42,6 +49,9 @@ def execute(source: str, timeout: int) -> str:
         ).execute()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    listing = notebook.cells.pop()
+    printed = "".join(o.get("text", "") for o in listing.outputs if o.get("output_type") == "stream")
+    notebook.metadata["datalab"] = {"kernel_modules": printed.split()}
     return nbformat.writes(notebook)
 
 

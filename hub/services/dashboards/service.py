@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -39,6 +40,23 @@ log = logging.getLogger("datalab.dashboards")
 #: view of the same dashboard from the same browser session (a reload) does not wait for
 #: it (:meth:`DashboardService.admit`).
 CLOSE_GRACE = 10.0
+
+
+#: A module name as a kernel lists it (``_sysconfigdata__x86_64-linux-gnu`` included).
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+MAX_MODULES = 10_000
+
+
+def kernel_modules(executed: dict | None) -> list[str]:
+    """The module names an execution listed (``metadata.datalab.kernel_modules``, see
+    :mod:`.notebook_execute`), those that are module names; [] when it listed none or
+    more than :data:`MAX_MODULES`."""
+    metadata = executed.get("metadata") if isinstance(executed, dict) else None
+    datalab = metadata.get("datalab") if isinstance(metadata, dict) else None
+    listed = datalab.get("kernel_modules") if isinstance(datalab, dict) else None
+    if not isinstance(listed, list) or len(listed) > MAX_MODULES:
+        return []
+    return [name for name in listed if isinstance(name, str) and MODULE_NAME.fullmatch(name)]
 
 
 class Busy(Exception):
@@ -258,8 +276,10 @@ class DashboardService:
         no network beyond what their kernels have; a backend that cannot confine a
         health partner's code refuses), one execution at a time, and keep the executed
         notebook's first image (:func:`.preview.first_image`) as the version's picture
-        unless it has one, and its snapshot page (:func:`.snapshot_page.render`), or
-        the marks that they have none. Publishing never waits for it; a hub error
+        unless it has one, its snapshot page (:func:`.snapshot_page.render`), or the
+        marks that they have none, and the modules its kernel imported
+        (:func:`kernel_modules`), restarting the dashboard's server when no one views it
+        so that its kernel template imports them. Publishing never waits for it; a hub error
         leaves it to the next try."""
         async with self.preview_turn:
             if not self.store.needs_preview(dashboard):
@@ -292,9 +312,17 @@ class DashboardService:
             log.info("dashboard %s version %d executed in %.1f s: picture %s, snapshot page %s", dashboard.id,
                      dashboard.version, time.monotonic() - started, image.content_type if image else "none",
                      f"{len(page)} bytes" if page else "none")
+            modules = kernel_modules(executed)
+            if modules:
+                self.store.save_kernel_modules(dashboard, modules)
             if self.store.preview(dashboard) is None:
                 self.store.save_preview(dashboard, image)
             self.store.save_snapshot_page(dashboard, page)
+            if modules:
+                if self.runner.running(dashboard.id) and not self.slots_of(dashboard.id):
+                    log.info("dashboard %s: its server starts again, its kernel template to import the %d "
+                             "modules the execution listed", dashboard.id, len(modules))
+                    await self.stop(dashboard.id)
 
     # -- servers -----------------------------------------------------------------------
     async def upstream(self, dashboard: Dashboard) -> Upstream:

@@ -8,7 +8,9 @@ see :mod:`.preview`). When the notebook holds none, the service executes the sna
 as its author and keeps the executed notebook's first image, or ``v<n>/preview.none``
 when there is none. That execution also gives the version's snapshot page
 (``v<n>/snapshot.html``, see :mod:`.snapshot_page`; ``v<n>/snapshot.none`` when it has
-nothing to show), which viewers of an identity-free dashboard see first. Unpublishing keeps the files but removes the dashboard from every
+nothing to show), which viewers of an identity-free dashboard see first, and the
+modules its kernel had imported (``v<n>/kernel-modules.json``), which the dashboard's
+kernel template imports before forking kernels. Unpublishing keeps the files but removes the dashboard from every
 listing and URL; its author may publish it again.
 
 The dashboards service is the only writer (the CLI and the REST API go through it), so
@@ -39,6 +41,9 @@ NO_PREVIEW = "preview.none"
 #: A version's snapshot page, and the file saying it has none.
 SNAPSHOT_PAGE = "snapshot.html"
 NO_SNAPSHOT_PAGE = "snapshot.none"
+#: Beside a version's notebook: the modules its execution at publish had imported
+#: (:mod:`.kernel_template` imports them before forking kernels).
+KERNEL_MODULES = "kernel-modules.json"
 METADATA = "dashboard.json"
 #: The kernel every dashboard runs with (the lab environment's Python).
 KERNEL_NAME = "python3"
@@ -219,6 +224,11 @@ class Store:
             return (self.directory(dashboard.id) / f"v{dashboard.version}" / SNAPSHOT_PAGE).read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+
+    def save_kernel_modules(self, dashboard: Dashboard, modules: list[str]) -> None:
+        """Keep the module names an execution of version ``dashboard.version`` imported."""
+        version = self.directory(dashboard.id) / f"v{dashboard.version}"
+        _write_atomic(version / KERNEL_MODULES, json.dumps(modules).encode("utf-8"))
 
     def save_snapshot_page(self, dashboard: Dashboard, body: str | None) -> None:
         """Keep ``body`` as version ``dashboard.version``'s snapshot page, or mark that

@@ -357,7 +357,9 @@ def print_views(d: dict) -> None:
     for design in ("previous", "current"):
         v = d[design]
         extra = f" preheated={v['preheated']}" if "preheated" in v else f" live_warm={v['live_warm']}"
-        print(f"map      {design}: cold={v['cold']} warm={v['warm']}{extra} home_fcp={v['home_fcp']}", flush=True)
+        print(f"map      {design}: cold={v['cold']} warm={v['warm']}{extra} home_fcp={v['home_fcp']}\n"
+              f"map      {design}: the live page, warm (P50, seconds from its own navigation): "
+              f"{v['live_profile_warm']}", flush=True)
     print(f"map      load={[r['loadavg_before'][0] for r in d['rounds']]}", flush=True)
 
 

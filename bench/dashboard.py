@@ -51,7 +51,10 @@ PAINT_PROBE = """
 (() => {
   const now = () => performance.timeOrigin + performance.now();
   const mark = () => {
-    if (!window.__datalabPainted && document.querySelector(%s)) window.__datalabPainted = now();
+    if (!window.__datalabPainted && document.querySelector(%s)) {
+      window.__datalabPainted = now();
+      performance.mark("datalab-map");
+    }
     if (!window.__datalabLive && document.querySelector("#datalab-live.shown")) window.__datalabLive = now();
   };
   new MutationObserver(mark).observe(document, {childList: true, subtree: true, attributes: true,
@@ -59,6 +62,19 @@ PAINT_PROBE = """
 })();
 """ % json.dumps(MAP)
 SLIDER = ".widget-slider .noUi-handle, .widget-hslider .noUi-handle"
+#: Where a live page's time went, from its own performance entries (seconds from its
+#: navigation): its HTML streamed to the end (Voilà executed the notebook in the page's
+#: kernel), its DOM ready, its last script loaded, the map drawn by the widget manager;
+#: and the scripts' count and decoded size.
+LIVE_PROFILE = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const scripts = performance.getEntriesByType("resource").filter((e) => e.initiatorType === "script");
+  const map = performance.getEntriesByType("mark").find((m) => m.name === "datalab-map");
+  return {html_end: nav.responseEnd / 1000, dom_ready: nav.domContentLoadedEventEnd / 1000,
+          last_script: Math.max(0, ...scripts.map((e) => e.responseEnd)) / 1000,
+          scripts: scripts.length, script_mib: scripts.reduce((a, e) => a + (e.decodedBodySize || 0), 0) / 2 ** 20,
+          map: map ? map.startTime / 1000 : null};
+}"""
 FCP = "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime"
 
 
@@ -104,7 +120,7 @@ def _view(browser, hub: RunningHub, timeout_ms: int) -> dict:
         if page.locator("#datalab-live").count():
             page.wait_for_function("() => window.__datalabLive")
         return {"map": painted, "live": page.evaluate("window.__datalabLive || window.__datalabPainted") / 1000 - began,
-                "home_fcp": home / 1000}
+                "home_fcp": home / 1000, "live_profile": live_view(page).evaluate(LIVE_PROFILE)}
     finally:
         context.close()
 
@@ -143,8 +159,11 @@ def dashboard_views(views: int, timeout: float) -> dict:
                 plain = _hub_views(browser, design, 0, views, timeout)
                 rounds = [plain]
                 maps = [v["map"] for v in plain["views"]]
+                profiles = [v["live_profile"] for v in plain["views"][1:]]
                 out[design] = {"cold": summary(maps[:1]), "warm": summary(maps[1:]),
-                               "live_warm": summary([v["live"] for v in plain["views"][1:]])}
+                               "live_warm": summary([v["live"] for v in plain["views"][1:]]),
+                               "live_profile_warm": {key: summary([p[key] for p in profiles if p[key] is not None])["p50"]
+                                                     for key in (profiles[0] if profiles else {})}}
                 if design == "previous":
                     preheated = _hub_views(browser, design, 1, views, timeout)
                     rounds.append(preheated)

@@ -42,6 +42,9 @@ log = logging.getLogger("datalab.dashboards")
 CLOSE_GRACE = 10.0
 
 
+#: Seconds a dashboard's server waits, before it starts, for the execution of its version
+#: at publish (:meth:`DashboardService.make_preview`) to list its kernels' modules.
+PREVIEW_WAIT = 30.0
 #: A module name as a kernel lists it (``_sysconfigdata__x86_64-linux-gnu`` included).
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
 MAX_MODULES = 10_000
@@ -121,7 +124,7 @@ class DashboardService:
         self.last_seen: dict[str, float] = {}
         self.slots: set[Slot] = set()
         self.requests: dict[str, int] = {}
-        self.previewing: set[tuple[str, int]] = set()
+        self.previewing: dict[tuple[str, int], asyncio.Task] = {}
         self.preview_turn = asyncio.Semaphore(1)
 
     def t(self, key: str, /, **values: object) -> str:
@@ -266,9 +269,8 @@ class DashboardService:
         key = (dashboard.id, dashboard.version)
         if key in self.previewing or not self.store.needs_preview(dashboard):
             return
-        self.previewing.add(key)
-        task = asyncio.ensure_future(self.make_preview(dashboard))
-        task.add_done_callback(lambda _: self.previewing.discard(key))
+        task = self.previewing[key] = asyncio.ensure_future(self.make_preview(dashboard))
+        task.add_done_callback(lambda _: self.previewing.pop(key, None))
 
     async def make_preview(self, dashboard: Dashboard) -> None:
         """Execute the live version's snapshot once as its author, as their dashboard's
@@ -278,8 +280,8 @@ class DashboardService:
         notebook's first image (:func:`.preview.first_image`) as the version's picture
         unless it has one, its snapshot page (:func:`.snapshot_page.render`), or the
         marks that they have none, and the modules its kernel imported
-        (:func:`kernel_modules`), restarting the dashboard's server when no one views it
-        so that its kernel template imports them. Publishing never waits for it; a hub error
+        (:func:`kernel_modules`), which its server's kernel template imports (a server
+        waits for this execution, :data:`PREVIEW_WAIT` at most, before it starts). Publishing never waits for it; a hub error
         leaves it to the next try."""
         async with self.preview_turn:
             if not self.store.needs_preview(dashboard):
@@ -318,11 +320,6 @@ class DashboardService:
             if self.store.preview(dashboard) is None:
                 self.store.save_preview(dashboard, image)
             self.store.save_snapshot_page(dashboard, page)
-            if modules:
-                if self.runner.running(dashboard.id) and not self.slots_of(dashboard.id):
-                    log.info("dashboard %s: its server starts again, its kernel template to import the %d "
-                             "modules the execution listed", dashboard.id, len(modules))
-                    await self.stop(dashboard.id)
 
     # -- servers -----------------------------------------------------------------------
     async def upstream(self, dashboard: Dashboard) -> Upstream:
@@ -335,6 +332,9 @@ class DashboardService:
             if upstream is not None and self.runner.running(dashboard.id):
                 return upstream
             self.upstreams.pop(dashboard.id, None)
+            executing = self.previewing.get((dashboard.id, dashboard.version))
+            if executing is not None:  # it lists the modules the server's kernel template imports
+                await asyncio.wait({executing}, timeout=PREVIEW_WAIT)
             author = await self.hub.user(dashboard.author)
             if author is None:
                 raise StartError(f"author {dashboard.author!r} is no longer a hub user")

@@ -171,7 +171,11 @@ class Dashboards(Model):
     ``snapshot_pages``: a viewer of an identity-free dashboard first gets the page the
     published version drew when executed at publish (its pictures and texts), while
     their own kernel draws the live page beside it, which replaces it once drawn (false:
-    the viewer waits for the live page).
+    the viewer waits for the live page). ``live_page_loads``: how many of those live pages
+    may load at once (from the snapshot page's request until the live page's websocket
+    opens, 20 s at most each); the others wait their turn, their snapshot shown, so that
+    a crowd arriving together sees the snapshot at once instead of every page loading
+    Voilà's scripts and kernel together.
     """
 
     enabled: bool = True
@@ -185,5 +189,6 @@ class Dashboards(Model):
     start_timeout: Annotated[int, Field(ge=5, le=600)] = 60
     kernel_template: bool = True
     snapshot_pages: bool = True
+    live_page_loads: Annotated[int, Field(ge=1, le=1000)] = 4
     retry_after: Annotated[int, Field(ge=1, le=3600)] = 30
     publish: list[DashboardSeed] = []

@@ -350,3 +350,30 @@ def test_voilas_own_texts_are_said_in_french_in_a_streamed_page():
         assert out.count("Chargement du widget…") == 1 and out.count("new MutationObserver") == 1
         assert out.index("new MutationObserver") < out.index('<div id="loading"')
         assert "<p>Running the model</p>" in out and "Executing" not in out
+
+
+def test_live_pages_load_a_few_at_once_a_turn_ends_with_its_websocket_or_its_hold(tmp_path, monkeypatch):
+    import hub.services.dashboards.service as service_module
+
+    monkeypatch.setattr(service_module, "TURN_WAIT", 0.3)
+    monkeypatch.setattr(service_module, "TURN_HOLD", 1.5)
+    svc = service(tmp_path)
+    svc.live_places = asyncio.Semaphore(2)
+
+    async def scenario():
+        assert await svc.live_turn("carte", "session-a")
+        assert await svc.live_turn("carte", "session-b")
+        assert not await svc.live_turn("carte", "session-c")  # both places taken: ask again
+        waiting = asyncio.ensure_future(svc.live_turn("carte", "session-c"))
+        await asyncio.sleep(0.05)
+        svc.view_opened(Slot("carte", "decideur1", "session-a"))  # a's live page connected
+        assert await waiting
+        svc.view_opened(Slot("carte", "decideur1", "session-a"))  # its turn already ended: no place freed twice
+        assert not await svc.live_turn("carte", "session-d")
+        monkeypatch.setattr(service_module, "TURN_WAIT", 5)
+        began = asyncio.get_running_loop().time()  # b's and c's websockets never come: their holds end their turns
+        assert await svc.live_turn("carte", "session-d") and await svc.live_turn("carte", "session-e")
+        assert 1.0 < asyncio.get_running_loop().time() - began < 3.0
+        assert svc.turns.keys() == {("carte", "session-d"), ("carte", "session-e")}
+
+    asyncio.run(scenario())

@@ -293,6 +293,31 @@ def browser_session(handler: web.RequestHandler) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+class TurnHandler(Base):
+    """``/d/<id>/datalab-turn``: the snapshot page's request for its live page's turn
+    (:meth:`.service.DashboardService.live_turn`): 204 once given, 503 (ask again) when
+    none came in time. The wait ends with the browser's connection."""
+
+    @web.authenticated
+    async def get(self, dashboard_id: str):
+        dashboard = self.dashboard_or_page(dashboard_id)
+        if dashboard is None:
+            return
+        self.waiting = asyncio.ensure_future(self.service.live_turn(dashboard.id, browser_session(self)))
+        try:
+            given = await self.waiting
+        except asyncio.CancelledError:
+            return
+        self.set_header("Cache-Control", "no-store")
+        self.set_status(204 if given else 503)
+        self.finish()
+
+    def on_connection_close(self):
+        waiting = getattr(self, "waiting", None)
+        if waiting is not None:
+            waiting.cancel()
+
+
 class ProxyHandler(Base):
     """``/d/<id>/...``: the dashboard's page and assets, from its Voilà server; see
     :func:`route` for what is forwarded."""

@@ -42,6 +42,10 @@ log = logging.getLogger("datalab.dashboards")
 CLOSE_GRACE = 10.0
 
 
+#: Seconds a live page's turn is held at most when its websocket does not come.
+TURN_HOLD = 20.0
+#: Seconds a snapshot page's request for a turn waits before it is told to ask again.
+TURN_WAIT = 30.0
 #: Seconds a dashboard's server waits, before it starts, for the execution of its version
 #: at publish (:meth:`DashboardService.make_preview`) to list its kernels' modules.
 PREVIEW_WAIT = 30.0
@@ -60,6 +64,23 @@ def kernel_modules(executed: dict | None) -> list[str]:
     if not isinstance(listed, list) or len(listed) > MAX_MODULES:
         return []
     return [name for name in listed if isinstance(name, str) and MODULE_NAME.fullmatch(name)]
+
+
+class Turn:
+    """One of the live pages that may load at once (``dashboards.live_page_loads``),
+    given back once (:meth:`end`)."""
+
+    def __init__(self, places: asyncio.Semaphore):
+        self.places = places
+        self.timer: asyncio.TimerHandle | None = None
+        self.ended = False
+
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.places.release()
+            if self.timer is not None:
+                self.timer.cancel()
 
 
 class Busy(Exception):
@@ -125,6 +146,8 @@ class DashboardService:
         self.slots: set[Slot] = set()
         self.requests: dict[str, int] = {}
         self.previewing: dict[tuple[str, int], asyncio.Task] = {}
+        self.live_places = asyncio.Semaphore(self.conf.live_page_loads)
+        self.turns: dict[tuple[str, str], list[Turn]] = {}
         self.preview_turn = asyncio.Semaphore(1)
 
     def t(self, key: str, /, **values: object) -> str:
@@ -487,6 +510,32 @@ class DashboardService:
         slot.sockets += 1
         slot.connected = True
         self.last_seen[slot.dashboard] = time.monotonic()
+        waiting = self.turns.get((slot.dashboard, slot.session))
+        if waiting:
+            self._end_turn((slot.dashboard, slot.session), waiting[0])
+
+    # -- live pages behind snapshot pages ------------------------------------------------
+    async def live_turn(self, dashboard_id: str, session: str) -> bool:
+        """Wait (:data:`TURN_WAIT` at most) for one of the live pages that may load at
+        once; True when given. The turn is given back when a page view of that dashboard
+        and browser session opens its websocket, or :data:`TURN_HOLD` seconds later."""
+        try:
+            await asyncio.wait_for(self.live_places.acquire(), TURN_WAIT)
+        except asyncio.TimeoutError:
+            return False
+        key = (dashboard_id, session)
+        turn = Turn(self.live_places)
+        turn.timer = asyncio.get_running_loop().call_later(TURN_HOLD, self._end_turn, key, turn)
+        self.turns.setdefault(key, []).append(turn)
+        return True
+
+    def _end_turn(self, key: tuple[str, str], turn: Turn) -> None:
+        turn.end()
+        waiting = self.turns.get(key, [])
+        if turn in waiting:
+            waiting.remove(turn)
+        if not waiting:
+            self.turns.pop(key, None)
 
     async def view_closed(self, slot: Slot) -> None:
         """A page's kernel websocket closed: unless the page reconnects within

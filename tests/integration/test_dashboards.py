@@ -73,7 +73,8 @@ def test_a_viewer_of_the_identity_free_map_gets_its_snapshot_page_first_the_auth
     text = page_text(snapshot)
     assert "Version publiée, telle que dessinée à la publication" in text
     assert 'class="jp-OutputArea-output"><img alt="" src="data:image/png;base64,' in snapshot.text
-    assert 'src="?datalab-live=1"' in snapshot.text and "kernelId" not in snapshot.text
+    assert 'frame.src = "?datalab-live=1"' in snapshot.text and "kernelId" not in snapshot.text
+    assert people("decideur1").get(f"d/{MAP_ID}/datalab-turn").status_code == 204  # its live page's turn
     author_page = people("analyste1").get(f"d/{MAP_ID}/")
     assert author_page.status_code == 200 and "kernelId" in author_page.text and "datalab-snapshot" not in author_page.text
 

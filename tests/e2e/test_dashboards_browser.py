@@ -123,8 +123,10 @@ def test_decision_maker_sees_the_published_map_at_once_then_moves_the_date_slide
     expect(card.locator("h2")).to_have_text(MAP_TITLE)
     expect(card.locator(".meta")).to_contain_text("Université Exemple Alpha")
     screenshot(page, "dashboards-gallery-decideur1")
-    card.get_by_role("link", name="Ouvrir le tableau de bord").click()
-    page.wait_for_url(re.compile(rf".*/services/dashboards/d/{MAP_ID}/$"))
+    with page.expect_response(lambda r: r.url.endswith("/datalab-turn"), timeout=60_000) as turn:
+        card.get_by_role("link", name="Ouvrir le tableau de bord").click()
+        page.wait_for_url(re.compile(rf".*/services/dashboards/d/{MAP_ID}/$"))
+    assert turn.value.status == 204  # its live page's turn, asked with fetch()
     # the snapshot page: the published version's map and controls, before any kernel
     expect(page.locator("#datalab-status")).to_contain_text("Version publiée", timeout=30_000)
     expect(page.locator("#datalab-snapshot .jp-OutputArea-output img")).to_be_visible()

@@ -379,7 +379,9 @@ class ProxyHandler(Base):
                 DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="snapshot").inc()
                 query = [(k, v) for k, values in self.request.query_arguments.items() for v in values]
                 live = "?" + urlencode([*query, (LIVE_PAGE, "1")])
-                self.render_page("snapshot.html", title=dashboard.title, body=body, live_url=live)
+                # the turn is asked with fetch(), which cookie authentication accepts only with the xsrf token
+                self.render_page("snapshot.html", title=dashboard.title, body=body, live_url=live,
+                                 xsrf=self.xsrf_token.decode("ascii"))
                 return
         if kind == "page":
             try:

@@ -105,8 +105,10 @@ def test_container_has_its_profile_limits_mounts_and_no_privileges(docker_hub, e
         assert host["NetworkMode"] == docker_hub.network and not host.get("PortBindings")
         assert attrs["Config"]["User"] == "1000:100"
         mounts = {m["Destination"]: m for m in attrs["Mounts"]}
+        confinement = "/opt/datalab-hub/hub/lab_confinement.py"  # the health labs' rules, read-only in every lab
         assert set(mounts) == {"/home/jovyan", "/srv/datalab/library",
-                               "/home/jovyan/partenaire-univ-beta"}
+                               "/home/jovyan/partenaire-univ-beta", confinement}
+        assert mounts[confinement]["Type"] == "bind" and not mounts[confinement]["RW"]
         assert mounts["/home/jovyan"]["Type"] == "volume" and mounts["/home/jovyan"]["RW"]
         assert not mounts["/srv/datalab/library"]["RW"]
         assert mounts["/home/jovyan/partenaire-univ-beta"]["RW"]

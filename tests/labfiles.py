@@ -5,8 +5,10 @@ member's lab still does."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 
+from tests.conftest import PASSWORD
 from tests.hubclient import HubClient
 
 SECRET = b"patient,diagnostic\nDUPONT Jeanne,C50.9\n"
@@ -81,3 +83,24 @@ def still_downloads(client: HubClient) -> None:
     contents = client.lab_api("GET", "/contents/donnees/grand.txt?format=base64&type=file")
     assert contents.status_code == 200 and base64.b64decode(contents.json()["content"]) == LARGE
     assert json.loads(lab_get(client, "/files/analyse.ipynb").content)["cells"][0]["id"] == "c1"
+
+
+@contextlib.contextmanager
+def labs_of(hub, timeout: float):
+    """``start(user) -> HubClient``: the user's lab started on ``hub`` (within
+    ``timeout`` seconds) and opened; every lab started is stopped on exit."""
+    started = []
+
+    def start(user: str) -> HubClient:
+        client = HubClient(hub.url, user, PASSWORD)
+        r = client.start_server(timeout=timeout)
+        assert r.status_code in (201, 202), r.text
+        started.append(client)
+        client.open_lab()
+        return client
+
+    try:
+        yield start
+    finally:
+        for client in started:
+            client.stop_server()

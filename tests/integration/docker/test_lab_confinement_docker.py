@@ -8,30 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.hubclient import HubClient
-from tests.labfiles import attack, still_downloads
+from tests.labfiles import attack, labs_of, still_downloads
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def lab_of(docker_hub):
-    started = []
-
-    def start(user: str) -> HubClient:
-        client = HubClient(docker_hub.url, user, PASSWORD)
-        r = client.start_server(timeout=150)
-        assert r.status_code in (201, 202), r.text
-        started.append(client)
-        client.open_lab()
-        return client
-
-    try:
+    with labs_of(docker_hub, timeout=150) as start:
         yield start
-    finally:
-        for client in started:
-            client.stop_server()
 
 
 def test_a_health_members_docker_lab_refuses_every_bulk_channel(lab_of):

@@ -304,8 +304,8 @@ class DashboardService:
         unless it has one, its snapshot page (:func:`.snapshot_page.render`), or the
         marks that they have none, and the modules its kernel imported
         (:func:`kernel_modules`), which its server's kernel template imports (a server
-        waits for this execution, :data:`PREVIEW_WAIT` at most, before it starts). Publishing never waits for it; a hub error
-        leaves it to the next try."""
+        waits for this execution, :data:`PREVIEW_WAIT` at most, before it starts).
+        Publishing never waits for it; a hub error leaves it to the next try."""
         async with self.preview_turn:
             if not self.store.needs_preview(dashboard):
                 return

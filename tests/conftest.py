@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from hub.storage import Layout
+from tests.clock import QUIET_CRON
 
 pytest_plugins = [
     "tests.services.leftovers",  # first: the run fails when it leaves a process behind
@@ -78,6 +79,8 @@ class RunningHub:
         RunningHub.made += 1
         config["spawner"]["account_prefix"] = f"t{os.getpid() % 100000}n{RunningHub.made}-"
         config.update(overrides or {})
+        for schedule in config.get("reports", {}).get("schedules", []):
+            schedule["cron"] = QUIET_CRON  # the deployment's reports fire only when a test asks
         self.account_prefix = config["spawner"]["account_prefix"]
         for seed in config.get("dashboards", {}).get("publish", []):
             seed["notebook"] = str(REPO / seed["notebook"])

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.clock import QUIET_CRON
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot
 from tests.services.reports_hub import ReportsClient
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_coordinator_runs_a_report_and_sees_the_gallery(page, reports_hub):
     api = ReportsClient(reports_hub, "coordinateur")
     r = api.create(id="rapport-en-erreur", title="Rapport en erreur (démonstration)",
-                   notebook="bibliotheque/tests-rapports/erreur.ipynb", cron="0 6 * * *",
+                   notebook="bibliotheque/tests-rapports/erreur.ipynb", cron=QUIET_CRON,
                    audience={"all": True})
     assert r.status_code == 201, r.text
     assert api.wait(api.run_now("rapport-en-erreur")["id"])["status"] == "failed"

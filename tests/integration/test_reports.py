@@ -21,6 +21,7 @@ import yaml
 
 from hub.backends.local.processes import kill_family
 from hub.names import system_account
+from tests.clock import QUIET_CRON
 from tests.conftest import ARTIFACTS, REPO
 from tests.polling import wait_for
 from tests.services.reports_hub import CELL_TIMEOUT, SKIP_AFTER, ReportsClient, restart_service, run_handle
@@ -158,7 +159,7 @@ def test_a_decision_makers_schedules_page_does_not_offer_scheduling(reports_hub,
 
 
 def test_notebook_without_a_tagged_parameters_cell_is_refused_with_parameters(analyste1):
-    r = analyste1.create(id="sans-tag", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="sans-tag", notebook=f"{TESTS}/sans-tag.ipynb", cron=QUIET_CRON,
                          parameters={"department": "14"})
     assert r.status_code == 400
     assert "n'a pas de cellule marquée « parameters »" in r.json()["message"]
@@ -166,7 +167,7 @@ def test_notebook_without_a_tagged_parameters_cell_is_refused_with_parameters(an
 
 
 def test_notebook_without_a_tagged_parameters_cell_is_scheduled_and_runs_without_parameters(analyste1):
-    r = analyste1.create(id="sans-tag-ok", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *")
+    r = analyste1.create(id="sans-tag-ok", notebook=f"{TESTS}/sans-tag.ipynb", cron=QUIET_CRON)
     assert r.status_code == 201, r.text
     assert r.json()["parameters"] == {}
     run = analyste1.wait(analyste1.run_now("sans-tag-ok")["id"])
@@ -175,7 +176,7 @@ def test_notebook_without_a_tagged_parameters_cell_is_scheduled_and_runs_without
 
 
 def test_a_run_log_shows_no_server_path(reports_hub, analyste1):
-    r = analyste1.create(id="journal", notebook=f"{TESTS}/sans-tag.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="journal", notebook=f"{TESTS}/sans-tag.ipynb", cron=QUIET_CRON,
                          audience={"partners": ["univ-alpha"]})
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("journal")["id"])
@@ -188,7 +189,7 @@ def test_a_run_log_shows_no_server_path(reports_hub, analyste1):
 
 
 def test_unknown_parameter_is_refused_naming_the_declared_ones(analyste1):
-    r = analyste1.create(id="inconnu", notebook=REPORT, cron="0 6 * * *", parameters={"departement": "76"})
+    r = analyste1.create(id="inconnu", notebook=REPORT, cron=QUIET_CRON, parameters={"departement": "76"})
     assert r.status_code == 400
     assert r.json()["message"] == (
         "Paramètre « departement » inconnu du notebook. Paramètres déclarés : department, report_date."
@@ -196,26 +197,26 @@ def test_unknown_parameter_is_refused_naming_the_declared_ones(analyste1):
 
 
 def test_value_of_the_wrong_type_is_refused(analyste1):
-    r = analyste1.create(id="mauvais-type", notebook=f"{TESTS}/parametres.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="mauvais-type", notebook=f"{TESTS}/parametres.ipynb", cron=QUIET_CRON,
                          parameters={"code": 7})
     assert r.status_code == 400
     assert "« code » attend une valeur str, pas 7" in r.json()["message"]
 
 
 def test_missing_kernelspec_is_refused_at_creation(analyste1):
-    r = analyste1.create(id="noyau-absent", notebook=REPORT, cron="0 6 * * *", kernel="julia-9")
+    r = analyste1.create(id="noyau-absent", notebook=REPORT, cron=QUIET_CRON, kernel="julia-9")
     assert r.status_code == 400
     assert "Noyau (kernelspec) « julia-9 » introuvable" in r.json()["message"]
 
 
 def test_path_outside_the_owner_spaces_is_refused(analyste1):
     for path in ("../../hub/jupyterhub.sqlite", "/etc/passwd", "partenaire-chu-exemple-nord/x.ipynb"):
-        r = analyste1.create(id="evasion", notebook=path, cron="0 6 * * *")
+        r = analyste1.create(id="evasion", notebook=path, cron=QUIET_CRON)
         assert r.status_code == 400, path
 
 
 def test_values_keep_their_types_and_accents_and_run_as_the_owner(reports_hub, analyste1):
-    r = analyste1.create(id="parametres", notebook=f"{TESTS}/parametres.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="parametres", notebook=f"{TESTS}/parametres.ipynb", cron=QUIET_CRON,
                          parameters={"code": "07", "libelle": "Région", "seuil": 2})
     assert r.status_code == 201, r.text
     assert r.json()["parameters"] == {"code": "07", "libelle": "Région", "seuil": 2}
@@ -245,7 +246,7 @@ def test_a_link_to_the_proxy_token_given_as_the_notebook_is_refused_without_its_
     home.mkdir(parents=True, exist_ok=True)
     (home / "jeton.ipynb").symlink_to(token_file)
     try:
-        r = analyste1.create(id="fuite", notebook="jeton.ipynb", cron="0 6 * * *")
+        r = analyste1.create(id="fuite", notebook="jeton.ipynb", cron=QUIET_CRON)
         assert r.status_code == 400, r.text
         assert "« jeton.ipynb »" in r.json()["message"]
         assert_no_piece_of(token, r.text)
@@ -260,7 +261,7 @@ def test_a_file_that_is_not_a_notebook_is_refused_without_quoting_it(reports_hub
     home.mkdir(parents=True, exist_ok=True)
     (home / "casse.ipynb").write_text(secret + "\n", encoding="ascii")
     try:
-        r = analyste1.create(id="casse", notebook="casse.ipynb", cron="0 6 * * *")
+        r = analyste1.create(id="casse", notebook="casse.ipynb", cron=QUIET_CRON)
         assert r.status_code == 400, r.text
         assert "Notebook illisible : « casse.ipynb »" in r.json()["message"]
         assert_no_piece_of(secret, r.text)
@@ -270,7 +271,7 @@ def test_a_file_that_is_not_a_notebook_is_refused_without_quoting_it(reports_hub
 
 # -- failures ---------------------------------------------------------------------------
 def run_failing(client: ReportsClient, schedule_id: str, notebook: str) -> dict:
-    r = client.create(id=schedule_id, notebook=f"{TESTS}/{notebook}", cron="0 6 * * *")
+    r = client.create(id=schedule_id, notebook=f"{TESTS}/{notebook}", cron=QUIET_CRON)
     assert r.status_code == 201, r.text
     run = client.wait(client.run_now(schedule_id)["id"])
     assert run["status"] == "failed"
@@ -322,7 +323,7 @@ def test_21_parallel_runs_one_per_partner_all_succeed(reports_hub):
     with ThreadPoolExecutor(8) as pool:
         clients = list(pool.map(lambda p: ReportsClient(reports_hub, f"a-{p}"), partners))
     for i, client in enumerate(clients):
-        r = client.create(id=f"par-{i:02d}", notebook=REPORT, cron="30 5 * * *",
+        r = client.create(id=f"par-{i:02d}", notebook=REPORT, cron=QUIET_CRON,
                           parameters={"department": departments[i % 5], "report_date": "2020-03-27"})
         assert r.status_code == 201, r.text
     started = time.monotonic()
@@ -342,7 +343,7 @@ def test_21_parallel_runs_one_per_partner_all_succeed(reports_hub):
 
 # -- audience ---------------------------------------------------------------------------
 def test_outputs_are_shown_to_their_audience_only(reports_hub, analyste1):
-    r = analyste1.create(id="pour-chu", notebook=REPORT, cron="0 6 * * *",
+    r = analyste1.create(id="pour-chu", notebook=REPORT, cron=QUIET_CRON,
                          parameters={"department": "50", "report_date": "2020-03-27"},
                          audience={"partners": ["chu-exemple-nord"]})
     assert r.status_code == 201, r.text
@@ -375,7 +376,7 @@ def test_an_id_held_by_a_hidden_schedule_is_answered_as_absent(reports_hub, anal
     Exemple Nord only: every answer is the one of an id that never existed, and creating
     a schedule under that id gives analyste1 one of their own."""
     chu = ReportsClient(reports_hub, "analyste2")
-    r = chu.create(id="sante-interne", notebook=REPORT, cron="0 6 * * *")
+    r = chu.create(id="sante-interne", notebook=REPORT, cron=QUIET_CRON)
     assert r.status_code == 201, r.text
     try:
         for method, path in (("GET", "api/schedules/{}"), ("POST", "api/schedules/{}/runs"),
@@ -384,11 +385,11 @@ def test_an_id_held_by_a_hidden_schedule_is_answered_as_absent(reports_hub, anal
             absent = analyste1.request(method, path.format("jamais-cree"))
             assert hidden.status_code == absent.status_code == 404, (method, hidden.text)
             assert hidden.json()["message"].replace("sante-interne", "X") == absent.json()["message"].replace("jamais-cree", "X")
-        mine = analyste1.create(id="sante-interne", notebook=REPORT, cron="0 7 * * *")
+        mine = analyste1.create(id="sante-interne", notebook=REPORT, cron=QUIET_CRON)
         assert mine.status_code == 201, mine.text
         own_id = mine.json()["id"]
         assert own_id.startswith("sante-int") and own_id != "sante-interne"
-        assert analyste1.create(id="sante-interne", notebook=REPORT, cron="0 7 * * *").status_code == 409
+        assert analyste1.create(id="sante-interne", notebook=REPORT, cron=QUIET_CRON).status_code == 409
         assert analyste1.request("DELETE", f"api/schedules/{own_id}").status_code == 204
         assert chu.get("api/schedules/sante-interne").json()["owner"] == "analyste2"
     finally:
@@ -397,7 +398,7 @@ def test_an_id_held_by_a_hidden_schedule_is_answered_as_absent(reports_hub, anal
 
 def test_a_decision_maker_cannot_schedule(reports_hub):
     decideur = ReportsClient(reports_hub, "decideur1")
-    r = decideur.create(id="decideur", notebook=REPORT, cron="0 6 * * *")
+    r = decideur.create(id="decideur", notebook=REPORT, cron=QUIET_CRON)
     assert r.status_code == 403
     assert "Seuls les analystes et les administrateurs" in r.json()["message"]
 
@@ -410,21 +411,21 @@ def test_a_health_member_cannot_schedule_outputs_beyond_their_partner(reports_hu
 
     chu = ReportsClient(reports_hub, "analyste2")
     for audience in ({"all": True}, {"partners": ["region-exemple"]}):
-        r = chu.create(id="fuite-sante", notebook=REPORT, cron="0 6 * * *", audience=audience)
+        r = chu.create(id="fuite-sante", notebook=REPORT, cron=QUIET_CRON, audience=audience)
         assert r.status_code == 403, r.text
         assert "Règle des données de santé" in r.json()["message"]
     env = {**os.environ, "DATALAB_CONFIG": str(reports_hub.config_path), "DATALAB_PORT": str(reports_hub.port),
            "JUPYTERHUB_API_TOKEN": chu.token}
     done = subprocess.run(
         [str(REPO / ".venv" / "bin" / "datalab"), "reports", "create", "fuite-sante", "--notebook", REPORT,
-         "--cron", "0 6 * * *", "--audience-all"], capture_output=True, text=True, env=env, timeout=60,
+         "--cron", QUIET_CRON, "--audience-all"], capture_output=True, text=True, env=env, timeout=60,
     )
     assert done.returncode == 1 and "Règle des données de santé" in done.stderr, done.stderr
     assert "fuite-sante" not in {s["id"] for s in chu.get("api/schedules").json()}
 
 
 def test_retention_keeps_the_latest_runs(reports_hub, analyste1):
-    r = analyste1.create(id="retention", notebook=f"{TESTS}/parametres.ipynb", cron="0 6 * * *", retention=2)
+    r = analyste1.create(id="retention", notebook=f"{TESTS}/parametres.ipynb", cron=QUIET_CRON, retention=2)
     assert r.status_code == 201, r.text
     ids = [analyste1.wait(analyste1.run_now("retention")["id"])["id"] for _ in range(3)]
     assert [x["id"] for x in analyste1.runs("retention")] == [ids[2], ids[1]]
@@ -469,7 +470,7 @@ def test_a_run_in_progress_goes_on_and_the_restarted_service_follows_it(reports_
     process goes on, the hub starts the service again, and the new service follows the
     same run to its end: one run, succeeded, nothing run twice."""
     schedule_id = f"suivi-{sig.name.lower()}"
-    r = analyste1.create(id=schedule_id, notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id=schedule_id, notebook=f"{TESTS}/bloque.ipynb", cron=QUIET_CRON,
                          parameters={"secondes": 12})
     assert r.status_code == 201, r.text
     run = analyste1.run_now(schedule_id)
@@ -488,7 +489,7 @@ def test_a_run_that_ended_with_the_service_is_recorded_and_run_again_once(report
     """A run whose process did not outlive the service (here: killed while the hub and
     its services are stopped) is recorded as interrupted by the next service and run
     again, once."""
-    r = analyste1.create(id="reprise", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="reprise", notebook=f"{TESTS}/bloque.ipynb", cron=QUIET_CRON,
                          parameters={"secondes": 2})
     assert r.status_code == 201, r.text
     run = analyste1.run_now("reprise")

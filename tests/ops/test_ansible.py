@@ -24,6 +24,7 @@ import pytest
 import requests
 import yaml
 
+from tests.clock import QUIET_CRON
 from tests.hubclient import HubClient
 
 from .conftest import ANSIBLE_DIR, ARTIFACTS, BIN, MUNGE_KEY, REPO, SLURM_CONF, Target
@@ -210,7 +211,7 @@ def test_backup_restores_onto_a_fresh_target(deployed, trusted, start_target, pl
     token = analyst.api("POST", "/users/analyste1/tokens", json={"note": "restore check"}).json()["token"]
     auth = {"Authorization": f"token {token}"}
     schedule = requests.post(f"https://{source.ip}/services/reports/api/schedules", headers=auth, timeout=30, json={
-        "id": SCHEDULE, "notebook": "bibliotheque/03-rapport-departement.ipynb", "cron": "0 7 * * 1",
+        "id": SCHEDULE, "notebook": "bibliotheque/03-rapport-departement.ipynb", "cron": QUIET_CRON,
         "parameters": {"department": "76", "report_date": "2020-03-27"},
     })
     assert schedule.status_code == 201, schedule.text

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from hub.backends.docker.policy import names
+from tests.clock import QUIET_CRON
 from tests.conftest import REPO, RunningHub, open_workdir, served
 from tests.services.dockerd import docker_hub_overrides, remove_docker_objects, run_prefix
 from tests.polling import wait_for
@@ -78,7 +79,7 @@ def report_containers(engine, hub) -> list:
 
 
 def run_failing(client: ReportsClient, schedule_id: str, notebook: str, **spec) -> dict:
-    r = client.create(id=schedule_id, notebook=f"{TESTS}/{notebook}", cron="0 6 * * *", **spec)
+    r = client.create(id=schedule_id, notebook=f"{TESTS}/{notebook}", cron=QUIET_CRON, **spec)
     assert r.status_code == 201, r.text
     run = client.wait(client.run_now(schedule_id)["id"], timeout=240)
     assert run["status"] == "failed"
@@ -108,7 +109,7 @@ def test_a_run_container_goes_on_and_the_restarted_service_follows_it(reports_do
     starts the service again, which follows that container to its end (one run,
     succeeded) and then removes it."""
     analyste1 = ReportsClient(reports_docker_hub, "analyste1")
-    r = analyste1.create(id="suivi-docker", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="suivi-docker", notebook=f"{TESTS}/bloque.ipynb", cron=QUIET_CRON,
                          parameters={"secondes": 12})
     assert r.status_code == 201, r.text
     run = analyste1.run_now("suivi-docker")
@@ -128,7 +129,7 @@ def test_docker_run_has_the_owner_identity_and_data_and_no_network(reports_docke
     space only, the library read-only, no network interface but loopback, and what the
     run writes lands in analyste1's home volume."""
     analyste1 = ReportsClient(reports_docker_hub, "analyste1")
-    r = analyste1.create(id="identite", notebook=f"{TESTS}/identite.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="identite", notebook=f"{TESTS}/identite.ipynb", cron=QUIET_CRON,
                          parameters={"trace": "rapport de l'Orne"})
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("identite")["id"], timeout=240)
@@ -185,7 +186,7 @@ def test_a_notebook_of_the_owner_home_volume_runs_in_a_container(reports_docker_
     for path in (folder, folder / "perso.ipynb"):
         os.chown(path, 1000, 100)
     analyste2 = ReportsClient(reports_docker_hub, "analyste2")
-    r = analyste2.create(id="perso", notebook="mes-rapports/perso.ipynb", cron="0 6 * * *",
+    r = analyste2.create(id="perso", notebook="mes-rapports/perso.ipynb", cron=QUIET_CRON,
                          parameters={"code": "14"})
     assert r.status_code == 201, r.text
     run = analyste2.wait(analyste2.run_now("perso")["id"], timeout=240)

@@ -14,6 +14,7 @@ import yaml
 
 from hub.backends.slurm.report import job_name as report_job_name
 from hub.backends.slurm.transport import REST_VERSION
+from tests.clock import QUIET_CRON
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 from tests.integration.slurm.conftest import progress_events, wait_gone
@@ -68,7 +69,7 @@ def report_node(austral, owner: str) -> str:
 
 
 def run_report(client: ReportsClient, schedule: str) -> dict:
-    r = client.create(id=schedule, notebook=REPORT, cron="0 6 * * *", profile="austral",
+    r = client.create(id=schedule, notebook=REPORT, cron=QUIET_CRON, profile="austral",
                       parameters={"department": "27", "report_date": "2020-03-27"})
     assert r.status_code == 201, r.text
     return client.wait(client.run_now(schedule)["id"], timeout=240)

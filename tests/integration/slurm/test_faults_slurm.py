@@ -15,6 +15,7 @@ import signal
 
 import pytest
 
+from tests.clock import QUIET_CRON
 from tests.conftest import RunningHub, open_workdir, served
 from tests.services.faults import DashboardViewed, Fault, ReportInProgress, labs_holding_a_variable, write_rows
 from tests.services.reports_hub import ReportsClient, restart_service
@@ -40,7 +41,7 @@ def hub(slurm_cluster, austral_logins):
         try:
             owner, schedule_id = REPORT
             r = ReportsClient(running, owner).create(
-                id=schedule_id, notebook="bibliotheque/03-rapport-departement.ipynb", cron="0 6 * * *",
+                id=schedule_id, notebook="bibliotheque/03-rapport-departement.ipynb", cron=QUIET_CRON,
                 profile="austral", parameters={"department": "76", "report_date": "2020-03-27"})
             assert r.status_code == 201, r.text
             yield running

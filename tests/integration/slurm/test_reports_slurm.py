@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from hub.backends.slurm.report import job_name
+from tests.clock import QUIET_CRON
 from tests.conftest import REPO, RunningHub, open_workdir, served
 from tests.polling import wait_for
 from tests.services.reports_hub import SKIP_AFTER, ReportsClient, reports_library, restart_service, run_handle
@@ -47,12 +48,13 @@ def reports_slurm_hub(slurm_cluster, austral_logins):
             slurm_cluster.cancel_all()
 
 
-def job_of(cluster, owner: str) -> dict[str, str]:
-    """The last job of ``owner``'s report runs, as squeue lists it (ended jobs included)."""
+def job_of(cluster, owner: str, job: str | None = None) -> dict[str, str]:
+    """The last job of ``owner``'s report runs (or the one numbered ``job``), as squeue
+    lists it (ended jobs included)."""
     out = cluster.run("squeue", "-h", "-t", "all", "-n", job_name(owner), "-o", "%i|%a|%u|%P|%T").stdout
     rows = [dict(zip(("id", "account", "user", "partition", "state"), line.split("|")))
-            for line in out.splitlines() if line.strip()]
-    assert rows, f"no report job of {owner}"
+            for line in out.splitlines() if line.strip() and (job is None or line.split("|")[0] == job)]
+    assert rows, f"no report job of {owner}" + (f" numbered {job}" if job else "")
     return max(rows, key=lambda r: int(r["id"]))
 
 
@@ -66,7 +68,7 @@ def script_of(log: str) -> str:
 def test_slurm_run_produces_the_report_as_the_owner_login_and_account(reports_slurm_hub, slurm_cluster,
                                                                       austral_logins):
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
-    r = analyste1.create(id="eure-austral", notebook=REPORT, cron="0 6 * * *", profile="austral",
+    r = analyste1.create(id="eure-austral", notebook=REPORT, cron=QUIET_CRON, profile="austral",
                          parameters={"department": "27", "report_date": "2020-03-27"})
     assert r.status_code == 201, r.text
     began = time.monotonic()
@@ -92,19 +94,19 @@ def test_a_run_job_goes_on_and_the_restarted_service_follows_it(reports_slurm_hu
     """The reports service killed while its job runs: the job goes on, the hub starts
     the service again, which follows the same job to its end (one run, succeeded)."""
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
-    r = analyste1.create(id="suivi-austral", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="suivi-austral", notebook=f"{TESTS}/bloque.ipynb", cron=QUIET_CRON,
                          profile="austral", parameters={"secondes": 15})
     assert r.status_code == 201, r.text
     run = analyste1.run_now("suivi-austral")
     handle = wait_for(lambda: run_handle(reports_slurm_hub, run["id"]), 120, "the run's job")
-    wait_for(lambda: job_of(slurm_cluster, "analyste1")["state"] == "RUNNING", 120, "the job running")
+    wait_for(lambda: job_of(slurm_cluster, "analyste1", handle["job"])["state"] == "RUNNING", 120, "the job running")
     restart_service(reports_slurm_hub, analyste1, signal.SIGKILL)
-    job = job_of(slurm_cluster, "analyste1")
-    assert (job["id"], job["state"]) == (handle["job"], "RUNNING"), "the job ended with the service"
+    assert job_of(slurm_cluster, "analyste1")["id"] == handle["job"], "a second job was submitted"
+    assert job_of(slurm_cluster, "analyste1", handle["job"])["state"] == "RUNNING", "the job ended with the service"
     ended = analyste1.wait(run["id"], timeout=180)
     assert ended["status"] == "succeeded", ended["error"]
     assert [(x["id"], x["trigger"]) for x in analyste1.runs("suivi-austral")] == [(run["id"], "manual")]
-    assert job_of(slurm_cluster, "analyste1")["state"] == "COMPLETED"
+    assert job_of(slurm_cluster, "analyste1", handle["job"])["state"] == "COMPLETED"
 
 
 def test_slurm_run_keeps_parameters_out_of_the_batch_script(reports_slurm_hub):
@@ -112,7 +114,7 @@ def test_slurm_run_keeps_parameters_out_of_the_batch_script(reports_slurm_hub):
     spec.json: the run prints it back and the script never contains it."""
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
     hostile = '"; touch /tmp/datalab-pwned; echo "'
-    r = analyste1.create(id="params-austral", notebook=f"{TESTS}/parametres.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="params-austral", notebook=f"{TESTS}/parametres.ipynb", cron=QUIET_CRON,
                          profile="austral", parameters={"code": "07", "libelle": hostile})
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("params-austral")["id"], timeout=240)
@@ -127,7 +129,7 @@ def test_slurm_run_keeps_parameters_out_of_the_batch_script(reports_slurm_hub):
 
 def test_failing_slurm_job_shows_the_slurm_reason_and_keeps_the_partial_notebook(reports_slurm_hub):
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
-    r = analyste1.create(id="erreur-austral", notebook=f"{TESTS}/erreur.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="erreur-austral", notebook=f"{TESTS}/erreur.ipynb", cron=QUIET_CRON,
                          profile="austral")
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("erreur-austral")["id"], timeout=240)
@@ -144,7 +146,7 @@ def test_failing_slurm_job_shows_the_slurm_reason_and_keeps_the_partial_notebook
 def test_slurm_run_of_an_owner_without_cluster_login_fails_clearly(reports_slurm_hub):
     """sanscompte maps (by the pattern) to a login that does not exist on the cluster."""
     client = ReportsClient(reports_slurm_hub, "sanscompte")
-    r = client.create(id="sans-compte", notebook=REPORT, cron="0 6 * * *", profile="austral")
+    r = client.create(id="sans-compte", notebook=REPORT, cron=QUIET_CRON, profile="austral")
     assert r.status_code == 201, r.text
     run = client.wait(client.run_now("sans-compte")["id"], timeout=120)
     assert run["status"] == "failed"
@@ -153,7 +155,7 @@ def test_slurm_run_of_an_owner_without_cluster_login_fails_clearly(reports_slurm
 
 def test_missing_kernelspec_on_slurm_fails_clearly(reports_slurm_hub):
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
-    r = analyste1.create(id="noyau-austral", notebook=f"{TESTS}/erreur.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="noyau-austral", notebook=f"{TESTS}/erreur.ipynb", cron=QUIET_CRON,
                          profile="austral", kernel="absent")
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("noyau-austral")["id"], timeout=240)
@@ -170,7 +172,7 @@ def test_a_notebook_of_the_cluster_login_home_runs_as_a_job(reports_slurm_hub, a
     entry = pwd.getpwnam(austral_logins.login("ana1"))
     os.chown(target, entry.pw_uid, entry.pw_gid)
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
-    r = analyste1.create(id="perso-austral", notebook="perso.ipynb", cron="0 6 * * *", profile="austral",
+    r = analyste1.create(id="perso-austral", notebook="perso.ipynb", cron=QUIET_CRON, profile="austral",
                          parameters={"libelle": "Région"})
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("perso-austral")["id"], timeout=240)
@@ -185,7 +187,7 @@ def test_a_job_past_its_walltime_fails_with_the_slurm_reason(reports_slurm_hub):
     """A hanging cell: Slurm ends the job at its walltime (one minute); the run shows
     TIMEOUT and the reason, and keeps the notebook up to the hanging cell."""
     analyste1 = ReportsClient(reports_slurm_hub, "analyste1")
-    r = analyste1.create(id="bloque-austral", notebook=f"{TESTS}/bloque.ipynb", cron="0 6 * * *",
+    r = analyste1.create(id="bloque-austral", notebook=f"{TESTS}/bloque.ipynb", cron=QUIET_CRON,
                          profile="austral")
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("bloque-austral")["id"], timeout=240)

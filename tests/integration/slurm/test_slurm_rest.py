@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from hub.backends.slurm.transport import REST_VERSION
+from tests.clock import QUIET_CRON
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 from tests.services.reports_hub import ReportsClient, reports_library
@@ -59,7 +60,7 @@ def test_a_lab_starts_and_stops_through_slurmrestd(rest_hub, slurm_cluster, slur
 def test_a_report_runs_through_slurmrestd(rest_hub, slurm_cluster, slurm_rest, austral_logins):
     submitted = slurm_rest.requests(SUBMIT)
     analyste1 = ReportsClient(rest_hub, "analyste1")
-    r = analyste1.create(id="eure-rest", notebook=REPORT, cron="0 6 * * *", profile="austral",
+    r = analyste1.create(id="eure-rest", notebook=REPORT, cron=QUIET_CRON, profile="austral",
                          parameters={"department": "27", "report_date": "2020-03-27"})
     assert r.status_code == 201, r.text
     run = analyste1.wait(analyste1.run_now("eure-rest")["id"], timeout=240)

@@ -19,6 +19,7 @@ import yaml
 
 from hub import audit, usage
 from hub.names import system_account
+from tests.clock import QUIET_CRON
 from tests.conftest import PASSWORD, REPO, RunningHub, open_workdir, served
 from tests.hubclient import HubClient
 from tests.integration.test_collaboration import visit
@@ -127,7 +128,7 @@ def scenario():
         schedule = a1.session.post(
             f"{reports}/api/schedules", headers=auth,
             json={"id": "audit-test", "notebook": "bibliotheque/03-rapport-departement.ipynb",
-                  "cron": "0 7 * * *", "parameters": {"department": "14", "report_date": "2020-03-27"}})
+                  "cron": QUIET_CRON, "parameters": {"department": "14", "report_date": "2020-03-27"}})
         s.statuses["schedule"] = schedule.status_code
         run = a1.session.post(f"{reports}/api/schedules/audit-test/runs", headers=auth)
         s.statuses["run"] = run.status_code

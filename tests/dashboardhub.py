@@ -25,6 +25,7 @@ import yaml
 
 from tests.conftest import ARTIFACTS, PASSWORD, REPO, RunningHub
 from tests.hubclient import HubClient
+from tests.polling import wait_for
 
 MAP_ID = "carte-covid-normandie"
 ODD_AUTHOR = "jean.dupont@univ-alpha.example.org"
@@ -279,6 +280,29 @@ def wait_load(author, dashboard_id: str, done, timeout: float) -> dict:
             return load
         assert time.monotonic() < deadline, f"still {load}"
         time.sleep(0.5)
+
+
+def static_files_kept_by_the_service(people) -> None:
+    """A static file of a dashboard's page, relayed once from its Voilà server, is then
+    answered by the service: the same bytes, gzip-compressed, 304 to a browser holding
+    its ETag; the audience is still checked first (someone outside a partner-only
+    dashboard's audience gets 404 for the file its author just loaded)."""
+    author, outsider = people("analyste1"), people("analyste2")
+    r = author.publish(notebook("print('statiques')"), id="statiques", title="Statiques",
+                       audience={"partners": ["univ-alpha"]})
+    assert r.status_code == 201, r.text
+    path = "d/statiques/voila/static/voila.js"
+    try:
+        relayed = author.get(path)
+        assert relayed.status_code == 200 and "Content-Encoding" not in relayed.headers, relayed.headers
+        kept = wait_for(lambda: (a := author.get(path)).headers.get("Content-Encoding") == "gzip" and a, 30,
+                        "the service's own gzip answer")
+        assert kept.content == relayed.content and kept.headers["Etag"] == relayed.headers["Etag"]
+        assert author.get(path, headers={"If-None-Match": kept.headers["Etag"]}).status_code == 304
+        assert outsider.get(path).status_code == 404
+        assert outsider.get(path, headers={"If-None-Match": kept.headers["Etag"]}).status_code == 404
+    finally:
+        author.call("DELETE", "dashboards/statiques")
 
 
 def viewers_kept_apart(hub: RunningHub, people) -> None:

@@ -27,6 +27,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     font_awesome_served_by_the_hub,
     notebook,
     people,
+    static_files_kept_by_the_service,
     view_without_websocket_released,
     viewers_kept_apart,
 )
@@ -395,6 +396,10 @@ def test_the_publish_page_lists_the_authors_notebooks_and_refuses_paths_outside_
 
 def test_a_viewer_reaches_only_the_kernel_of_their_own_page_view(dashboards_hub, people):
     viewers_kept_apart(dashboards_hub, people)
+
+
+def test_a_static_file_once_relayed_is_answered_by_the_service_behind_the_audience_check(people):
+    static_files_kept_by_the_service(people)
 
 
 def test_a_page_view_without_websocket_gives_its_kernel_and_place_back(people):

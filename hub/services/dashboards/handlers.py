@@ -36,6 +36,7 @@ from ...messages import CATALOGUE, hub_error
 from ...metrics import DASHBOARD_VIEWS
 from ...groups import partners_of, role_group
 from ...settings import Role
+from .assets import MAX_FILE, Asset, keepable, make_asset
 from .runners import FilesError, StartError, UpstreamResolver, upstream_client
 from .service import Busy, DashboardService, Slot
 from .store import Dashboard, PublishError, Said
@@ -398,7 +399,7 @@ class ProxyHandler(Base):
             DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="shown").inc()
         self.service.request_started(dashboard.id)
         try:
-            await self.forward(dashboard, slot if kind == "page" else None)
+            await self.forward(dashboard, slot if kind == "page" else None, rest if kind == "asset" else None)
         finally:
             self.service.request_ended(dashboard.id)
             if kind == "page":
@@ -406,15 +407,22 @@ class ProxyHandler(Base):
         if kind == "kernel" and self.request.method == "POST" and self.get_status() < 300:
             await self.service.release(slot)
 
-    async def forward(self, dashboard: Dashboard, page: Slot | None) -> None:
+    async def forward(self, dashboard: Dashboard, page: Slot | None, asset: str | None = None) -> None:
         """Relay the request to the dashboard's server; for a ``page`` view, the kernel id
-        the page names is granted to that view before the browser receives it."""
+        the page names is granted to that view before the browser receives it. A static
+        file (``asset``: its path) the server already gave is answered from
+        :mod:`.assets`; one it gives now is kept there."""
         try:
             upstream = await self.service.upstream(dashboard)
         except (StartError, OSError, RuntimeError) as e:
             log.error("dashboard %s cannot start: %s", dashboard.id, e)
             self.message_page(503, "dash_unavailable_title", "dash_unavailable")
             return
+        if asset is not None and self.request.method == "GET":
+            kept = self.service.assets.get(upstream.token, self.request.uri)
+            if kept is not None:
+                self.answer_asset(kept)
+                return
         headers = upstream_headers(self.request.headers, upstream.token, self.viewer_kind(dashboard))
         started = {"done": False}
         scanned = {"tail": b""}
@@ -438,7 +446,16 @@ class ProxyHandler(Base):
                     (self.add_header if name.lower() in seen else self.set_header)(name, value)
                     seen.add(name.lower())
 
+        body_parts: list[bytes] | None = [] if asset is not None and self.request.method == "GET" else None
+        size = {"bytes": 0}
+
         def on_chunk(chunk: bytes) -> None:
+            nonlocal body_parts
+            if body_parts is not None:
+                size["bytes"] += len(chunk)
+                body_parts = body_parts if size["bytes"] <= MAX_FILE else None
+                if body_parts is not None:
+                    body_parts.append(chunk)
             if page is not None and page.kernel is None:
                 text = scanned["tail"] + chunk
                 match = PAGE_KERNEL.search(text)
@@ -469,6 +486,28 @@ class ProxyHandler(Base):
             self.write(texts.end())
         if not self._finished:
             self.finish()
+        if body_parts is not None and started["done"]:
+            headers = list(started["headers"].get_all())
+            if keepable("GET", asset, started["code"], headers, size["bytes"]):
+                kept = await asyncio.to_thread(make_asset, headers, b"".join(body_parts))
+                self.service.assets.put(upstream.token, self.request.uri, kept)
+
+    def answer_asset(self, asset: Asset) -> None:
+        """Answer with a kept static file: 304 when the browser has it (its ETag), the
+        gzip copy when the browser takes gzip."""
+        for name, value in asset.headers:
+            self.set_header(name, value)
+        if asset.gzipped is not None:
+            self.set_header("Vary", "Accept-Encoding")
+        if asset.etag is not None and self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        if asset.gzipped is not None and "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(asset.gzipped)
+        else:
+            self.finish(asset.body)
 
     def viewer_kind(self, dashboard: Dashboard) -> str:
         return "author" if self.current_user["name"] == dashboard.author else "viewer"

@@ -20,6 +20,7 @@ from ...names import own_id
 from ...backends.confinement import refusal
 from ...groups import partners_of
 from ...settings import Audience, Profile, Settings
+from .assets import AssetCache
 from .preview import first_image
 from .snapshot_page import render as render_snapshot
 from .runners import (
@@ -141,6 +142,7 @@ class DashboardService:
         self.hub = hub
         self.prefix = prefix
         self.upstreams: dict[str, Upstream] = {}
+        self.assets = AssetCache()
         self.locks: dict[str, asyncio.Lock] = {}
         self.last_seen: dict[str, float] = {}
         self.slots: set[Slot] = set()
@@ -354,7 +356,9 @@ class DashboardService:
             upstream = self.upstreams.get(dashboard.id)
             if upstream is not None and self.runner.running(dashboard.id):
                 return upstream
-            self.upstreams.pop(dashboard.id, None)
+            gone = self.upstreams.pop(dashboard.id, None)
+            if gone is not None:
+                self.assets.forget(gone.token)
             executing = self.previewing.get((dashboard.id, dashboard.version))
             if executing is not None:  # it lists the modules the server's kernel template imports
                 await asyncio.wait({executing}, timeout=PREVIEW_WAIT)
@@ -388,6 +392,8 @@ class DashboardService:
         lock = self.locks.setdefault(dashboard_id, asyncio.Lock())
         async with lock:
             upstream = self.upstreams.pop(dashboard_id, None)
+            if upstream is not None:
+                self.assets.forget(upstream.token)
             if upstream is not None and self.runner.running(dashboard_id):
                 kernels, _ = await self.kernels(dashboard_id, upstream)
                 for kernel in kernels:

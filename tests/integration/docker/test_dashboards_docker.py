@@ -1,7 +1,8 @@
 """Dashboards on the docker backend (each dashboard's Voilà in a container of the lab
-image): viewers kept apart from each other's kernels, the caps under 100 concurrent first
-requests, a view without websocket released, Font Awesome served by the hub, the map's
-gallery picture drawn in a container."""
+image): viewers kept apart from each other's kernels, static files kept by the service
+behind the audience check, the caps under 100 concurrent first requests, a view without
+websocket released, Font Awesome served by the hub, the map's gallery picture drawn in a
+container."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     docker_dashboards_hub,
     font_awesome_served_by_the_hub,
     people_of,
+    static_files_kept_by_the_service,
     view_without_websocket_released,
     viewers_kept_apart,
 )
@@ -27,6 +29,10 @@ def people(docker_dashboards_hub):
 
 def test_a_viewer_reaches_only_the_kernel_of_their_own_page_view(docker_dashboards_hub, people):
     viewers_kept_apart(docker_dashboards_hub, people)
+
+
+def test_a_static_file_once_relayed_is_answered_by_the_service_behind_the_audience_check(people):
+    static_files_kept_by_the_service(people)
 
 
 def test_a_page_view_without_websocket_gives_its_kernel_and_place_back(people):

@@ -1,6 +1,7 @@
 """The fault suite's common parts (issue 18): a probe measuring how long labs did not
-answer through the proxy, what must hold after each fault, and the table of
-docs/faults.md, which each fault module (docker, Slurm) rewrites for its own rows."""
+answer through the proxy, what must hold after each fault, and the table each fault
+module (docker, Slurm) rewrites for its own rows in tests/artifacts/faults.md (the
+committed docs/faults.md is a copy of one run's table)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import uuid
 import requests
 import websocket
 
-from tests.conftest import REPO, PASSWORD, RunningHub
+from tests.conftest import ARTIFACTS, PASSWORD, RunningHub
 from tests.hubclient import HubClient
 from tests.services.reports_hub import ReportsClient, run_handle
 
-TABLE = REPO / "docs" / "faults.md"
+TABLE = ARTIFACTS / "faults.md"
 HEADER = "| backend | fault | what was running | lost | longest outage | note |"
 #: The report the fault tests keep running by default: the demo deployment's
 #: Seine-Maritime department report, owned by coordinateur.
@@ -154,15 +155,16 @@ class ReportInProgress:
 
 
 INTRO = """\
-Written at each run by the fault suite (issue 18): `tests/integration/docker/test_faults.py`
-(the docker rows) and `tests/integration/slurm/test_faults_slurm.py` (the Slurm rows), each
-against the real components, one fault at a time. While a fault happens, labs hold a
-variable in a kernel, a viewer has a dashboard open and a report run is in progress. A
-probe asks each lab's API through the proxy every 0.1 s; the outage is the longest time a
-lab did not answer. "Lost" counts labs, kernel state (the variable, read after the fault)
-and report runs (a run is followed to its end by the restarted reports service, or
-recorded as interrupted and run again once) and the viewer's dashboard kernel (the page
-reconnects to it as soon as the service answers; when it is gone, a reload must show the
+The table of one run of the fault suite (issue 18; each run writes its own into
+`tests/artifacts/faults.md`): `tests/integration/docker/test_faults.py` (the docker rows)
+and `tests/integration/slurm/test_faults_slurm.py` (the Slurm rows), each against the
+real components, one fault at a time. While a fault happens, labs hold a variable in a
+kernel, a viewer has a dashboard open and a report run is in progress. A probe asks each
+lab's API through the proxy every 0.1 s; the outage is the longest time a lab did not
+answer. "Lost" counts labs, kernel state (the variable, read after the fault) and report
+runs (a run is followed to its end by the restarted reports service, or recorded as
+interrupted and run again once) and the viewer's dashboard kernel (the page reconnects
+to it as soon as the service answers; when it is gone, a reload must show the
 dashboard)."""
 
 NOTES = """\
@@ -171,7 +173,7 @@ reattached, no duplicate container), of a proxy run apart (`test_proxy_restart.p
 
 
 def write_rows(backend: str, rows: list[tuple[str, str, str, float, str]]) -> None:
-    """Rewrite docs/faults.md with ``rows`` (fault, what was running, lost, longest
+    """Rewrite :data:`TABLE` with ``rows`` (fault, what was running, lost, longest
     outage, note) as ``backend``'s, keeping the other backends' rows as they are."""
     kept = []
     if TABLE.exists():
@@ -184,6 +186,7 @@ def write_rows(backend: str, rows: list[tuple[str, str, str, float, str]]) -> No
     lines = ["# Faults: what a restart or a crash costs", "", INTRO, "", HEADER,
              "| --- | --- | --- | --- | --- | --- |", *sorted(kept + mine, key=lambda r: r.split("|")[1]), "",
              NOTES, ""]
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text("\n".join(lines), encoding="utf-8")
 
 

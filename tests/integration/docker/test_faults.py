@@ -10,7 +10,7 @@ report run ends succeeded (followed by the restarted service) or is recorded as
 interrupted and run again once, never lost or run twice; the viewer's page reconnects to
 its kernel or, when it is gone, a reload shows the dashboard. Each fault's row (what was
 lost, the longest outage seen by a probe asking each lab every 0.1 s) goes into
-docs/faults.md."""
+tests/artifacts/faults.md."""
 
 from __future__ import annotations
 

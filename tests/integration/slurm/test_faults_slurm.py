@@ -6,7 +6,7 @@ service (the hub starts it again), a restart of slurmctld. After each: every lab
 through the proxy with its kernel's variable, the hub lists it ready, its job is the
 same one (never cancelled nor submitted again); the report run ends succeeded or is run
 again once; the viewer's page reconnects to its kernel or, when it is gone, a reload
-shows the dashboard. The rows go into docs/faults.md next to the docker ones."""
+shows the dashboard. The rows go into tests/artifacts/faults.md next to the docker ones."""
 
 from __future__ import annotations
 

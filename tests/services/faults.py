@@ -5,10 +5,13 @@ committed docs/faults.md is a copy of one run's table)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
+import pytest
 import requests
 import websocket
 
@@ -62,20 +65,38 @@ class Probe(threading.Thread):
         return self.longest
 
 
-def labs_holding_a_variable(hub: RunningHub, users: dict[str, dict]) -> list:
+@contextlib.contextmanager
+def labs_holding_a_variable(hub: RunningHub, users: dict[str, dict], units, state: str) -> Iterator[list]:
     """Start a lab for each of ``users`` (name -> user_options) and set a variable in a
-    kernel of each: ``(client, kernel id, value)`` each, read back after each fault."""
+    kernel of each: ``(client, kernel id, value)`` each, read back after each fault;
+    the labs are stopped at the end. ``units()``: the backend's units of the labs (id ->
+    state: containers, jobs), all ``state`` once started, kept as ``hub.lab_units``."""
     started = []
-    for user, options in users.items():
-        client = HubClient(hub.url, user, PASSWORD)
-        r = client.start_server(options, timeout=150)
-        assert r.status_code in (201, 202), r.text
-        client.open_lab()
-        kernel = client.lab_api("POST", "/kernels", json={"name": "python3"}).json()["id"]
-        value = uuid.uuid4().hex
-        client._execute_in(kernel, f"marqueur = {value!r}", 60)
-        started.append((client, kernel, value))
-    return started
+    try:
+        for user, options in users.items():
+            client = HubClient(hub.url, user, PASSWORD)
+            r = client.start_server(options, timeout=150)
+            assert r.status_code in (201, 202), r.text
+            started.append((client, None, None))
+            client.open_lab()
+            kernel = client.lab_api("POST", "/kernels", json={"name": "python3"}).json()["id"]
+            value = uuid.uuid4().hex
+            client._execute_in(kernel, f"marqueur = {value!r}", 60)
+            started[-1] = (client, kernel, value)
+        hub.lab_units = units()
+        assert sorted(hub.lab_units.values()) == [state] * len(users)
+        yield started
+    finally:
+        for client, _, _ in started:
+            client.stop_server()
+
+
+@pytest.fixture(scope="module")
+def dashboard(hub):
+    """The module's ``hub`` fixture with a :class:`DashboardViewed`."""
+    viewed = DashboardViewed(hub)
+    yield viewed
+    viewed.close()
 
 
 def all_answer(labs) -> bool:

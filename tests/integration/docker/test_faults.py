@@ -24,8 +24,8 @@ import requests
 from hub.apply import MANAGED_PROXY_CHECK
 from hub.backends.docker.policy import LABEL
 from tests.services.dockerd import running_docker_hub
-from tests.services.faults import (
-    DashboardViewed, Fault, ReportInProgress, all_answer, labs_holding_a_variable, when, write_rows,
+from tests.services.faults import (  # noqa: F401 (fixture dashboard)
+    Fault, ReportInProgress, all_answer, dashboard, labs_holding_a_variable, when, write_rows,
 )
 from tests.services.reports_hub import restart_service
 
@@ -46,19 +46,8 @@ def hub(lab_image):
 
 @pytest.fixture(scope="module")
 def labs(hub):
-    started = labs_holding_a_variable(hub, USERS)
-    hub.lab_containers = lab_containers(hub)
-    assert sorted(hub.lab_containers.values()) == ["running"] * len(USERS)
-    yield started
-    for client, _, _ in started:
-        client.stop_server()
-
-
-@pytest.fixture(scope="module")
-def dashboard(hub):
-    viewed = DashboardViewed(hub)
-    yield viewed
-    viewed.close()
+    with labs_holding_a_variable(hub, USERS, lambda: lab_containers(hub), "running") as started:
+        yield started
 
 
 def proxy_pid(hub) -> int:
@@ -94,7 +83,7 @@ def test_the_hub_killed_and_started_again(hub, labs, dashboard, sig):
     else:
         hub.process.send_signal(sig)
         hub.process.wait(timeout=60)
-    assert lab_containers(hub) == hub.lab_containers, "the labs' containers while the hub is down"
+    assert lab_containers(hub) == hub.lab_units, "the labs' containers while the hub is down"
     hub.start()
     note = "the proxy stops with the hub" if sig == signal.SIGTERM else "the new hub replaces the proxy left running"
     fault.done(f"hub {sig.name}, started again", note)

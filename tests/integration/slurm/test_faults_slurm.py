@@ -17,7 +17,9 @@ import pytest
 
 from tests.clock import QUIET_CRON
 from tests.conftest import RunningHub, open_workdir, served
-from tests.services.faults import DashboardViewed, Fault, ReportInProgress, labs_holding_a_variable, write_rows
+from tests.services.faults import (  # noqa: F401 (fixture dashboard)
+    Fault, ReportInProgress, dashboard, labs_holding_a_variable, write_rows,
+)
 from tests.services.reports_hub import ReportsClient, restart_service
 from tests.services.slurm import slurm_hub_overrides
 
@@ -59,19 +61,8 @@ def lab_jobs(cluster) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def labs(hub, slurm_cluster):
-    started = labs_holding_a_variable(hub, USERS)
-    hub.lab_jobs = lab_jobs(slurm_cluster)
-    assert sorted(hub.lab_jobs.values()) == ["RUNNING"] * len(USERS)
-    yield started
-    for client, _, _ in started:
-        client.stop_server()
-
-
-@pytest.fixture(scope="module")
-def dashboard(hub):
-    viewed = DashboardViewed(hub)
-    yield viewed
-    viewed.close()
+    with labs_holding_a_variable(hub, USERS, lambda: lab_jobs(slurm_cluster), "RUNNING") as started:
+        yield started
 
 
 def fault_of(hub, cluster, labs, dashboard) -> Fault:
@@ -86,7 +77,7 @@ def test_the_hub_killed_and_started_again(hub, slurm_cluster, labs, dashboard, s
     else:
         hub.process.send_signal(sig)
         hub.process.wait(timeout=60)
-    assert lab_jobs(slurm_cluster) == hub.lab_jobs, "the labs' jobs while the hub is down"
+    assert lab_jobs(slurm_cluster) == hub.lab_units, "the labs' jobs while the hub is down"
     hub.start()
     fault.done(f"hub {sig.name}, started again", "no scancel at the hub's stop; the new hub reattaches the jobs")
 

@@ -18,6 +18,7 @@ library's published versions.
       dashboards/<id>/           0711 / 0750 one published dashboard, group: its author's account
         dashboard.json                 its metadata (title, audience, versions...)
         v<n>/notebook.ipynb            the snapshot of version n (outputs cleared)
+      dashboards/.sockets/       0700  the local backend's Voilà sockets (service only)
 
 Inside a lab, the home holds links: ``bibliotheque`` (the library, read-only),
 ``partenaire-<id>`` (the partner's space, read-write for members only) and

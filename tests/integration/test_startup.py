@@ -17,9 +17,8 @@ from tests.conftest import RunningHub
 pytestmark = pytest.mark.integration
 
 
-def test_hub_stops_at_start_on_an_unknown_key():
-    workdir = Path(tempfile.mkdtemp(prefix="datalab-test-"))
-    hub = RunningHub(workdir, overrides={"supervision": {"timeout": 3600}})
+def test_hub_stops_at_start_on_an_unknown_key(tmp_path):
+    hub = RunningHub(tmp_path, overrides={"supervision": {"timeout": 3600}})
     with pytest.raises(RuntimeError) as caught:
         hub.start(timeout=60)
     message = str(caught.value)

@@ -9,10 +9,9 @@ import os
 import pwd
 import secrets
 import signal
-import shutil
 import subprocess
+import stat
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from ...services.dashboards.runners import (
     write_kernelspec,
 )
 from ...settings import Profile, Settings
+from ...storage import Layout
 from ..protocol import Person
 from .policy import execution, isolated, preexec_fn, prepare
 from .processes import end, family, kill_family
@@ -50,14 +50,15 @@ class LocalRunner(Runner):
     partner spaces, like their lab; it requires a token.
 
     It listens on a Unix socket that the service binds itself, in a directory only the
-    service's account may enter (mode 0700), and hands to the process already listening
-    (an inherited descriptor): no other account can listen there first, nor connect."""
+    service's account may enter (``<data_dir>/dashboards/.sockets``, mode 0700), and
+    hands to the process already listening (an inherited descriptor): no other account
+    can listen there first, nor connect."""
 
     def __init__(self, settings: Settings, kernelspec_dir: Path):
         self.settings = settings
         self.kernelspec_dir = write_kernelspec(kernelspec_dir)
         self.processes: dict[str, subprocess.Popen] = {}
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="datalab-voila-"))
+        self.socket_dir = private_directory(Layout(settings.data_dir).dashboards / ".sockets")
         self.preparing: dict[str, asyncio.Lock] = {}
 
     async def prepare(self, person: Person) -> Path:
@@ -219,4 +220,19 @@ class LocalRunner(Runner):
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(d) for d in list(self.processes)))
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def private_directory(path: Path) -> Path:
+    """``path``, a directory of this process's account that no other may enter: made
+    (mode 0700) when missing; refused (RuntimeError) when it is a link, another
+    account's, or open to others. A socket a killed service left there is replaced
+    when its dashboard starts again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    found = os.lstat(path)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid() or found.st_mode & 0o077:
+        raise RuntimeError(f"{path}: must be a directory of uid {os.geteuid()} with mode 0700")
+    return path

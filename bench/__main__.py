@@ -107,6 +107,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dashboard-viewers", type=int, default=50,
                    help="people opening the map dashboard at once in Chromium (0: none)")
     p.add_argument("--viewer-rounds", type=int, default=2, help="viewers: rounds of each design (--only viewers)")
+    p.add_argument("--viewer-designs", default="previous,current",
+                   help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS)")
+    p.add_argument("--viewer-spy", type=float, default=0,
+                   help="viewers: seconds of py-spy sampling of the dashboards service and the hub (0: none)")
     p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
@@ -370,8 +374,9 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
 
     out = []
     for n in range(1, rounds + 1):
-        for design in DESIGNS:
-            v = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3, design)
+        for design in [d for d in DESIGNS if d in args.viewer_designs.split(",")]:
+            v = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3, design,
+                                        args.viewer_spy)
             out.append(v)
             print(f"viewers  round {n} {design}: {v['viewers']} at once: painted={v['painted']} live={v['live']} "
                   f"sliders moved={v['sliders']['moved']} own map only={v['sliders']['own_map_only']} "
@@ -383,6 +388,9 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
                   f"seconds after the first (P50/P95): {steps}", flush=True)
             print(f"viewers  round {n} {design}: CPU seconds in the {v['window_seconds']} s until every page was "
                   f"live: {v['cpu_seconds']}", flush=True)
+            for name, profile in v["profiles"].items():
+                print(f"viewers  round {n} {design}: py-spy {name}, {profile['samples']} samples: own time "
+                      f"{profile.get('self')}; project functions on the stack {profile.get('within')}", flush=True)
             for error in (v["errors"] + v["sliders"]["errors"])[:5]:
                 print(f"viewers error: {error}", flush=True)
     return out

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import pwd
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -246,6 +248,46 @@ def cpu_by_group(before: dict[int, tuple[str, float]], after: dict[int, tuple[st
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def _spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    """py-spy sampling process ``pid`` (and its threads) for ``seconds``, collapsed stacks
+    into ``out``."""
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
+                             "--duration", str(int(seconds)), "--rate", "50", "--nonblocking",
+                             "--format", "raw", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _frame(frame: str) -> str:
+    """``"fetch (/x/tornado/httpclient.py:123)"`` -> ``"fetch (httpclient.py)"``."""
+    function, _, where = frame.partition(" (")
+    return f"{function} ({where.rsplit(':', 1)[0].rsplit('/', 1)[-1]})" if where else function
+
+
+def spy_summary(collapsed: Path, top: int = 8) -> dict:
+    """``{"samples", "self": [(function, share)], "within": [(function, share)]}`` of a
+    py-spy raw profile (one ``frame;frame;... count`` line per stack): the functions the
+    samples were in (their own time), and the project's functions (``hub/``, not an
+    installed package) on the stack (their time with what they called)."""
+    own: dict[str, int] = {}
+    within: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if f]
+        n = int(count)
+        total += n
+        if frames:
+            own[_frame(frames[-1])] = own.get(_frame(frames[-1]), 0) + n
+        for name in {_frame(f) for f in frames if "/hub/" in f and "site-packages" not in f}:
+            within[name] = within.get(name, 0) + n
+
+    def share(counts: dict[str, int]) -> list[tuple[str, float]]:
+        return [(f, round(c / total, 3)) for f, c in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
+    return {"samples": total, "self": share(own) if total else [], "within": share(within) if total else []}
+
+
 def _move_sliders(pages: list, deadline: float) -> dict:
     """Each viewer moves their date slider one step back, one after the other; then every
     readout must show that step, once: a viewer whose slider moved another's map would
@@ -256,8 +298,8 @@ def _move_sliders(pages: list, deadline: float) -> dict:
         view = live_view(page)
         try:
             readout = view.locator(".widget-readout").first
-            before = view.locator(MAP).first.get_attribute("src")
             left = max(1.0, deadline - time.perf_counter()) * 1000
+            before = view.locator(MAP).first.get_attribute("src", timeout=left)
             view.locator(SLIDER).first.focus(timeout=left)
             page.keyboard.press("ArrowLeft")
             view.wait_for_function("([sel, src]) => { const i = document.querySelector(sel); "
@@ -276,14 +318,16 @@ def _move_sliders(pages: list, deadline: float) -> dict:
     return out
 
 
-def concurrent_viewers(viewers: int, timeout: float, design: str = "current") -> dict:
+def concurrent_viewers(viewers: int, timeout: float, design: str = "current", spy: float = 0) -> dict:
     """``viewers`` browser contexts (one logged-in person's cookies, the per-person cap
     raised to ``viewers`` like the others) open the map at once, in ``design``
     (:data:`DESIGNS`); each is waited for until ``timeout`` seconds after the first
     navigation, then moves their slider. Returns ``{"design", "viewers", "painted",
     "live" (summaries, seconds), "sliders", "busy", "errors", "kernels_alive",
     "author_memory_bytes" (proportional), "author_rss_bytes", "loadavg_before",
-    "loadavg_after"}``."""
+    "loadavg_after"}``; with ``spy`` seconds, also ``"profiles"``: py-spy's summary
+    (:func:`spy_summary`) of the dashboards service and of the hub over the crowd's
+    first ``spy`` seconds."""
     overrides = dashboards_overrides()
     overrides["dashboards"].update(max_kernels_per_dashboard=viewers, max_kernels_total=viewers,
                                    max_kernels_per_person=viewers, preheat_kernels=0, idle_timeout=600,
@@ -306,6 +350,12 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current") ->
                 pages.append(context.new_page())
             # every navigation is started without waiting for its response: they all
             # arrive within the time it takes to ask 50 pages (printed as "arrivals")
+            spies = {}
+            if spy:
+                service = next(c.pid for c in psutil.Process(running.process.pid).children()
+                               if "hub.services.dashboards" in " ".join(c.cmdline()))
+                for name, pid in (("dashboards service", service), ("hub", running.process.pid)):
+                    spies[name] = (_spy(pid, spy, running.workdir / f"spy-{pid}.txt"), running.workdir / f"spy-{pid}.txt")
             cpu_began = cpu_times()
             began = time.perf_counter()
             began_epoch = time.time()
@@ -339,6 +389,10 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current") ->
             out["painted"] = summary(painted)
             out["live"] = summary(live)
             out["cpu_seconds"] = cpu_by_group(cpu_began, cpu_times())
+            out["profiles"] = {}
+            for name, (process, collapsed) in spies.items():
+                process.wait(timeout=spy + 60)
+                out["profiles"][name] = spy_summary(collapsed) if collapsed.exists() else {"samples": 0}
             out["window_seconds"] = round(time.perf_counter() - began, 1)
             out["arrivals"] = {key: summary([a[key] for a in arrivals]) for key in (arrivals[0] if arrivals else {})}
             out["author_memory_bytes"], out["author_rss_bytes"] = account_memory(

@@ -384,8 +384,8 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
                   f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB (RSS {v['author_rss_bytes'] / 2**30:.2f}) "
                   f"load {v['loadavg_before'][0]} -> {v['loadavg_after'][0]}", flush=True)
             steps = ", ".join(f"{key} {s['p50']}/{s['p95']}" for key, s in v["arrivals"].items())
-            print(f"viewers  round {n} {design}: {v['viewers']} navigations asked within {v['asked_within']} s; "
-                  f"seconds after the first (P50/P95): {steps}", flush=True)
+            print(f"viewers  round {n} {design}: {v['viewers']} pages told within {v['asked_within']} s to arrive "
+                  f"together; seconds after that instant (P50/P95): {steps}", flush=True)
             print(f"viewers  round {n} {design}: CPU seconds in the {v['window_seconds']} s until every page was "
                   f"live: {v['cpu_seconds']}", flush=True)
             for name, profile in v["profiles"].items():

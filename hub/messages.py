@@ -589,6 +589,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "Les commandes ne sont pas disponibles pour le moment (tableau de bord très "
             "demandé) : cette page montre la version publiée ; elles s'activeront dès que possible."
         ),
+        "dash_snapshot_failed": (
+            "Les commandes n'ont pas pu s'activer : cette page montre la version publiée. "
+            "Rechargez la page pour réessayer."
+        ),
         "dash_voila_widget_loading": "Chargement du widget…",
         "dash_voila_widget_error": "Le widget n'a pas pu s'afficher",
         "dash_voila_widget_missing": "Le widget n'a pas pu s'afficher : son modèle est introuvable",
@@ -1180,6 +1184,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "dash_snapshot_unavailable": (
             "The controls are not available right now (dashboard in high demand): this page "
             "shows the published version; they will come alive as soon as possible."
+        ),
+        "dash_snapshot_failed": (
+            "The controls could not come alive: this page shows the published version. "
+            "Reload the page to try again."
         ),
         "dash_voila_widget_loading": "Loading widget...",
         "dash_voila_widget_error": "Error displaying widget",

@@ -377,3 +377,35 @@ def test_live_pages_load_a_few_at_once_a_turn_ends_with_its_websocket_or_its_hol
         assert svc.turns.keys() == {("carte", "session-d"), ("carte", "session-e")}
 
     asyncio.run(scenario())
+
+
+def test_live_pages_wait_until_viewers_stop_arriving_or_the_longest_wait(tmp_path, monkeypatch):
+    """A crowd is served its logins and snapshot pages first: no live page's turn while
+    viewers keep arriving (ARRIVALS_QUIET after the last one), but never more than
+    ARRIVALS_QUIET_MAX."""
+    import hub.services.dashboards.service as service_module
+
+    monkeypatch.setattr(service_module, "ARRIVALS_QUIET", 0.4)
+    monkeypatch.setattr(service_module, "ARRIVALS_QUIET_MAX", 1.2)
+    svc = service(tmp_path)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        svc.arrival()
+        began = loop.time()
+        assert await svc.live_turn("carte", "session-a")
+        assert loop.time() - began >= 0.4
+
+        async def arriving_steadily():
+            for _ in range(40):
+                svc.arrival()
+                await asyncio.sleep(0.1)
+
+        arrivals = asyncio.ensure_future(arriving_steadily())
+        await asyncio.sleep(0)  # the first of them arrived
+        began = loop.time()
+        assert await svc.live_turn("carte", "session-b")
+        assert 1.2 <= loop.time() - began < 3.0 and not arrivals.done()
+        arrivals.cancel()
+
+    asyncio.run(scenario())

@@ -325,6 +325,11 @@ class ProxyHandler(Base):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
+    async def prepare(self):
+        if self.request.method == "GET" and self.path_args[1:] == [""] and LIVE_PAGE not in self.request.query_arguments:
+            self.service.arrival()  # before the login: the redirect to it counts
+        await super().prepare()
+
     @web.authenticated
     async def get(self, dashboard_id: str, rest: str):
         await self.proxy(dashboard_id, rest)

@@ -47,6 +47,12 @@ CLOSE_GRACE = 10.0
 TURN_HOLD = 20.0
 #: Seconds a snapshot page's request for a turn waits before it is told to ask again.
 TURN_WAIT = 30.0
+#: Seconds without a viewer arriving (a request for a dashboard's page, before or after
+#: the service's login) before a live page gets its turn: a crowd arriving together is
+#: served its logins and snapshot pages first, the live pages (scripts, kernels) after.
+ARRIVALS_QUIET = 1.0
+#: Seconds at most a turn waits for that quiet (viewers arriving steadily).
+ARRIVALS_QUIET_MAX = 10.0
 #: Seconds a dashboard's server waits, before it starts, for the execution of its version
 #: at publish (:meth:`DashboardService.make_preview`) to list its kernels' modules.
 PREVIEW_WAIT = 30.0
@@ -149,6 +155,7 @@ class DashboardService:
         self.requests: dict[str, int] = {}
         self.previewing: dict[tuple[str, int], asyncio.Task] = {}
         self.live_places = asyncio.Semaphore(self.conf.live_page_loads)
+        self.last_arrival = 0.0
         self.turns: dict[tuple[str, str], list[Turn]] = {}
         self.preview_turn = asyncio.Semaphore(1)
 
@@ -521,10 +528,19 @@ class DashboardService:
             self._end_turn((slot.dashboard, slot.session), waiting[0])
 
     # -- live pages behind snapshot pages ------------------------------------------------
+    def arrival(self) -> None:
+        """A viewer asked for a dashboard's page (see :data:`ARRIVALS_QUIET`)."""
+        self.last_arrival = time.monotonic()
+
     async def live_turn(self, dashboard_id: str, session: str) -> bool:
-        """Wait (:data:`TURN_WAIT` at most) for one of the live pages that may load at
-        once; True when given. The turn is given back when a page view of that dashboard
-        and browser session opens its websocket, or :data:`TURN_HOLD` seconds later."""
+        """Wait until no viewer arrived for :data:`ARRIVALS_QUIET` seconds (at most
+        :data:`ARRIVALS_QUIET_MAX`), then (:data:`TURN_WAIT` at most) for one of the live
+        pages that may load at once; True when given. The turn is given back when a page
+        view of that dashboard and browser session opens its websocket, or
+        :data:`TURN_HOLD` seconds later."""
+        latest = time.monotonic() + ARRIVALS_QUIET_MAX
+        while (quiet_in := min(self.last_arrival + ARRIVALS_QUIET, latest) - time.monotonic()) > 0:
+            await asyncio.sleep(quiet_in)
         try:
             await asyncio.wait_for(self.live_places.acquire(), TURN_WAIT)
         except asyncio.TimeoutError:

@@ -10,8 +10,8 @@ pre-executed kernel (preheated); with the current design also the time until the
 page (own kernel, working widgets) replaced the snapshot. The reference measured in the
 same run: the hub's own home page, to its first contentful paint.
 
-Then ``viewers`` people open the map at the same moment (caps raised to let every one of
-them have a kernel): time to each paint and to each live page, then each moves their
+Then ``viewers`` people, each on the hub's home page, open the map at the same moment
+(caps raised to let every one of them have a kernel): time to each paint and to each live page, then each moves their
 date slider one step (it works, and changes their own map only: every readout ends one
 step back, none two), kernels alive, memory of the author's processes (where Voilà and
 the kernels run: the sum of their proportional set sizes, so that memory shared by
@@ -40,9 +40,11 @@ from .measure import loadavg, summary
 
 VIEWER = "decideur1"
 MAP = ".widget-output img, .jp-OutputArea-output img"
-#: The dashboards settings of each design measured.
+#: The dashboards settings of each design measured. The previous design held a page
+#: view's place 15 minutes when its websocket did not come; with today's 30 s, a crowd of
+#: cold live pages (scripts loaded long after the page) loses every kernel.
 DESIGNS = {
-    "previous": {"kernel_template": False, "snapshot_pages": False},
+    "previous": {"kernel_template": False, "snapshot_pages": False, "view_timeout": 900},
     "current": {"kernel_template": True, "snapshot_pages": True},
 }
 #: Run in every viewer's page before its own scripts: the wall-clock times (ms since the
@@ -353,6 +355,7 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
                 context.route("**/*", _loopback_only)
                 context.add_init_script(PAINT_PROBE)
                 pages.append(context.new_page())
+                pages[-1].goto(f"{running.url}/hub/home")  # where a person comes from
             # every page is told the same instant (ARRIVAL_DELAY from now) at which it
             # navigates: they all arrive together (each one's navigation start is printed)
             began_epoch = time.time() + ARRIVAL_DELAY

@@ -70,3 +70,13 @@ def test_an_answer_larger_than_the_whole_cache_is_not_kept():
     cache = AssetCache(max_total=50)
     cache.put("serveur-1", "/a.js", make_asset(SCRIPT[:1], b"a" * 100))
     assert cache.get("serveur-1", "/a.js") is None and cache.total == 0
+
+
+def test_an_answer_is_made_into_an_entry_once_however_many_ask_at_once():
+    cache = AssetCache()
+    assert cache.claim("serveur-1", "/a.js")
+    assert not cache.claim("serveur-1", "/a.js")  # a second live page's request meanwhile
+    cache.put("serveur-1", "/a.js", None)  # the first could not make it: free to try again
+    assert cache.claim("serveur-1", "/a.js")
+    cache.put("serveur-1", "/a.js", make_asset(SCRIPT[:1], b"a" * 100))
+    assert not cache.claim("serveur-1", "/a.js") and cache.get("serveur-1", "/a.js") is not None

@@ -76,6 +76,16 @@ class AssetCache:
         self.max_total = max_total
         self.total = 0
         self.entries: OrderedDict[tuple[str, str], Asset] = OrderedDict()
+        self.making: set[tuple[str, str]] = set()
+
+    def claim(self, token: str, uri: str) -> bool:
+        """Whether the answer now relayed should be made into an entry: not when it is
+        kept already or another request is making it (a crowd's first live pages ask
+        for the same files at once; each is compressed once)."""
+        if (token, uri) in self.entries or (token, uri) in self.making:
+            return False
+        self.making.add((token, uri))
+        return True
 
     def get(self, token: str, uri: str) -> Asset | None:
         asset = self.entries.get((token, uri))
@@ -83,7 +93,11 @@ class AssetCache:
             self.entries.move_to_end((token, uri))
         return asset
 
-    def put(self, token: str, uri: str, asset: Asset) -> None:
+    def put(self, token: str, uri: str, asset: Asset | None) -> None:
+        """Keep ``asset`` (None: the claimed answer could not be kept)."""
+        self.making.discard((token, uri))
+        if asset is None:
+            return
         old = self.entries.pop((token, uri), None)
         if old is not None:
             self.total -= old.size

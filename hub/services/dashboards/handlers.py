@@ -493,9 +493,13 @@ class ProxyHandler(Base):
             self.finish()
         if body_parts is not None and started["done"]:
             headers = list(started["headers"].get_all())
-            if keepable("GET", asset, started["code"], headers, size["bytes"]):
-                kept = await asyncio.to_thread(make_asset, headers, b"".join(body_parts))
-                self.service.assets.put(upstream.token, self.request.uri, kept)
+            if (keepable("GET", asset, started["code"], headers, size["bytes"])
+                    and self.service.assets.claim(upstream.token, self.request.uri)):
+                kept = None
+                try:
+                    kept = await asyncio.to_thread(make_asset, headers, b"".join(body_parts))
+                finally:
+                    self.service.assets.put(upstream.token, self.request.uri, kept)
 
     def answer_asset(self, asset: Asset) -> None:
         """Answer with a kept static file: 304 when the browser has it (its ETag), the

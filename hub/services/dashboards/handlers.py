@@ -481,6 +481,7 @@ class ProxyHandler(Base):
         try:
             await upstream_client().fetch(request, raise_error=False)
         except (OSError, HTTPClientError) as e:
+            body_parts = None  # a cut answer is never kept
             if started["done"]:
                 log.warning("dashboard %s: response cut: %s", dashboard.id, e)
             else:

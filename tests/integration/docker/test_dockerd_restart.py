@@ -55,13 +55,13 @@ def hub(engine, lab_image, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def labs(hub):
+def labs(hub, engine):
     """Two running labs, each with a kernel holding a variable: ``(client, kernel id,
     value)``."""
-    started = labs_holding_a_variable(hub, USERS)
-    yield started
-    for client, _, _ in started:
-        client.stop_server()
+    def units():
+        return {c.id: c.status for c in containers_of(engine.client(), hub)}
+    with labs_holding_a_variable(hub, USERS, units, "running") as started:
+        yield started
 
 
 def assert_labs_intact(labs, when: str) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -111,6 +112,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                    help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS)")
     p.add_argument("--viewer-spy", type=float, default=0,
                    help="viewers: seconds of py-spy sampling of the dashboards service and the hub (0: none)")
+    p.add_argument("--viewer-db", choices=["sqlite", "postgresql"], default="postgresql",
+                   help="viewers: the hubs' database (postgresql: a cluster of the bench's own, as deployed)")
+    p.add_argument("--viewer-service-session", action="store_true",
+                   help="viewers: each has been to the dashboards service before (its own login there, none in the crowd)")
     p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
@@ -364,36 +369,53 @@ def print_views(d: dict) -> None:
         print(f"map      {design}: cold={v['cold']} warm={v['warm']}{extra} home_fcp={v['home_fcp']}\n"
               f"map      {design}: the live page, warm (P50, seconds from its own navigation): "
               f"{v['live_profile_warm']}", flush=True)
-    print(f"map      load={[r['loadavg_before'][0] for r in d['rounds']]}", flush=True)
+    print(f"map      load={[r['loadavg_before'][0] for r in d['rounds']]}; requests off loopback (refused by the "
+          f"egress trap): {len(d['off_loopback'])} {d['off_loopback'][:3]}", flush=True)
 
 
 async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
     """``rounds`` rounds of ``--dashboard-viewers`` people opening the map at once, in
     the previous then the current design each (:func:`.dashboard.concurrent_viewers`)."""
     from .dashboard import DESIGNS, concurrent_viewers
+    from .hub_scale import postgres
 
     out = []
-    for n in range(1, rounds + 1):
-        for design in [d for d in DESIGNS if d in args.viewer_designs.split(",")]:
-            v = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3, design,
-                                        args.viewer_spy)
-            out.append(v)
-            print(f"viewers  round {n} {design}: {v['viewers']} at once: painted={v['painted']} live={v['live']} "
-                  f"sliders moved={v['sliders']['moved']} own map only={v['sliders']['own_map_only']} "
-                  f"busy={v['busy']} errors={len(v['errors'])} kernels={v['kernels_alive']} "
-                  f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB (RSS {v['author_rss_bytes'] / 2**30:.2f}) "
-                  f"load {v['loadavg_before'][0]} -> {v['loadavg_after'][0]}", flush=True)
-            steps = ", ".join(f"{key} {s['p50']}/{s['p95']}" for key, s in v["arrivals"].items())
-            print(f"viewers  round {n} {design}: {v['viewers']} pages told within {v['asked_within']} s to arrive "
-                  f"together; seconds after that instant (P50/P95): {steps}", flush=True)
-            print(f"viewers  round {n} {design}: CPU seconds in the {v['window_seconds']} s until every page was "
-                  f"live: {v['cpu_seconds']}", flush=True)
-            for name, profile in v["profiles"].items():
-                print(f"viewers  round {n} {design}: py-spy {name}, {profile['samples']} samples: own time "
-                      f"{profile.get('self')}; project functions on the stack {profile.get('within')}", flush=True)
-            for error in (v["errors"] + v["sliders"]["errors"])[:5]:
-                print(f"viewers error: {error}", flush=True)
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(postgres()) if args.viewer_db == "postgresql" else None
+        for n in range(1, rounds + 1):
+            for design in [d for d in DESIGNS if d in args.viewer_designs.split(",")]:
+                db_url = pg.create(f"viewers_{design}_{n}") if pg else None
+                v = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3, design,
+                                            args.viewer_spy, db_url, args.viewer_service_session)
+                v["db"], v["service_session"] = args.viewer_db, args.viewer_service_session
+                out.append(v)
+                print_viewers(n, v)
     return out
+
+
+def print_viewers(n: int, v: dict) -> None:
+    """One round of :func:`viewer_rounds`, printed as it ends."""
+    design = v["design"]
+    print(f"viewers  round {n} {design} (hub database {v['db']}, service session before {v['service_session']}): "
+          f"{v['viewers']} at once: painted={v['painted']} live={v['live']} "
+          f"sliders moved={v['sliders']['moved']} own map only={v['sliders']['own_map_only']} "
+          f"busy={v['busy']} errors={len(v['errors'])} kernels={v['kernels_alive']} "
+          f"memory={v['author_memory_bytes'] / 2**30:.2f} GiB (RSS {v['author_rss_bytes'] / 2**30:.2f}) "
+          f"load {v['loadavg_before'][0]} -> {v['loadavg_after'][0]}", flush=True)
+    steps = ", ".join(f"{key} {s['p50']}/{s['p95']}" for key, s in v["arrivals"].items())
+    print(f"viewers  round {n} {design}: {v['viewers']} pages told within {v['asked_within']} s to arrive "
+          f"together; seconds after that instant (P50/P95): {steps}", flush=True)
+    print(f"viewers  round {n} {design}: CPU seconds in the {v['window_seconds']} s until every page was "
+          f"live: {v['cpu_seconds']}", flush=True)
+    for second, used in enumerate(v["cpu_timeline"], 1):
+        print(f"viewers  round {n} {design}: CPU seconds in second {second}: {used}", flush=True)
+    for name, profile in v["profiles"].items():
+        print(f"viewers  round {n} {design}: py-spy {name}, {profile['samples']} samples: own time "
+              f"{profile.get('self')}; project functions on the stack {profile.get('within')}", flush=True)
+    print(f"viewers  round {n} {design}: requests off loopback (refused by the egress trap): "
+          f"{len(v['off_loopback'])} {v['off_loopback'][:3]}", flush=True)
+    for error in (v["errors"] + v["sliders"]["errors"])[:5]:
+        print(f"viewers error: {error}", flush=True)
 
 
 def viewer_ratios(rounds: list[dict]) -> dict:

@@ -20,21 +20,23 @@ the dashboards tests' hub settings (tests/dashboardhub.py) as a library."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pwd
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psutil
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
 from tests.conftest import PASSWORD, RunningHub, open_workdir, served
 from hub.names import system_account
 from tests.dashboardhub import MAP_ID, DashboardsClient, dashboards_overrides, wait_published
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LOOPBACK
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 from .measure import loadavg, summary
 
@@ -101,21 +103,68 @@ GROUPS = (
     ("hub", ("jupyterhub", "hub.app", "hub/app")),
     ("bench", ("-m bench",)),
 )
+#: Seconds of the crowd's arrival whose CPU use is recorded second by second.
+TIMELINE_SECONDS = 15
 #: Seconds between asking the pages to navigate and the instant they all do (asking 50
 #: pages one after the other takes seconds; each page waits for the same instant).
 ARRIVAL_DELAY = 15.0
 
 
-def _loopback_only(route):
-    if urlsplit(route.request.url).hostname in LOOPBACK or route.request.url.startswith(("data:", "blob:")):
-        route.continue_()
-    else:
-        route.abort()
+class EgressTrap(socketserver.ThreadingTCPServer):
+    """A listener of the bench's own on loopback, set as the browser's proxy: whatever
+    the pages ask of an address other than loopback (which Chromium never sends through
+    a proxy) comes here, is refused (403) and recorded in :attr:`asked`, and goes nowhere
+    else. Names other than localhost do not resolve either (``--host-resolver-rules``).
+    Unlike a Playwright route on every request, it leaves the browser as a viewer's own
+    (no request paused for the bench, its HTTP cache on)."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        self.asked: list[str] = []
+        super().__init__(("127.0.0.1", 0), _Refusal)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def proxy_arg(self) -> str:
+        return f"--proxy-server=http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Refusal(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.server.asked.append(self.rfile.readline(2048).decode("latin-1").strip())
+        self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+#: Where the trap is checked at every launch: a name that exists nowhere (RFC 2606).
+EGRESS_CHECK = "http://egress-check.invalid/"
+
+
+@contextlib.contextmanager
+def guarded_chromium(p):
+    """Chromium whose pages reach loopback only (:class:`EgressTrap`): ``(browser,
+    trap)``. Checked at launch: a page asked for :data:`EGRESS_CHECK` reaches the trap;
+    ``trap.asked`` is then emptied, so that it lists what the measured pages asked."""
+    with EgressTrap() as trap:
+        trap.thread.start()
+        args = [a for a in CHROMIUM_ARGS if a != "--no-proxy-server"] + [trap.proxy_arg]
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        try:
+            page = browser.new_page()
+            with contextlib.suppress(PlaywrightError):  # the trap's refusal
+                page.goto(EGRESS_CHECK)
+            page.close()
+            if not any(EGRESS_CHECK.rstrip("/").split("//")[1] in line for line in trap.asked):
+                raise RuntimeError(f"the browser's egress trap did not receive {EGRESS_CHECK}: {trap.asked}")
+            trap.asked.clear()
+            yield browser, trap
+        finally:
+            browser.close()
+            trap.shutdown()
 
 
 def _logged_in_page(browser, hub: RunningHub, timeout_ms: int):
     context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 800})
-    context.route("**/*", _loopback_only)
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
     page.goto(f"{hub.url}/hub/login")
@@ -180,26 +229,23 @@ def dashboard_views(views: int, timeout: float) -> dict:
     "warm", "live_warm", "preheated" (previous design only), "home_fcp"}}`` summaries
     (seconds) and the raw rounds under ``"rounds"``."""
     out: dict = {"rounds": []}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            for design in DESIGNS:
-                plain = _hub_views(browser, design, 0, views, timeout)
-                rounds = [plain]
-                maps = [v["map"] for v in plain["views"]]
-                profiles = [v["live_profile"] for v in plain["views"][1:]]
-                out[design] = {"cold": summary(maps[:1]), "warm": summary(maps[1:]),
-                               "live_warm": summary([v["live"] for v in plain["views"][1:]]),
-                               "live_profile_warm": {key: summary([p[key] for p in profiles if p[key] is not None])["p50"]
-                                                     for key in (profiles[0] if profiles else {})}}
-                if design == "previous":
-                    preheated = _hub_views(browser, design, 1, views, timeout)
-                    rounds.append(preheated)
-                    out[design]["preheated"] = summary([v["map"] for v in preheated["views"]])
-                out[design]["home_fcp"] = summary([v["home_fcp"] for r in rounds for v in r["views"] if v["home_fcp"]])
-                out["rounds"] += rounds
-        finally:
-            browser.close()
+    with sync_playwright() as p, guarded_chromium(p) as (browser, trap):
+        for design in DESIGNS:
+            plain = _hub_views(browser, design, 0, views, timeout)
+            rounds = [plain]
+            maps = [v["map"] for v in plain["views"]]
+            profiles = [v["live_profile"] for v in plain["views"][1:]]
+            out[design] = {"cold": summary(maps[:1]), "warm": summary(maps[1:]),
+                           "live_warm": summary([v["live"] for v in plain["views"][1:]]),
+                           "live_profile_warm": {key: summary([p[key] for p in profiles if p[key] is not None])["p50"]
+                                                 for key in (profiles[0] if profiles else {})}}
+            if design == "previous":
+                preheated = _hub_views(browser, design, 1, views, timeout)
+                rounds.append(preheated)
+                out[design]["preheated"] = summary([v["map"] for v in preheated["views"]])
+            out[design]["home_fcp"] = summary([v["home_fcp"] for r in rounds for v in r["views"] if v["home_fcp"]])
+            out["rounds"] += rounds
+        out["off_loopback"] = list(trap.asked)
     return out
 
 
@@ -230,7 +276,10 @@ def _group_of(proc: psutil.Process) -> str:
         words = " ".join([proc.name(), *proc.cmdline()])
     except psutil.Error:
         return "other"
-    return next((group for group, marks in GROUPS if any(m in words for m in marks)), "other")
+    group = next((group for group, marks in GROUPS if any(m in words for m in marks)), "other")
+    if group == "browser" and "--type=" not in words:
+        return "browser's main process"  # every context's navigations and network
+    return group
 
 
 def cpu_times() -> dict[int, tuple[str, float]]:
@@ -253,6 +302,31 @@ def cpu_by_group(before: dict[int, tuple[str, float]], after: dict[int, tuple[st
         used = seconds - before[pid][1] if pid in before and before[pid][0] == group else seconds
         out[group] = round(out.get(group, 0.0) + max(0.0, used), 2)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+class CpuTimeline(threading.Thread):
+    """CPU seconds per group (:func:`cpu_by_group`) in each second of the first
+    ``seconds`` seconds: where the cores go while the crowd arrives."""
+
+    def __init__(self, seconds: int):
+        super().__init__(daemon=True)
+        self.seconds = seconds
+        self.per_second: list[dict[str, float]] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        before = cpu_times()
+        for _ in range(self.seconds):
+            if self.stopped.wait(1.0):
+                return
+            after = cpu_times()
+            self.per_second.append({g: s for g, s in cpu_by_group(before, after).items() if s >= 0.05})
+            before = after
+
+    def stop(self) -> list[dict[str, float]]:
+        self.stopped.set()
+        self.join(5)
+        return self.per_second
 
 
 def _spy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
@@ -325,26 +399,31 @@ def _move_sliders(pages: list, deadline: float) -> dict:
     return out
 
 
-def concurrent_viewers(viewers: int, timeout: float, design: str = "current", spy: float = 0) -> dict:
+def concurrent_viewers(viewers: int, timeout: float, design: str = "current", spy: float = 0,
+                       db_url: str | None = None, service_session: bool = False) -> dict:
     """``viewers`` browser contexts (one logged-in person's cookies, the per-person cap
     raised to ``viewers`` like the others) open the map at once, in ``design``
     (:data:`DESIGNS`); each is waited for until ``timeout`` seconds after the first
     navigation, then moves their slider. Returns ``{"design", "viewers", "painted",
     "live" (summaries, seconds), "sliders", "busy", "errors", "kernels_alive",
     "author_memory_bytes" (proportional), "author_rss_bytes", "loadavg_before",
-    "loadavg_after"}``; with ``spy`` seconds, also ``"profiles"``: py-spy's summary
-    (:func:`spy_summary`) of the dashboards service and of the hub over the crowd's
-    first ``spy`` seconds."""
+    "loadavg_after", "cpu_seconds", "cpu_timeline" (:class:`CpuTimeline`), "off_loopback"
+    (what the pages asked of the :class:`EgressTrap`)}``; with ``spy`` seconds, also
+    ``"profiles"``: py-spy's summary (:func:`spy_summary`) of the dashboards service and
+    of the hub over the crowd's first ``spy`` seconds. ``db_url``: the hub's database
+    (default: SQLite in its directory). ``service_session``: each viewer went through the
+    dashboards service's login (gallery page) before, so none logs in during the crowd."""
     overrides = dashboards_overrides()
     overrides["dashboards"].update(max_kernels_per_dashboard=viewers, max_kernels_total=viewers,
                                    max_kernels_per_person=viewers, preheat_kernels=0, idle_timeout=600,
                                    **DESIGNS[design])
+    if db_url:
+        overrides.setdefault("hub", {})["db_url"] = db_url
     running = RunningHub(open_workdir("datalab-bench-viewers-"), overrides=overrides)
     out: dict = {"design": design, "viewers": viewers, "busy": 0, "errors": [], "loadavg_before": loadavg()}
     with served(running, f"bench-dashboards-viewers-{design}.log"), sync_playwright() as p:
         wait_published(running, MAP_ID)
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
+        with guarded_chromium(p) as (browser, trap):
             context, _ = _logged_in_page(browser, running, int(timeout * 1000))
             state = context.storage_state()
             context.close()
@@ -352,9 +431,11 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
                         for _ in range(viewers)]
             pages = []
             for context in contexts:
-                context.route("**/*", _loopback_only)
                 context.add_init_script(PAINT_PROBE)
                 pages.append(context.new_page())
+                if service_session:  # someone who opened a dashboard before: the service knows them
+                    pages[-1].goto(f"{running.url}/services/dashboards/")
+                    pages[-1].wait_for_url(f"{running.url}/services/dashboards/")
                 pages[-1].goto(f"{running.url}/hub/home")  # where a person comes from
             # every page is told the same instant (ARRIVAL_DELAY from now) at which it
             # navigates: they all arrive together (each one's navigation start is printed)
@@ -372,6 +453,8 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
                     collapsed = running.workdir / f"spy-{pid}.txt"
                     spies[name] = (_spy(pid, spy, collapsed), collapsed)
             cpu_began = cpu_times()
+            timeline = CpuTimeline(TIMELINE_SECONDS)
+            timeline.start()
             began = time.perf_counter() + (began_epoch - time.time())
             painted, live, ready, arrivals = [], [], [], []
             for page in pages:
@@ -399,6 +482,7 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
             out["painted"] = summary(painted)
             out["live"] = summary(live)
             out["cpu_seconds"] = cpu_by_group(cpu_began, cpu_times())
+            out["cpu_timeline"] = timeline.stop()
             out["profiles"] = {}
             for name, (process, collapsed) in spies.items():
                 process.wait(timeout=spy + 60)
@@ -412,7 +496,6 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
             out["sliders"] = _move_sliders(ready, time.perf_counter() + timeout)
             for context in contexts:
                 context.close()
-        finally:
-            browser.close()
+            out["off_loopback"] = list(trap.asked)
     out["loadavg_after"] = loadavg()
     return out

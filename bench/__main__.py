@@ -116,6 +116,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                    help="viewers: the hubs' database (postgresql: a cluster of the bench's own, as deployed)")
     p.add_argument("--viewer-service-session", action="store_true",
                    help="viewers: each has been to the dashboards service before (its own login there, none in the crowd)")
+    p.add_argument("--viewer-browser-nice", type=int, default=0, choices=range(20), metavar="0-19",
+                   help="viewers: niceness of the browser that plays the 50 viewers (10: the hub's processes first, "
+                        "as when the viewers' browsers are their own machines)")
     p.add_argument("--report-runs", type=int, default=21, help="report runs at once (0: none)")
     p.add_argument("--timeout", type=float, default=180, help="cap (s) of one spawn, stop or journey")
     p.add_argument("--label", default="", help="a note kept in the results (e.g. before/after)")
@@ -386,7 +389,8 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
             for design in [d for d in DESIGNS if d in args.viewer_designs.split(",")]:
                 db_url = pg.create(f"viewers_{design}_{n}") if pg else None
                 v = await asyncio.to_thread(concurrent_viewers, args.dashboard_viewers, args.timeout * 3, design,
-                                            args.viewer_spy, db_url, args.viewer_service_session)
+                                            args.viewer_spy, db_url, args.viewer_service_session,
+                                            args.viewer_browser_nice)
                 v["db"], v["service_session"] = args.viewer_db, args.viewer_service_session
                 out.append(v)
                 print_viewers(n, v)
@@ -396,7 +400,8 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
 def print_viewers(n: int, v: dict) -> None:
     """One round of :func:`viewer_rounds`, printed as it ends."""
     design = v["design"]
-    print(f"viewers  round {n} {design} (hub database {v['db']}, service session before {v['service_session']}): "
+    print(f"viewers  round {n} {design} (hub database {v['db']}, service session before {v['service_session']}, "
+          f"browser niceness {v['browser_nice']}): "
           f"{v['viewers']} at once: painted={v['painted']} live={v['live']} "
           f"sliders moved={v['sliders']['moved']} own map only={v['sliders']['own_map_only']} "
           f"busy={v['busy']} errors={len(v['errors'])} kernels={v['kernels_alive']} "

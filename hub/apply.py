@@ -348,12 +348,15 @@ def apply_dashboards(c, settings: Settings) -> None:
     127.0.0.1, port = hub port + 3. It runs as the hub's user (root when the hub is: it
     starts each dashboard's server as its author, see its runners), reads the same
     deployment file, and may only read users' names and groups; every DataLab role may
-    open it."""
+    open it. The hub's page ``/hub/tableau/<id>`` (:mod:`hub.dashboard_page`) is where a
+    dashboard is opened."""
     if not (settings.dashboards.enabled and _has_runner(settings, "dashboards", set(dashboard_backends()))):
         return
+    from . import dashboard_page
     from .services.dashboards import SERVICE_NAME
 
     port = public_port(settings) + 3
+    c.JupyterHub.extra_handlers = _extended(c.JupyterHub, "extra_handlers", dashboard_page.handlers(settings))
     c.JupyterHub.services = _extended(c.JupyterHub, "services", [
         {
             "name": SERVICE_NAME,

@@ -15,8 +15,10 @@ DataLab's metrics (names as exported):
   request to the lab answering (successful starts), buckets up to 600 s.
 - ``datalab_slurm_pending_seconds{partition}`` (histogram, hub): a Slurm lab's job from
   submission to RUNNING.
-- ``datalab_dashboard_views_total{dashboard, outcome}`` (counter, dashboards service):
-  page views, ``shown`` or ``busy`` (refused at capacity).
+- ``datalab_dashboard_views_total{dashboard, outcome}`` (counter, dashboards service;
+  the hub counts the snapshot pages it serves, hub.dashboard_page): page views,
+  ``shown``, ``snapshot`` (the published version's page first) or ``busy`` (refused at
+  capacity).
 - ``datalab_report_runs_total{status}`` (counter, reports service): finished runs by
   final status.
 """
@@ -58,7 +60,7 @@ SLURM_PENDING = Histogram(
 )
 DASHBOARD_VIEWS = Counter(
     "datalab_dashboard_views",
-    "Dashboard page views (outcome: shown, or busy when refused at capacity)",
+    "Dashboard page views (outcome: shown, snapshot, or busy when refused at capacity)",
     ["dashboard", "outcome"],
 )
 REPORT_RUNS = Counter("datalab_report_runs", "Finished report runs by final status", ["status"])

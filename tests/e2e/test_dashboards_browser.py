@@ -123,10 +123,10 @@ def test_decision_maker_sees_the_published_map_at_once_then_moves_the_date_slide
     expect(card.locator("h2")).to_have_text(MAP_TITLE)
     expect(card.locator(".meta")).to_contain_text("Université Exemple Alpha")
     screenshot(page, "dashboards-gallery-decideur1")
-    with page.expect_response(lambda r: r.url.endswith("/datalab-turn"), timeout=60_000) as turn:
+    with page.expect_response(lambda r: "datalab-live=1" in r.url and r.status == 200, timeout=120_000) as live:
         card.get_by_role("link", name="Ouvrir le tableau de bord").click()
-        page.wait_for_url(re.compile(rf".*/services/dashboards/d/{MAP_ID}/$"))
-    assert turn.value.status == 204  # its live page's turn, asked with fetch()
+        page.wait_for_url(re.compile(rf".*/hub/tableau/{MAP_ID}$"))  # the hub's page: the snapshot
+    assert "kernelId" in live.value.text()  # its live page, given its turn by the service
     # the snapshot page: the published version's map and controls, before any kernel
     expect(page.locator("#datalab-status")).to_contain_text("Version publiée", timeout=30_000)
     expect(page.locator("#datalab-snapshot .jp-OutputArea-output img")).to_be_visible()
@@ -148,8 +148,8 @@ def test_two_decision_makers_at_once_each_move_their_own_slider_and_see_their_ow
             login(page, dashboards_hub, name)
             page.wait_for_url(re.compile(r".*/hub/home$"))
             pages.append(page)
-        for page in pages:  # both open the map before either has its live page
-            page.goto(f"{dashboards_hub.url}/services/dashboards/d/{MAP_ID}/", wait_until="commit")
+        for page in pages:  # both open the map's link before either has its live page
+            page.goto(f"{dashboards_hub.url}/hub/tableau/{MAP_ID}", wait_until="commit")
         views = [live_view(page) for page in pages]
         move_the_date_one_step_back(pages[0], views[0])
         expect(views[1].locator(".widget-readout").first).to_have_text("2020-03-27")

@@ -52,7 +52,7 @@ def test_decision_maker_moves_the_slider_of_the_map_served_from_a_container(page
     card = page.locator(f"article[data-dashboard={MAP_ID}]")
     expect(card.locator("h2")).to_have_text(MAP_TITLE)
     card.get_by_role("link", name="Ouvrir le tableau de bord").click()
-    page.wait_for_url(re.compile(rf".*/services/dashboards/d/{MAP_ID}/$"))
+    page.wait_for_url(re.compile(rf".*/hub/tableau/{MAP_ID}$"))  # the hub's page: the snapshot
     expect(page.locator("#datalab-snapshot .jp-OutputArea-output img")).to_be_visible(timeout=120_000)
     view = live_view(page)
     screenshot(page, "dashboard-docker-map-before")

@@ -13,13 +13,15 @@ import subprocess
 import time
 
 import pytest
+import requests
 
-from tests.conftest import REPO
+from tests.conftest import PASSWORD, REPO
 from tests.dashboardhub import (  # noqa: F401 (fixtures)
     CAP_PER_DASHBOARD,
     CAP_TOTAL,
     IDLE_TIMEOUT,
     MAP_ID,
+    DashboardsClient,
     ODD_AUTHOR,
     PREHEATED,
     caps_hold_under_a_rush,
@@ -50,7 +52,7 @@ def test_decision_maker_sees_the_deployment_map_in_the_french_gallery(people):
     assert "Tableaux de bord" in text
     assert "Carte : la COVID-19 dans les départements normands" in text
     assert "Université Exemple Alpha" in text
-    assert f'href="/services/dashboards/d/{MAP_ID}/"' in gallery.text
+    assert f'href="/hub/tableau/{MAP_ID}"' in gallery.text  # opened at the hub (hub.dashboard_page)
 
 
 def test_the_execution_at_publish_lists_the_modules_the_kernel_template_imports(dashboards_hub, people):
@@ -75,9 +77,59 @@ def test_a_viewer_of_the_identity_free_map_gets_its_snapshot_page_first_the_auth
     assert "Version publiée, telle que dessinée à la publication" in text
     assert 'class="jp-OutputArea-output"><img alt="" src="data:image/png;base64,' in snapshot.text
     assert 'frame.src = "?datalab-live=1"' in snapshot.text and "kernelId" not in snapshot.text
-    assert people("decideur1").get(f"d/{MAP_ID}/datalab-turn").status_code == 204  # its live page's turn
     author_page = people("analyste1").get(f"d/{MAP_ID}/")
     assert author_page.status_code == 200 and "kernelId" in author_page.text and "datalab-snapshot" not in author_page.text
+
+
+def hub_page(person, dashboard_id: str, **kwargs):
+    """``/hub/tableau/<id>`` (hub.dashboard_page) as ``person``'s browser asks it."""
+    return person.session.get(f"{person.base}/hub/tableau/{dashboard_id}", allow_redirects=False, **kwargs)
+
+
+def test_a_viewer_logged_in_to_the_hub_only_gets_the_maps_snapshot_page_from_the_hub(dashboards_hub):
+    viewer = DashboardsClient(dashboards_hub.url, "decideur2", PASSWORD)  # never logged in to the service
+    page = hub_page(viewer, MAP_ID)
+    assert page.status_code == 200, page.status_code
+    assert "Version publiée, telle que dessinée à la publication" in page_text(page)
+    assert 'class="jp-OutputArea-output"><img alt="" src="data:image/png;base64,' in page.text
+    assert f'frame.src = "/services/dashboards/d/{MAP_ID}/?datalab-live=1"' in page.text
+    assert "kernelId" not in page.text
+    assert not [c.name for c in viewer.session.cookies if c.path.startswith("/services/")]  # no service login
+    # the frame's request logs the viewer in to the service, then waits for its turn
+    live = viewer.session.get(f"{viewer.service}/d/{MAP_ID}/?datalab-live=1", allow_redirects=False)
+    assert live.status_code == 302 and "/hub/api/oauth2/authorize" in live.headers["Location"]
+
+
+def test_the_hub_page_sends_everyone_else_to_the_services_page_which_says_nothing_more(dashboards_hub, people):
+    """Attack: a viewer outside a dashboard's audience asks the hub's page of it (its
+    snapshot page made), a path climbing out, no login at all."""
+    author = people("analyste1")
+    r = author.publish(notebook("print('chiffres internes Alpha')"), id="interne-alpha", title="Interne Alpha",
+                       audience={"partners": ["univ-alpha"]}, identity_free=True)
+    assert r.status_code == 201, r.text
+    try:
+        assert r.json()["url"] == "/hub/tableau/interne-alpha"
+        snapshot = dashboards_hub.layout.dashboards / "interne-alpha" / "v1" / "snapshot.html"
+        deadline = time.monotonic() + 120
+        while not snapshot.exists():  # executed once at publish: its snapshot page is made
+            assert time.monotonic() < deadline, dashboards_hub.log_tail()
+            time.sleep(0.5)
+        viewer = people("decideur1")
+        hidden, absent = hub_page(viewer, "interne-alpha"), hub_page(viewer, "jamais-publie")
+        assert (hidden.status_code, absent.status_code) == (302, 302)
+        assert hidden.headers["Location"] == "/services/dashboards/d/interne-alpha/"
+        assert absent.headers["Location"] == "/services/dashboards/d/jamais-publie/"
+        assert "chiffres internes" not in hidden.text
+        refused, never = viewer.get("d/interne-alpha/"), viewer.get("d/jamais-publie/")
+        assert refused.status_code == never.status_code == 404 and page_text(refused) == page_text(never)
+        own = hub_page(author, "interne-alpha", params={"jour": "3"})  # the author: the live page
+        assert own.status_code == 302 and own.headers["Location"] == "/services/dashboards/d/interne-alpha/?jour=3"
+        for climbing in ("..%2F..%2Fhub", "interne-alpha%2F..%2F..%2Fsecret", "%2Fetc%2Fpasswd", "INTERNE"):
+            assert hub_page(viewer, climbing).status_code == 404, climbing
+        anonymous = requests.get(f"{dashboards_hub.url}/hub/tableau/{MAP_ID}", allow_redirects=False)
+        assert anonymous.status_code == 302 and "/hub/login" in anonymous.headers["Location"]
+    finally:
+        assert author.call("DELETE", "dashboards/interne-alpha").status_code == 204
 
 
 def test_an_identity_dependent_dashboard_has_no_snapshot_page(dashboards_hub, people):
@@ -87,6 +139,8 @@ def test_an_identity_dependent_dashboard_has_no_snapshot_page(dashboards_hub, pe
     try:
         page = people("decideur1").get("d/personnel/")
         assert page.status_code == 200 and "kernelId" in page.text and "datalab-snapshot" not in page.text
+        sent = hub_page(people("decideur1"), "personnel")
+        assert sent.status_code == 302 and sent.headers["Location"] == "/services/dashboards/d/personnel/"
     finally:
         assert author.call("DELETE", "dashboards/personnel").status_code == 204
 
@@ -359,7 +413,7 @@ def test_the_cli_publishes_lists_and_unpublishes(dashboards_hub, people, tmp_pat
     published = run("publish", str(path), "--title", "Carte (CLI)", "--id", "carte-cli",
                     "--audience", "partner:chu-exemple-nord,role:decision-maker")
     assert published.returncode == 0, published.stderr
-    assert published.stdout.startswith("carte-cli version 1: /services/dashboards/d/carte-cli/")
+    assert published.stdout.startswith("carte-cli version 1: /hub/tableau/carte-cli")
     assert "carte-cli" in run("list").stdout
     # partners AND roles: the decision-makers of chu-exemple-nord, not those of other partners
     assert "Carte (CLI)" in author.get("").text

@@ -16,9 +16,9 @@ from hub.cli import parse_audience
 from hub.names import own_id
 from hub.services.dashboards.runners import Launch, voila_arguments
 from hub.messages import CATALOGUE
-from hub.services.dashboards.handlers import PageTexts, route, voila_texts
+from hub.services.dashboards.handlers import LIVE_ASKS, PageTexts, live_asks, route, voila_texts
 from hub.services.dashboards.service import Busy, DashboardService, Slot
-from hub.services.dashboards.store import PublishError, PublishForbidden, Store, slug_from_title
+from hub.services.dashboards.store import METADATA, PublishError, PublishForbidden, Store, read_published, slug_from_title
 from hub.settings import Audience, ConfigError, load, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,6 +159,42 @@ def test_publish_rules(tmp_path):
     assert not svc.may_view(decideur, private) and svc.may_view(bob, private)
     admin = {"name": "coordinateur", "groups": ["partner-region-exemple", "role-admin"]}
     assert svc.may_view(admin, private) and svc.may_manage(admin, private)
+
+
+def test_the_hub_reads_a_published_dashboard_and_nothing_beside_it(tmp_path):
+    """Attack: the hub's dashboard page (hub.dashboard_page) reads the service's records
+    by the id in its URL; an id that climbs out, names a file, or an unpublished
+    dashboard reads as none. A record under the former audience rule reads as the
+    service rewrites it, and is left as it is."""
+    svc = service(tmp_path)
+    alice = {"name": "analyste1", "groups": ["partner-univ-alpha", "role-analyst"]}
+    d, _ = svc.publish(alice, notebook(code("1")), {"title": "Ma carte", "audience": {"all": True}})
+    root = svc.store.root
+    assert read_published(root, "ma-carte") == svc.store.get("ma-carte")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / METADATA).write_text((root / "ma-carte" / METADATA).read_text())
+    for probe in ("../secret", "..", "ma-carte/..", "Ma-carte", "ma-carte/", "/etc", "x" * 41, ""):
+        assert read_published(root, probe) is None, probe
+    stored = json.loads((root / "ma-carte" / METADATA).read_text())
+    stored["audience"] = {"partners": ["univ-alpha"], "roles": ["decision-maker"]}  # the former rule: OR
+    (root / "ma-carte" / METADATA).write_text(json.dumps(stored))
+    former = read_published(root, "ma-carte")
+    decideur = {"name": "decideur1", "groups": ["partner-region-exemple", "role-decision-maker"]}
+    assert svc.may_view(decideur, former)  # admitted as before the rewrite
+    assert json.loads((root / "ma-carte" / METADATA).read_text())["audience"] == stored["audience"]
+    svc.store.unpublish("ma-carte")
+    assert read_published(root, "ma-carte") is None
+    (root / "ma-carte" / METADATA).write_text("{not json")
+    assert read_published(root, "ma-carte") is None
+
+
+@pytest.mark.parametrize("query, asks", [
+    ({}, 0), ({"datalab-live": [b"1"]}, 1), ({"datalab-live": [b"7"]}, 7),
+    ({"datalab-live": [b"99999"]}, 1), ({"datalab-live": [b"-3"]}, 1), ({"datalab-live": [b"x"]}, 1),
+    ({"datalab-live": [b"900"]}, LIVE_ASKS),
+])
+def test_a_live_pages_count_of_asks_is_read_within_its_bounds(query, asks):
+    assert live_asks(argparse.Namespace(query_arguments=query)) == asks
 
 
 def test_an_id_held_by_someone_else_gives_an_id_of_ones_own_whether_or_not_one_sees_it(tmp_path):

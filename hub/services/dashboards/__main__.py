@@ -32,7 +32,6 @@ from .handlers import (
     PreviewHandler,
     ProxyHandler,
     PublishHandler,
-    TurnHandler,
     WebSocketProxyHandler,
     jinja_environment,
 )
@@ -69,7 +68,6 @@ def make_app(service: DashboardService) -> web.Application:
             (url_path_join(prefix, f"api/dashboards/{ID}"), DashboardApiHandler),
             (url_path_join(prefix, f"d/{ID}"), web.RedirectHandler, {"url": prefix + "d/{0}/"}),
             (url_path_join(prefix, f"d/{ID}/api/kernels/({KERNEL})/channels"), WebSocketProxyHandler),
-            (url_path_join(prefix, f"d/{ID}/datalab-turn"), TurnHandler),
             (url_path_join(prefix, f"d/{ID}/(.*)"), ProxyHandler),
         ],
         dashboards=service,

@@ -72,6 +72,9 @@ KERNEL_PATHS = {
 PAGE_KERNEL = re.compile(rb'"kernelId":\s*"(' + KERNEL.encode() + rb')"')
 #: The query argument of a live page requested by its snapshot page.
 LIVE_PAGE = "datalab-live"
+#: How many times a live page asks for its turn (each ask waits up to
+#: :data:`.service.TURN_WAIT` seconds; a browser follows some 20 redirects in a row).
+LIVE_ASKS = 15
 #: A picture served on its own runs no script and loads nothing but its embedded images.
 PICTURE_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 LAB_TREE = re.compile(r"/user/(?P<user>[^/]+)/(?:[^/]+/)?lab(?:/workspaces/[^/]+)?/tree/(?P<path>.+\.ipynb)$")
@@ -286,37 +289,21 @@ def route(method: str, rest: str) -> tuple[str, str]:
     return "refused", ""
 
 
+def live_asks(request) -> int:
+    """How many times a live page has asked for its turn, with this request (the value
+    of :data:`LIVE_PAGE`, 1 to :data:`LIVE_ASKS`); 0 for a request that is no live page's."""
+    value = request.query_arguments.get(LIVE_PAGE, [b""])[0]
+    if not value:
+        return 0
+    return min(int(value), LIVE_ASKS) if value.isdigit() and len(value) <= 3 else 1
+
+
 def browser_session(handler: web.RequestHandler) -> str:
     """A digest of what ties a request to one browser session of its person: the hub's
     session id cookie, else the credential the request carries (the service's OAuth
     cookie or a hub API token)."""
     key = handler.get_cookie("jupyterhub-session-id", "") or handler.hub_auth.get_token(handler) or ""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-class TurnHandler(Base):
-    """``/d/<id>/datalab-turn``: the snapshot page's request for its live page's turn
-    (:meth:`.service.DashboardService.live_turn`): 204 once given, 503 (ask again) when
-    none came in time. The wait ends with the browser's connection."""
-
-    @web.authenticated
-    async def get(self, dashboard_id: str):
-        dashboard = self.dashboard_or_page(dashboard_id)
-        if dashboard is None:
-            return
-        self.waiting = asyncio.ensure_future(self.service.live_turn(dashboard.id, browser_session(self)))
-        try:
-            given = await self.waiting
-        except asyncio.CancelledError:
-            return
-        self.set_header("Cache-Control", "no-store")
-        self.set_status(204 if given else 503)
-        self.finish()
-
-    def on_connection_close(self):
-        waiting = getattr(self, "waiting", None)
-        if waiting is not None:
-            waiting.cancel()
 
 
 class ProxyHandler(Base):
@@ -326,9 +313,14 @@ class ProxyHandler(Base):
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
     async def prepare(self):
-        if self.request.method == "GET" and self.path_args[1:] == [""] and LIVE_PAGE not in self.request.query_arguments:
+        if self.request.method == "GET" and self.path_args[1:] == [""] and live_asks(self.request) <= 1:
             self.service.arrival()  # before the login: the redirect to it counts
         await super().prepare()
+
+    def on_connection_close(self):
+        waiting = getattr(self, "waiting", None)
+        if waiting is not None:
+            waiting.cancel()
 
     @web.authenticated
     async def get(self, dashboard_id: str, rest: str):
@@ -385,10 +377,10 @@ class ProxyHandler(Base):
                 DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="snapshot").inc()
                 query = [(k, v) for k, values in self.request.query_arguments.items() for v in values]
                 live = "?" + urlencode([*query, (LIVE_PAGE, "1")])
-                # the turn is asked with fetch(), which cookie authentication accepts only with the xsrf token
-                self.render_page("snapshot.html", title=dashboard.title, body=body, live_url=live,
-                                 xsrf=self.xsrf_token.decode("ascii"))
+                self.render_page("snapshot.html", title=dashboard.title, body=body, live_url=live)
                 return
+        if kind == "page" and not await self.live_turn(dashboard):
+            return
         if kind == "page":
             try:
                 slot = self.service.admit(dashboard, user, browser_session(self))
@@ -518,6 +510,34 @@ class ProxyHandler(Base):
             self.finish(asset.gzipped)
         else:
             self.finish(asset.body)
+
+    async def live_turn(self, dashboard: Dashboard) -> bool:
+        """For the live page behind a snapshot page (query argument :data:`LIVE_PAGE`),
+        wait for its turn (:meth:`.service.DashboardService.live_turn`; the wait ends
+        with the browser's connection). True when the page may load now; otherwise the
+        answer is given: the same request again (its count of asks one more), or after
+        :data:`LIVE_ASKS` asks the busy page, which the snapshot page shows as
+        unavailable. Any other page loads at once."""
+        if not (LIVE_PAGE in self.request.query_arguments and dashboard.identity_free
+                and self.service.conf.snapshot_pages):
+            return True
+        self.waiting = asyncio.ensure_future(self.service.live_turn(dashboard.id, browser_session(self)))
+        try:
+            if await self.waiting:
+                return True
+        except asyncio.CancelledError:
+            return False
+        self.audit_event = None  # the view is recorded once, when its page loads
+        asks = live_asks(self.request)
+        if asks >= LIVE_ASKS:
+            DASHBOARD_VIEWS.labels(dashboard=dashboard.id, outcome="busy").inc()
+            self.set_header("Retry-After", str(self.service.conf.retry_after))
+            self.message_page(503, "dash_busy_title", "dash_busy", seconds=self.service.conf.retry_after)
+            return False
+        query = [(k, v) for k, values in self.request.query_arguments.items() for v in values if k != LIVE_PAGE]
+        self.set_header("Cache-Control", "no-store")
+        self.redirect("?" + urlencode([*query, (LIVE_PAGE, str(asks + 1))]))
+        return False
 
     def viewer_kind(self, dashboard: Dashboard) -> str:
         return "author" if self.current_user["name"] == dashboard.author else "viewer"
@@ -709,7 +729,7 @@ class ApiHandler(Base):
         their open websockets."""
         out = dashboard.model_dump(mode="json", exclude={"published"})
         out["partner_name"] = self.partner_name(dashboard.partner)
-        out["url"] = self.service.dashboard_prefix(dashboard.id)
+        out["url"] = f"{self.settings['hub_prefix']}tableau/{dashboard.id}"  # where it is opened: hub.dashboard_page
         if self.service.may_manage(self.current_user, dashboard):
             running = self.service.runner.running(dashboard.id) and dashboard.id in self.service.upstreams
             kernels, pool = await self.service.kernels(dashboard.id) if running else ([], 0)

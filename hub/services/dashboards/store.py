@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated
 
 import nbformat
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from ...messages import text
 from ...settings import Audience, DashboardId, Slug, UserName
@@ -45,6 +45,7 @@ NO_SNAPSHOT_PAGE = "snapshot.none"
 #: (:mod:`.kernel_template` imports them before forking kernels).
 KERNEL_MODULES = "kernel-modules.json"
 METADATA = "dashboard.json"
+DashboardIdCheck = TypeAdapter(DashboardId)
 #: The kernel every dashboard runs with (the lab environment's Python).
 KERNEL_NAME = "python3"
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -159,6 +160,30 @@ def snapshot(notebook: dict) -> tuple[nbformat.NotebookNode, Image | None, str]:
     return nb, preview, excerpt
 
 
+def read_published(root: Path, dashboard_id: str) -> Dashboard | None:
+    """The published dashboard ``dashboard_id`` as stored under ``root`` at this moment,
+    or None (unknown, unpublished, or not a valid id). For the hub's own dashboard page
+    (:mod:`hub.dashboard_page`), which reads and never writes: a record still under the
+    former audience rule is read as :class:`Store` rewrites it."""
+    try:
+        stored = json.loads((root / DashboardIdCheck.validate_python(dashboard_id) / METADATA).read_bytes())
+        if Audience.is_former(stored.get("audience") or {}):
+            stored["audience"] = Audience.from_or_semantics(stored["audience"]).model_dump(mode="json")
+        dashboard = Dashboard.model_validate(stored)
+    except (OSError, ValueError):
+        return None
+    return dashboard if dashboard.published else None
+
+
+def snapshot_page(root: Path, dashboard: Dashboard) -> str | None:
+    """The body of ``dashboard``'s live version's snapshot page under ``root``, or None
+    (not made, or none)."""
+    try:
+        return (root / dashboard.id / f"v{dashboard.version}" / SNAPSHOT_PAGE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
 class Store:
     """The published dashboards under ``root`` (``Layout.dashboards``).
 
@@ -220,10 +245,7 @@ class Store:
 
     def snapshot_page(self, dashboard: Dashboard) -> str | None:
         """The body of the live version's snapshot page, or None (not made, or none)."""
-        try:
-            return (self.directory(dashboard.id) / f"v{dashboard.version}" / SNAPSHOT_PAGE).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+        return snapshot_page(self.root, dashboard)
 
     def save_kernel_modules(self, dashboard: Dashboard, modules: list[str]) -> None:
         """Keep the module names an execution of version ``dashboard.version`` imported."""

@@ -50,6 +50,12 @@ DESIGNS = {
     "previous": {"kernel_template": False, "snapshot_pages": False, "view_timeout": 900},
     "current": {"kernel_template": True, "snapshot_pages": True},
 }
+#: Where each design's viewers open the map (``{hub}``: the hub's URL): the current
+#: design's link is the hub's page (hub.dashboard_page), the previous one's the service's.
+ENTRY = {
+    "previous": "{hub}/services/dashboards/d/" + MAP_ID + "/",
+    "current": "{hub}/hub/tableau/" + MAP_ID,
+}
 #: Run in every viewer's page before its own scripts: the wall-clock times (ms since the
 #: epoch) at which the map first appears in the page (``window.__datalabPainted``) and
 #: at which the live page replaced the snapshot page (``window.__datalabLive``; a page
@@ -208,7 +214,7 @@ def live_view(page):
     return frame if frame is not None else page.main_frame
 
 
-def _view(browser, hub: RunningHub, timeout_ms: int) -> dict:
+def _view(browser, hub: RunningHub, design: str, timeout_ms: int) -> dict:
     """One view in a fresh context: seconds to the home page's first contentful paint
     (reference), to the map image's first paint and to the live page."""
     context, page = _logged_in_page(browser, hub, timeout_ms)
@@ -217,7 +223,7 @@ def _view(browser, hub: RunningHub, timeout_ms: int) -> dict:
         page.goto(f"{hub.url}/hub/home")
         home = page.wait_for_function(FCP).json_value()
         began = time.time()
-        page.goto(f"{hub.url}/services/dashboards/d/{MAP_ID}/", wait_until="commit")
+        page.goto(ENTRY[design].format(hub=hub.url), wait_until="commit")
         page.wait_for_function("() => window.__datalabPainted")
         painted = page.evaluate("window.__datalabPainted") / 1000 - began
         if page.locator("#datalab-live").count():
@@ -237,11 +243,11 @@ def _hub_views(browser, design: str, preheat: int, views: int, timeout: float) -
     with served(running, f"bench-dashboards-{design}-{preheat}.log"):
         wait_published(running, MAP_ID)
         if preheat:
-            _view(browser, running, int(timeout * 1000))  # starts Voilà; its pool fills
+            _view(browser, running, design, int(timeout * 1000))  # starts Voilà; its pool fills
             time.sleep(10)
         for _ in range(views):
             try:
-                out["views"].append(_view(browser, running, int(timeout * 1000)))
+                out["views"].append(_view(browser, running, design, int(timeout * 1000)))
             except Exception as e:  # recorded, the next view goes on
                 out["errors"].append(f"{type(e).__name__}: {e}")
             if preheat:
@@ -474,7 +480,7 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
             began_epoch = time.time() + ARRIVAL_DELAY
             for page in pages:
                 page.evaluate("([url, at]) => { setTimeout(() => { window.location.href = url; }, at - Date.now()); }",
-                              [f"{running.url}/services/dashboards/d/{MAP_ID}/", began_epoch * 1000])
+                              [ENTRY[design].format(hub=running.url), began_epoch * 1000])
             out["asked_within"] = round(time.time() - (began_epoch - ARRIVAL_DELAY), 3)
             time.sleep(max(0.0, began_epoch - time.time() - 0.5))  # the pages keep the time
             spies = {}

@@ -490,11 +490,13 @@ def test_a_run_that_ended_with_the_service_is_recorded_and_run_again_once(report
     its services are stopped) is recorded as interrupted by the next service and run
     again, once."""
     r = analyste1.create(id="reprise", notebook=f"{TESTS}/bloque.ipynb", cron=QUIET_CRON,
-                         parameters={"secondes": 2})
+                         parameters={"secondes": 15})  # still running once the hub has stopped (CELL_TIMEOUT: 20 s)
     assert r.status_code == 201, r.text
     run = analyste1.run_now("reprise")
     handle = wait_for(lambda: run_handle(reports_hub, run["id"]), 60, "the run's process")
     reports_hub.stop()
+    process = psutil.Process(handle["pid"])
+    assert process.is_running() and process.status() != psutil.STATUS_ZOMBIE, "the run ended before it was killed"
     kill_family(handle["pid"])
     reports_hub.start()
     client = ReportsClient(reports_hub, "analyste1")
@@ -503,7 +505,7 @@ def test_a_run_that_ended_with_the_service_is_recorded_and_run_again_once(report
         runs = client.runs("reprise")
         return runs if len(runs) == 2 and all(x["status"] in ("succeeded", "failed") for x in runs) else None
 
-    runs = wait_for(both_ended, 120, "the interrupted run and its run again")
+    runs = wait_for(both_ended, 180, "the interrupted run and its run again")
     assert [(x["trigger"], x["status"], x["retry_of"]) for x in runs] == [
         ("retry", "succeeded", run["id"]), ("manual", "failed", None)]
     assert "relancée une fois" in runs[1]["error"]

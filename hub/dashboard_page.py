@@ -15,7 +15,6 @@ the dashboard exists or whom it admits.
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlencode
 
 import jinja2
 from jupyterhub.handlers import BaseHandler
@@ -26,7 +25,7 @@ from . import audit
 from .messages import CATALOGUE
 from .metrics import DASHBOARD_VIEWS
 from .services.dashboards import SERVICE_NAME
-from .services.dashboards.handlers import LIVE_PAGE, jinja_environment
+from .services.dashboards.handlers import jinja_environment, live_query, snapshot_first
 from .services.dashboards.service import DashboardService
 from .services.dashboards.store import read_published, snapshot_page
 from .settings import Settings
@@ -45,19 +44,17 @@ class DashboardPage(BaseHandler):
     async def get(self, dashboard_id: str):
         user = self.current_user
         service_page = url_path_join(self.base_url, "services", SERVICE_NAME, "d", dashboard_id) + "/"
-        query = [(k, v.decode("utf-8", "replace")) for k, values in self.request.query_arguments.items()
-                 for v in values if k != LIVE_PAGE]
         root = Layout(self.datalab_settings.data_dir).dashboards
         dashboard = read_published(root, dashboard_id)
         body = None
-        if (dashboard is not None and self.datalab_settings.dashboards.snapshot_pages and dashboard.identity_free
-                and user.name != dashboard.author
+        if (dashboard is not None and snapshot_first(self.datalab_settings.dashboards, dashboard, user.name)
                 and self.has_scope(f"access:services!service={SERVICE_NAME}")
                 and DashboardService.may_view({"name": user.name, "groups": [g.name for g in user.groups]},
                                               dashboard)):
             body = snapshot_page(root, dashboard)
         if body is None:
-            self.redirect(service_page + (f"?{urlencode(query)}" if query else ""))
+            query = self.request.query
+            self.redirect(service_page + (f"?{query}" if query else ""))
             return
         DASHBOARD_VIEWS.labels(dashboard=dashboard.id, outcome="snapshot").inc()
         language = self.datalab_settings.hub.language
@@ -66,7 +63,7 @@ class DashboardPage(BaseHandler):
         self.set_header("Cache-Control", "no-store")
         self.finish(template.render(
             t=CATALOGUE[language], lang=language, title=dashboard.title, body=body,
-            live_url=f"{service_page}?{urlencode([*query, (LIVE_PAGE, '1')])}",
+            live_url=service_page + live_query(self.request.query_arguments, 1),
         ))
         audit.record_request(self, "dashboard.view", user.name, f"dashboard:{dashboard.id}", [dashboard.partner])
 

@@ -298,6 +298,21 @@ def live_asks(request) -> int:
     return min(int(value), LIVE_ASKS) if value.isdigit() and len(value) <= 3 else 1
 
 
+def snapshot_first(conf, dashboard: Dashboard, viewer: str) -> bool:
+    """Whether ``viewer`` gets ``dashboard``'s snapshot page (:mod:`.snapshot_page`) in
+    front of its live page, with the deployment's dashboards settings ``conf``: a viewer
+    (the author always gets the live page and its real errors) of an identity-free
+    dashboard. Shared by the service's page and the hub's (:mod:`hub.dashboard_page`)."""
+    return dashboard.identity_free and conf.snapshot_pages and viewer != dashboard.author
+
+
+def live_query(query_arguments: dict, asks: int) -> str:
+    """The query (``?...``) of a live page's request asking for the ``asks``-th time:
+    the page's own arguments kept, :data:`LIVE_PAGE` set."""
+    kept = [(k, v) for k, values in query_arguments.items() for v in values if k != LIVE_PAGE]
+    return "?" + urlencode([*kept, (LIVE_PAGE, str(asks))])
+
+
 def browser_session(handler: web.RequestHandler) -> str:
     """A digest of what ties a request to one browser session of its person: the hub's
     session id cookie, else the credential the request carries (the service's OAuth
@@ -375,9 +390,8 @@ class ProxyHandler(Base):
             body = self.service.store.snapshot_page(dashboard)
             if body is not None:
                 DASHBOARD_VIEWS.labels(dashboard=dashboard_id, outcome="snapshot").inc()
-                query = [(k, v) for k, values in self.request.query_arguments.items() for v in values]
-                live = "?" + urlencode([*query, (LIVE_PAGE, "1")])
-                self.render_page("snapshot.html", title=dashboard.title, body=body, live_url=live)
+                self.render_page("snapshot.html", title=dashboard.title, body=body,
+                                 live_url=live_query(self.request.query_arguments, 1))
                 return
         if kind == "page" and not await self.live_turn(dashboard):
             return
@@ -534,9 +548,8 @@ class ProxyHandler(Base):
             self.set_header("Retry-After", str(self.service.conf.retry_after))
             self.message_page(503, "dash_busy_title", "dash_busy", seconds=self.service.conf.retry_after)
             return False
-        query = [(k, v) for k, values in self.request.query_arguments.items() for v in values if k != LIVE_PAGE]
         self.set_header("Cache-Control", "no-store")
-        self.redirect("?" + urlencode([*query, (LIVE_PAGE, str(asks + 1))]))
+        self.redirect(live_query(self.request.query_arguments, asks + 1))
         return False
 
     def viewer_kind(self, dashboard: Dashboard) -> str:
@@ -547,8 +560,8 @@ class ProxyHandler(Base):
         front of its live page: a viewer (the author always gets the live page and its
         real errors) of an identity-free dashboard, unless the request is the live
         page's own (query argument :data:`LIVE_PAGE`)."""
-        return (dashboard.identity_free and self.service.conf.snapshot_pages
-                and self.viewer_kind(dashboard) == "viewer" and LIVE_PAGE not in self.request.query_arguments)
+        return (snapshot_first(self.service.conf, dashboard, self.current_user["name"])
+                and LIVE_PAGE not in self.request.query_arguments)
 
 
 #: Voilà's page markup (its spinner, its progress script) holding its English texts.

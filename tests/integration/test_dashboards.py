@@ -20,6 +20,7 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     CAP_PER_DASHBOARD,
     CAP_TOTAL,
     IDLE_TIMEOUT,
+    KERNEL_IN_PAGE,
     MAP_ID,
     DashboardsClient,
     ODD_AUTHOR,
@@ -27,11 +28,13 @@ from tests.dashboardhub import (  # noqa: F401 (fixtures)
     caps_hold_under_a_rush,
     dashboards_hub,
     font_awesome_served_by_the_hub,
+    kernel_socket,
     notebook,
     people,
     static_files_kept_by_the_service,
     view_without_websocket_released,
     viewers_kept_apart,
+    wait_load,
 )
 
 pytestmark = pytest.mark.integration
@@ -79,6 +82,22 @@ def test_a_viewer_of_the_identity_free_map_gets_its_snapshot_page_first_the_auth
     assert 'frame.src = "?datalab-live=1"' in snapshot.text and "kernelId" not in snapshot.text
     author_page = people("analyste1").get(f"d/{MAP_ID}/")
     assert author_page.status_code == 200 and "kernelId" in author_page.text and "datalab-snapshot" not in author_page.text
+
+
+def test_the_maps_live_page_loads_the_widgets_extension_and_neither_plotly_nor_collaboration(people):
+    author = people("analyste1")
+    views_before = wait_load(author, MAP_ID, lambda load: True, 10)["views"]
+    page = author.get(f"d/{MAP_ID}/")  # the author's: the live page at once
+    assert page.status_code == 200
+    try:
+        config = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page.text,
+                           re.S)
+        loaded = {extension["name"] for extension in json.loads(config[1])["federated_extensions"]}
+        assert "@jupyter-widgets/jupyterlab-manager" in loaded, loaded
+        assert not loaded & {"jupyterlab-plotly", "@jupyter/docprovider-extension", "@jupyter/collaboration-extension"}
+    finally:  # the view is given back (its websocket opened and closed): later tests find the caps as they were
+        kernel_socket(author, MAP_ID, KERNEL_IN_PAGE.search(page.text).group(1)).close()
+        wait_load(author, MAP_ID, lambda load: load["views"] <= views_before, 60)
 
 
 def hub_page(person, dashboard_id: str, **kwargs):

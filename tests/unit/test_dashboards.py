@@ -14,7 +14,7 @@ import pytest
 
 from hub.cli import parse_audience
 from hub.names import own_id
-from hub.services.dashboards.runners import Launch, voila_arguments
+from hub.services.dashboards.runners import Launch, unused_extensions, voila_arguments
 from hub.messages import CATALOGUE
 from hub.services.dashboards.handlers import LIVE_ASKS, PageTexts, live_asks, route, voila_texts
 from hub.services.dashboards.service import Busy, DashboardService, Slot
@@ -233,6 +233,25 @@ def test_voila_options_follow_the_settings(tmp_path):
     preheating = svc.settings.model_copy(update={"dashboards": svc.settings.dashboards.model_copy(
         update={"preheat_kernels": 2})})
     assert "--VoilaConfiguration.default_pool_size=2" in voila_arguments(preheating, launch)
+
+
+def test_a_page_loads_plotlys_extension_only_when_the_kernel_imports_plotly(tmp_path):
+    def denied(*sources: str, learned: list[str] | None) -> list[str]:
+        path = tmp_path / f"v{len(list(tmp_path.iterdir()))}" / "notebook.ipynb"
+        path.parent.mkdir()
+        path.write_text(json.dumps(notebook(*(code(source) for source in sources))))
+        if learned is not None:
+            (path.parent / "kernel-modules.json").write_text(json.dumps(learned))
+        return unused_extensions(path)
+
+    collaboration = "@jupyter/docprovider-extension"
+    assert denied("import matplotlib.pyplot as plt", learned=["matplotlib.pyplot", "pandas"]) == [
+        collaboration, "jupyterlab-plotly"]
+    assert denied("def draw():\n    import plotly.express as px", learned=["pandas"]) == [collaboration]
+    # imported by a library, not by a cell (pandas' plotting backend set to plotly)
+    assert denied("import pandas", learned=["pandas", "plotly.io"]) == [collaboration]
+    # not executed at publish: what its kernels import is unknown, every extension stays
+    assert denied("import pandas", learned=None) == [collaboration]
 
 
 def test_a_dashboard_container_gets_the_voila_app_the_kernelspec_and_the_snapshot(tmp_path):

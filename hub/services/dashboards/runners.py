@@ -31,6 +31,7 @@ from tornado.ioloop import IOLoop
 from tornado.netutil import DefaultLoopResolver, Resolver
 
 from ...settings import Profile, Settings, memory_bytes
+from .kernel_template import LEARNED_MODULES, learned_modules, notebook_modules
 from .store import Dashboard
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +49,14 @@ EXECUTE_TIMEOUT = 180
 MAX_EXECUTED_BYTES = 64 * 2**20
 KERNELSPEC_NAME = "python3"
 PR_SET_PDEATHSIG = 1
+#: JupyterLab extensions of the lab's environment that no dashboard page uses: real-time
+#: collaboration's document provider (a page edits nothing; Voilà itself leaves out the
+#: collaboration extension, not this one).
+UNUSED_EXTENSIONS = ("@jupyter/docprovider-extension",)
+#: JupyterLab extensions that only draw what a Python package displays (extension: the
+#: package's top-level module): a page loads one only when the dashboard's kernel imports
+#: that package. plotly.js alone is half the scripts' bytes of a page (4.7 of 9.3 MiB).
+EXTENSION_PACKAGES = {"jupyterlab-plotly": "plotly"}
 
 
 class StartError(RuntimeError):
@@ -185,7 +194,8 @@ class Runner(ABC):
 def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
     """Voilà's options for a dashboard, common to every backend (where it listens and
     the notebook's directory excepted): its URL prefix, culling, tracebacks, the
-    pre-executed pool, the kernel template. Kernels talk to Voilà over Unix sockets in Voilà's private
+    pre-executed pool, the kernel template, the JupyterLab extensions its pages load
+    (:func:`unused_extensions`). Kernels talk to Voilà over Unix sockets in Voilà's private
     connection directory, made in /tmp (a socket's path must stay within 107 bytes):
     with TCP, a kernel started while another view's connections were open could find
     its port taken as a connection's source port, die before its first reply, and leave
@@ -203,12 +213,30 @@ def voila_arguments(settings: Settings, launch: Launch) -> list[str]:
         "--MappingKernelManager.cull_connected=True",
         f"--DashboardVoila.kernel_template={kernel_template(conf.kernel_template, launch.dashboard.identity_free)}",
     ]
+    arguments += [f"--VoilaConfiguration.extension_denylist={name}" for name in unused_extensions(launch.notebook)]
     if launch.dashboard.identity_free and conf.preheat_kernels:
         arguments += [
             "--VoilaConfiguration.preheat_kernel=True",
             f"--VoilaConfiguration.default_pool_size={conf.preheat_kernels}",
         ]
     return arguments
+
+
+def unused_extensions(notebook: Path) -> list[str]:
+    """The JupyterLab extensions the pages of the snapshot ``notebook`` can do without
+    (Voilà's ``extension_denylist``): :data:`UNUSED_EXTENSIONS`, and each of
+    :data:`EXTENSION_PACKAGES` whose package neither an ``import`` of the notebook's
+    cells names nor its execution at publish imported (``kernel-modules.json``, see
+    :mod:`notebook_execute`). Without that execution's list, every such extension stays."""
+    unused = list(UNUSED_EXTENSIONS)
+    if not (notebook.parent / LEARNED_MODULES).is_file():
+        return unused
+    try:
+        named = notebook_modules(notebook, own_modules=False)
+    except (OSError, ValueError, AttributeError):
+        return unused
+    imported = {name.split(".")[0] for name in learned_modules(notebook) + named}
+    return unused + [extension for extension, package in EXTENSION_PACKAGES.items() if package not in imported]
 
 
 def kernel_template(enabled: bool, identity_free: bool) -> str:

@@ -108,8 +108,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dashboard-viewers", type=int, default=50,
                    help="people opening the map dashboard at once in Chromium (0: none)")
     p.add_argument("--viewer-rounds", type=int, default=2, help="viewers: rounds of each design (--only viewers)")
-    p.add_argument("--viewer-designs", default="previous,current",
-                   help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS)")
+    p.add_argument("--viewer-designs", default="previous,current,floor",
+                   help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS, and floor: "
+                        "the current design's page from a static server, the browser's own cost)")
     p.add_argument("--viewer-spy", type=float, default=0,
                    help="viewers: seconds of py-spy sampling of the dashboards service and the hub (0: none)")
     p.add_argument("--viewer-db", choices=["sqlite", "postgresql"], default="postgresql",
@@ -378,8 +379,10 @@ def print_views(d: dict) -> None:
 
 async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
     """``rounds`` rounds of ``--dashboard-viewers`` people opening the map at once, in
-    the previous then the current design each (:func:`.dashboard.concurrent_viewers`)."""
-    from .dashboard import DESIGNS, concurrent_viewers
+    the previous then the current design each (:func:`.dashboard.concurrent_viewers`),
+    then the floor (:func:`.dashboard.static_viewers`): the page the current design's
+    hub gave, from a server that costs nothing."""
+    from .dashboard import DESIGNS, concurrent_viewers, static_viewers
     from .hub_scale import postgres
 
     out = []
@@ -392,9 +395,27 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
                                             args.viewer_spy, db_url, args.viewer_service_session,
                                             args.viewer_browser_nice)
                 v["db"], v["service_session"] = args.viewer_db, args.viewer_service_session
+                page_html = v.pop("page_html", None)
                 out.append(v)
                 print_viewers(n, v)
+                if page_html and "floor" in args.viewer_designs.split(","):
+                    floor = await asyncio.to_thread(static_viewers, args.dashboard_viewers, page_html,
+                                                    args.timeout * 3, args.viewer_browser_nice)
+                    out.append(floor)
+                    print_floor(n, floor)
     return out
+
+
+def print_floor(n: int, v: dict) -> None:
+    """One floor round of :func:`viewer_rounds`, printed as it ends."""
+    steps = ", ".join(f"{key} {s['p50']}/{s['p95']}" for key, s in v["arrivals"].items())
+    print(f"viewers  round {n} floor (the current design's page from a static server of the bench's own, browser "
+          f"niceness {v['browser_nice']}): {v['viewers']} at once: painted={v['painted']} "
+          f"errors={len(v['errors'])} load {v['loadavg_before'][0]} -> {v['loadavg_after'][0]}; pages told within "
+          f"{v['asked_within']} s; seconds after that instant (P50/P95): {steps}; requests off loopback: "
+          f"{len(v['off_loopback'])}", flush=True)
+    for error in v["errors"][:5]:
+        print(f"viewers error: {error}", flush=True)
 
 
 def print_viewers(n: int, v: dict) -> None:
@@ -425,15 +446,18 @@ def print_viewers(n: int, v: dict) -> None:
 
 def viewer_ratios(rounds: list[dict]) -> dict:
     """The current design's 50-viewer P95 paint and memory against the previous one's,
-    per round (median of the rounds)."""
+    and its P95 paint against the floor's, per round (median of the rounds)."""
     by_design: dict[str, list[dict]] = {}
     for v in rounds:
         by_design.setdefault(v["design"], []).append(v)
     pairs = list(zip(by_design.get("previous", []), by_design.get("current", [])))
     paint = [ratio(c["painted"]["p95"], p["painted"]["p95"]) for p, c in pairs]
     memory = [ratio(c["author_memory_bytes"], p["author_memory_bytes"]) for p, c in pairs]
+    floor = [ratio(c["painted"]["p95"], f["painted"]["p95"])
+             for c, f in zip(by_design.get("current", []), by_design.get("floor", []))]
     return {"viewers_paint_p95_current_vs_previous": spread([r for r in paint if r is not None])["median"],
-            "viewers_memory_current_vs_previous": spread([r for r in memory if r is not None])["median"]}
+            "viewers_memory_current_vs_previous": spread([r for r in memory if r is not None])["median"],
+            "viewers_paint_p95_current_vs_floor": spread([r for r in floor if r is not None])["median"]}
 
 
 async def run_only_viewers(args: argparse.Namespace) -> dict:

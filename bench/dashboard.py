@@ -21,6 +21,7 @@ the dashboards tests' hub settings (tests/dashboardhub.py) as a library."""
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import pwd
 import socketserver
@@ -465,24 +466,9 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
             context, _ = _logged_in_page(browser, running, int(timeout * 1000))
             state = context.storage_state()
             context.close()
-            contexts = [browser.new_context(storage_state=state, viewport={"width": 1280, "height": 800})
-                        for _ in range(viewers)]
-            pages = []
-            for context in contexts:
-                context.add_init_script(PAINT_PROBE)
-                pages.append(context.new_page())
-                if service_session:  # someone who opened a dashboard before: the service knows them
-                    pages[-1].goto(f"{running.url}/services/dashboards/")
-                    pages[-1].wait_for_url(f"{running.url}/services/dashboards/")
-                pages[-1].goto(f"{running.url}/hub/home")  # where a person comes from
-            # every page is told the same instant (ARRIVAL_DELAY from now) at which it
-            # navigates: they all arrive together (each one's navigation start is printed)
-            began_epoch = time.time() + ARRIVAL_DELAY
-            for page in pages:
-                page.evaluate("([url, at]) => { setTimeout(() => { window.location.href = url; }, at - Date.now()); }",
-                              [ENTRY[design].format(hub=running.url), began_epoch * 1000])
-            out["asked_within"] = round(time.time() - (began_epoch - ARRIVAL_DELAY), 3)
-            time.sleep(max(0.0, began_epoch - time.time() - 0.5))  # the pages keep the time
+            before = f"{running.url}/services/dashboards/" if service_session else None
+            contexts, pages, began_epoch, out["asked_within"] = _crowd(
+                browser, viewers, state, f"{running.url}/hub/home", ENTRY[design].format(hub=running.url), before)
             spies = {}
             if spy:
                 service = next(c.pid for c in psutil.Process(running.process.pid).children()
@@ -532,8 +518,116 @@ def concurrent_viewers(viewers: int, timeout: float, design: str = "current", sp
             author = DashboardsClient(running.url, "analyste1", PASSWORD)
             out["kernels_alive"] = author.call("GET", f"dashboards/{MAP_ID}").json().get("kernels")
             out["sliders"] = _move_sliders(ready, time.perf_counter() + timeout)
+            if design == "current":  # what the floor (static_viewers) shows, as the hub gave it
+                out["page_html"] = contexts[0].request.get(ENTRY[design].format(hub=running.url)).text()
             for context in contexts:
                 context.close()
             out["off_loopback"] = list(trap.asked)
+    out["loadavg_after"] = loadavg()
+    return out
+
+
+def _crowd(browser, viewers: int, state, home: str, entry: str, before: str | None = None):
+    """``viewers`` contexts with ``state`` (cookies) and :data:`PAINT_PROBE`, each on
+    ``home`` (where a person comes from; after ``before``, when given: a page they had
+    opened earlier), told to open ``entry`` at the same instant, :data:`ARRIVAL_DELAY`
+    from now (asking 50 pages takes seconds). Returns ``(contexts, pages, arrival epoch,
+    seconds the asking took)`` just before that instant; the pages keep the time."""
+    contexts = [browser.new_context(storage_state=state, viewport={"width": 1280, "height": 800})
+                for _ in range(viewers)]
+    pages = []
+    for context in contexts:
+        context.add_init_script(PAINT_PROBE)
+        pages.append(context.new_page())
+        if before:
+            pages[-1].goto(before)
+            pages[-1].wait_for_url(before)
+        pages[-1].goto(home)
+    began_epoch = time.time() + ARRIVAL_DELAY
+    asking = time.time()
+    for page in pages:
+        page.evaluate("([url, at]) => { setTimeout(() => { window.location.href = url; }, at - Date.now()); }",
+                      [entry, began_epoch * 1000])
+    asked_within = round(time.time() - asking, 3)
+    time.sleep(max(0.0, began_epoch - time.time() - 0.5))
+    return contexts, pages, began_epoch, asked_within
+
+
+class _StaticSite(http.server.ThreadingHTTPServer):
+    """The floor's server (:func:`static_viewers`), on loopback: ``/home`` a bare page,
+    ``/hub/tableau/...`` the page given, anything else (the page's live frame) held
+    unanswered until :attr:`done` is set, then 204."""
+
+    daemon_threads = True
+
+    def __init__(self, page_html: str):
+        self.page = page_html.encode("utf-8")
+        self.done = threading.Event()
+        super().__init__(("127.0.0.1", 0), _StaticPage)
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _StaticPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/home":
+            body = b"<!DOCTYPE html><html><body><p>Accueil</p></body></html>"
+        elif self.path.startswith("/hub/tableau/"):
+            body = self.server.page
+        else:
+            self.server.done.wait(timeout=600)
+            self.send_response(204)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def static_viewers(viewers: int, page_html: str, timeout: float, browser_nice: int = 0) -> dict:
+    """The floor a crowd's paint is read against: the same browser and as many contexts,
+    arriving as in :func:`concurrent_viewers`, open ``page_html`` (the page the current
+    design's hub gave a viewer, byte for byte) from :class:`_StaticSite`, a server that
+    costs nothing (the page's live frame is held unanswered): what showing the crowd the
+    map costs the browser alone on these cores. Returns ``{"design": "floor", "viewers",
+    "painted", "arrivals" (summaries, seconds), "errors", "loadavg_before",
+    "loadavg_after", "browser_nice"}``."""
+    out: dict = {"design": "floor", "viewers": viewers, "errors": [], "loadavg_before": loadavg(),
+                 "browser_nice": browser_nice}
+    site = _StaticSite(page_html)
+    site.thread.start()
+    try:
+        with sync_playwright() as p, guarded_chromium(p, browser_nice) as (browser, trap):
+            contexts, pages, began_epoch, out["asked_within"] = _crowd(
+                browser, viewers, None, f"{site.url}/home", f"{site.url}/hub/tableau/{MAP_ID}")
+            began = time.perf_counter() + (began_epoch - time.time())
+            painted, arrivals = [], []
+            for page in pages:
+                left = max(1.0, timeout - (time.perf_counter() - began))
+                try:
+                    page.wait_for_function("() => window.__datalabPainted", timeout=left * 1000)
+                except Exception as e:  # recorded; the next viewer is waited for
+                    out["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0]}")
+                    continue
+                painted.append(page.evaluate("window.__datalabPainted") / 1000 - began_epoch)
+                arrivals.append({k: v - began_epoch for k, v in page.evaluate(ARRIVAL_PROFILE).items()})
+            out["painted"] = summary(painted)
+            out["arrivals"] = {key: summary([a[key] for a in arrivals]) for key in (arrivals[0] if arrivals else {})}
+            site.done.set()
+            for context in contexts:
+                context.close()
+            out["off_loopback"] = list(trap.asked)
+    finally:
+        site.done.set()
+        site.shutdown()
+        site.server_close()
     out["loadavg_after"] = loadavg()
     return out

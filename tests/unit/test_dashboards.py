@@ -464,3 +464,41 @@ def test_live_pages_wait_until_viewers_stop_arriving_or_the_longest_wait(tmp_pat
         arrivals.cancel()
 
     asyncio.run(scenario())
+
+
+def test_views_keep_their_places_when_the_server_gives_no_kernel_list(tmp_path, monkeypatch):
+    svc = service(tmp_path)
+    mine, gone = Slot("carte", "decideur1", "a", kernel="k1", served=True), Slot("carte", "decideur2", "b",
+                                                                                   kernel="k2", served=True)
+    svc.slots |= {mine, gone}
+    answers = iter([None, ([{"id": "k1"}], 0)])
+
+    async def listed(dashboard_id, upstream=None):
+        return next(answers)
+
+    monkeypatch.setattr(svc, "listed_kernels", listed)
+    asyncio.run(svc.forget_ended("carte"))  # the server failed to list: nothing is known to have ended
+    assert svc.slots == {mine, gone}
+    asyncio.run(svc.forget_ended("carte"))  # listed: k2 ended, its view's place is given back
+    assert svc.slots == {mine}
+
+
+def test_the_kernel_list_names_a_kernel_still_starting_instead_of_failing():
+    from traitlets import TraitError
+    from tornado import web
+
+    from hub.services.dashboards.voila_app import kernel_models
+
+    class Manager:
+        def list_kernel_ids(self):
+            return ["running", "starting", "ended"]
+
+        def kernel_model(self, kernel_id):
+            if kernel_id == "starting":  # Jupyter Server before the kernel's first activity
+                raise TraitError("The 'last_activity' trait expected a datetime, not the NoneType None.")
+            if kernel_id == "ended":
+                raise web.HTTPError(404)
+            return {"id": kernel_id, "execution_state": "idle"}
+
+    assert kernel_models(Manager()) == [{"id": "running", "execution_state": "idle"},
+                                        {"id": "starting", "execution_state": "starting"}]

@@ -409,17 +409,25 @@ class DashboardService:
             self.slots -= self.slots_of(dashboard_id)
 
     async def kernels(self, dashboard_id: str, upstream: Upstream | None = None) -> tuple[list[dict], int]:
-        """``(kernel models, pool size)`` of a running dashboard; ``([], 0)`` if stopped."""
+        """``(kernel models, pool size)`` of a running dashboard; ``([], 0)`` if stopped
+        or if its server gave no list."""
+        listed = await self.listed_kernels(dashboard_id, upstream)
+        return listed if listed is not None else ([], 0)
+
+    async def listed_kernels(self, dashboard_id: str,
+                             upstream: Upstream | None = None) -> tuple[list[dict], int] | None:
+        """``(kernel models, pool size)`` as the dashboard's server listed them, or None
+        when it gave no list (stopped, or an error): not knowing is not "no kernel"."""
         upstream = upstream or self.upstreams.get(dashboard_id)
         if upstream is None:
-            return [], 0
+            return None
         response = await upstream_client().fetch(
             f"{upstream.url}{self.dashboard_prefix(dashboard_id)}datalab/kernels",
             headers={"Authorization": f"token {upstream.token}"}, raise_error=False,
             request_timeout=10,
         )
         if response.code != 200:
-            return [], 0
+            return None
         body = json.loads(response.body)
         return body["kernels"], body["pool_size"]
 
@@ -574,8 +582,10 @@ class DashboardService:
         served = [slot for slot in self.slots_of(dashboard_id) if slot.served and slot.kernel]
         if not served:
             return
-        kernels, _ = await self.kernels(dashboard_id)
-        alive = {k["id"] for k in kernels}
+        listed = await self.listed_kernels(dashboard_id)
+        if listed is None:  # no list this time: every view keeps its place
+            return
+        alive = {k["id"] for k in listed[0]}
         for slot in served:
             if slot.kernel not in alive:
                 self.slots.discard(slot)

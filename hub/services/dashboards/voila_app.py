@@ -53,7 +53,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
-from traitlets import Enum, Integer, Type
+from traitlets import Enum, Integer, TraitError, Type
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 from voila.app import Voila
 from voila.execute import VoilaExecutor
@@ -267,7 +267,22 @@ class KernelsHandler(APIHandler):
         manager = self.kernel_manager
         pool_size = manager.get_pool_size(self.notebook_path) if hasattr(manager, "get_pool_size") else 0
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"kernels": manager.list_kernels(), "pool_size": pool_size}))
+        self.finish(json.dumps({"kernels": kernel_models(manager), "pool_size": pool_size}))
+
+
+def kernel_models(manager) -> list[dict]:
+    """The models of ``manager``'s kernels; a kernel still starting (Jupyter Server cannot
+    make its model before its first activity: ``list_kernels`` raises) is listed as
+    ``{"id": ..., "execution_state": "starting"}``, not left out nor failing the list."""
+    models = []
+    for kernel_id in manager.list_kernel_ids():
+        try:
+            models.append(manager.kernel_model(kernel_id))
+        except TraitError:
+            models.append({"id": kernel_id, "execution_state": "starting"})
+        except (web.HTTPError, KeyError):  # ended meanwhile
+            continue
+    return models
 
 
 class DashboardVoila(Voila):

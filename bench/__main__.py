@@ -108,9 +108,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dashboard-viewers", type=int, default=50,
                    help="people opening the map dashboard at once in Chromium (0: none)")
     p.add_argument("--viewer-rounds", type=int, default=2, help="viewers: rounds of each design (--only viewers)")
-    p.add_argument("--viewer-designs", default="previous,current,floor",
-                   help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS, and floor: "
-                        "the current design's page from a static server, the browser's own cost)")
+    p.add_argument("--viewer-designs", default="previous,current,floor,blank",
+                   help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS; floor: "
+                        "the current design's page from a static server, the browser's own cost; blank: "
+                        "a blank page so, the cost of the browser's navigations)")
     p.add_argument("--viewer-spy", type=float, default=0,
                    help="viewers: seconds of py-spy sampling of the dashboards service and the hub (0: none)")
     p.add_argument("--viewer-db", choices=["sqlite", "postgresql"], default="postgresql",
@@ -380,9 +381,9 @@ def print_views(d: dict) -> None:
 async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
     """``rounds`` rounds of ``--dashboard-viewers`` people opening the map at once, in
     the previous then the current design each (:func:`.dashboard.concurrent_viewers`),
-    then the floor (:func:`.dashboard.static_viewers`): the page the current design's
-    hub gave, from a server that costs nothing."""
-    from .dashboard import DESIGNS, concurrent_viewers, static_viewers
+    then the floors (:func:`.dashboard.static_viewers`): the page the current design's
+    hub gave, then a blank page, from a server that costs nothing."""
+    from .dashboard import BLANK_PAGE, DESIGNS, concurrent_viewers, static_viewers
     from .hub_scale import postgres
 
     out = []
@@ -403,13 +404,19 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
                                                     args.timeout * 3, args.viewer_browser_nice)
                     out.append(floor)
                     print_floor(n, floor)
+                if "blank" in args.viewer_designs.split(","):
+                    blank = await asyncio.to_thread(static_viewers, args.dashboard_viewers, BLANK_PAGE,
+                                                    args.timeout * 3, args.viewer_browser_nice, "blank")
+                    out.append(blank)
+                    print_floor(n, blank)
     return out
 
 
 def print_floor(n: int, v: dict) -> None:
     """One floor round of :func:`viewer_rounds`, printed as it ends."""
     steps = ", ".join(f"{key} {s['p50']}/{s['p95']}" for key, s in v["arrivals"].items())
-    print(f"viewers  round {n} floor (the current design's page from a static server of the bench's own, browser "
+    page = "the current design's page" if v["design"] == "floor" else "a blank page"
+    print(f"viewers  round {n} {v['design']} ({page} from a static server of the bench's own, browser "
           f"niceness {v['browser_nice']}): {v['viewers']} at once: painted={v['painted']} "
           f"errors={len(v['errors'])} load {v['loadavg_before'][0]} -> {v['loadavg_after'][0]}; pages told within "
           f"{v['asked_within']} s; seconds after that instant (P50/P95): {steps}; requests off loopback: "
@@ -446,18 +453,20 @@ def print_viewers(n: int, v: dict) -> None:
 
 def viewer_ratios(rounds: list[dict]) -> dict:
     """The current design's 50-viewer P95 paint and memory against the previous one's,
-    and its P95 paint against the floor's, per round (median of the rounds)."""
+    and its P95 paint against each floor's, per round (median of the rounds)."""
     by_design: dict[str, list[dict]] = {}
     for v in rounds:
         by_design.setdefault(v["design"], []).append(v)
     pairs = list(zip(by_design.get("previous", []), by_design.get("current", [])))
     paint = [ratio(c["painted"]["p95"], p["painted"]["p95"]) for p, c in pairs]
     memory = [ratio(c["author_memory_bytes"], p["author_memory_bytes"]) for p, c in pairs]
-    floor = [ratio(c["painted"]["p95"], f["painted"]["p95"])
-             for c, f in zip(by_design.get("current", []), by_design.get("floor", []))]
+    floors = {name: [ratio(c["painted"]["p95"], f["painted"]["p95"])
+                     for c, f in zip(by_design.get("current", []), by_design.get(name, []))]
+              for name in ("floor", "blank")}
     return {"viewers_paint_p95_current_vs_previous": spread([r for r in paint if r is not None])["median"],
             "viewers_memory_current_vs_previous": spread([r for r in memory if r is not None])["median"],
-            "viewers_paint_p95_current_vs_floor": spread([r for r in floor if r is not None])["median"]}
+            **{f"viewers_paint_p95_current_vs_{name}": spread([r for r in found if r is not None])["median"]
+               for name, found in floors.items()}}
 
 
 async def run_only_viewers(args: argparse.Namespace) -> dict:

@@ -553,6 +553,12 @@ def _crowd(browser, viewers: int, state, home: str, entry: str, before: str | No
     return contexts, pages, began_epoch, asked_within
 
 
+#: The blank floor's page (:func:`static_viewers`): nothing but what :data:`PAINT_PROBE`
+#: takes for the map, a 1-pixel picture in an output area.
+BLANK_PAGE = ('<!DOCTYPE html><html><body><div class="jp-OutputArea-output">'
+              '<img alt="" src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></div></body></html>')
+
+
 class _StaticSite(http.server.ThreadingHTTPServer):
     """The floor's server (:func:`static_viewers`), on loopback: ``/home`` a bare page,
     ``/hub/tableau/...`` the page given, anything else (the page's live frame) held
@@ -592,15 +598,17 @@ class _StaticPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def static_viewers(viewers: int, page_html: str, timeout: float, browser_nice: int = 0) -> dict:
-    """The floor a crowd's paint is read against: the same browser and as many contexts,
-    arriving as in :func:`concurrent_viewers`, open ``page_html`` (the page the current
-    design's hub gave a viewer, byte for byte) from :class:`_StaticSite`, a server that
-    costs nothing (the page's live frame is held unanswered): what showing the crowd the
-    map costs the browser alone on these cores. Returns ``{"design": "floor", "viewers",
-    "painted", "arrivals" (summaries, seconds), "errors", "loadavg_before",
-    "loadavg_after", "browser_nice"}``."""
-    out: dict = {"design": "floor", "viewers": viewers, "errors": [], "loadavg_before": loadavg(),
+def static_viewers(viewers: int, page_html: str, timeout: float, browser_nice: int = 0,
+                   design: str = "floor") -> dict:
+    """The floors a crowd's paint is read against: the same browser and as many contexts,
+    arriving as in :func:`concurrent_viewers`, open ``page_html`` from
+    :class:`_StaticSite`, a server that costs nothing (a live frame is held unanswered).
+    With the page the current design's hub gave a viewer, byte for byte (``floor``): what
+    showing the crowd the map costs the browser alone on these cores; with
+    :data:`BLANK_PAGE` (``blank``): what the browser's 50 navigations cost, whatever the
+    page. Returns ``{"design", "viewers", "painted", "arrivals" (summaries, seconds),
+    "errors", "loadavg_before", "loadavg_after", "browser_nice"}``."""
+    out: dict = {"design": design, "viewers": viewers, "errors": [], "loadavg_before": loadavg(),
                  "browser_nice": browser_nice}
     site = _StaticSite(page_html)
     site.thread.start()

@@ -125,6 +125,22 @@ def test_spread_of_per_repetition_ratios_pairs_rounds_by_repetition():
     assert spread == {"n": 3, "median": 1.5, "min": 1.0, "max": 2.0}
 
 
+def test_the_viewers_p95_is_read_against_each_floor_of_the_same_round():
+    from bench.__main__ import viewer_ratios
+
+    def crowd(design, p95, memory=None):
+        return {"design": design, "painted": {"p95": p95}, "author_memory_bytes": memory}
+
+    rounds = [crowd("previous", 100.0, 4.0), crowd("current", 10.0, 2.0), crowd("floor", 8.0), crowd("blank", 5.0),
+              crowd("previous", 200.0, 4.0), crowd("current", 12.0, 1.0), crowd("floor", 6.0), crowd("blank", 4.0)]
+    assert viewer_ratios(rounds) == {
+        "viewers_paint_p95_current_vs_previous": 0.08,
+        "viewers_memory_current_vs_previous": 0.38,
+        "viewers_paint_p95_current_vs_floor": 1.62,
+        "viewers_paint_p95_current_vs_blank": 2.5,
+    }
+
+
 def test_cpu_busy_sees_a_busy_core():
     import multiprocessing
     import os

@@ -111,7 +111,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--viewer-designs", default="previous,current,floor,blank",
                    help="viewers: designs measured, comma-separated (bench/dashboard.py DESIGNS; floor: "
                         "the current design's page from a static server, the browser's own cost; blank: "
-                        "a blank page so, the cost of the browser's navigations)")
+                        "a blank page from it, the cost of the browser's navigations alone)")
     p.add_argument("--viewer-spy", type=float, default=0,
                    help="viewers: seconds of py-spy sampling of the dashboards service and the hub (0: none)")
     p.add_argument("--viewer-db", choices=["sqlite", "postgresql"], default="postgresql",
@@ -399,16 +399,14 @@ async def viewer_rounds(args: argparse.Namespace, rounds: int) -> list[dict]:
                 page_html = v.pop("page_html", None)
                 out.append(v)
                 print_viewers(n, v)
-                if page_html and "floor" in args.viewer_designs.split(","):
-                    floor = await asyncio.to_thread(static_viewers, args.dashboard_viewers, page_html,
-                                                    args.timeout * 3, args.viewer_browser_nice)
-                    out.append(floor)
-                    print_floor(n, floor)
-                if "blank" in args.viewer_designs.split(","):
-                    blank = await asyncio.to_thread(static_viewers, args.dashboard_viewers, BLANK_PAGE,
-                                                    args.timeout * 3, args.viewer_browser_nice, "blank")
-                    out.append(blank)
-                    print_floor(n, blank)
+                if design != "current":  # the floors follow the current design, once a round
+                    continue
+                for name, page in (("floor", page_html), ("blank", BLANK_PAGE)):
+                    if page and name in args.viewer_designs.split(","):
+                        floor = await asyncio.to_thread(static_viewers, args.dashboard_viewers, page,
+                                                        args.timeout * 3, args.viewer_browser_nice, name)
+                        out.append(floor)
+                        print_floor(n, floor)
     return out
 
 
